@@ -1,0 +1,21 @@
+"""lowlevel: recurrent neural networks from scratch in low-level TensorFlow.
+
+Cells are one time step (:mod:`lowlevel.cells`), the time loop is
+:func:`lowlevel.unroll.unroll`, and sequence layers (:mod:`lowlevel.layers`) put the
+two together with Keras's call contract and Keras's weight layout, so that
+``ours.set_weights(keras_layer.get_weights())`` is the whole weight transfer.
+"""
+
+from lowlevel.bidirectional import Bidirectional
+from lowlevel.cells import GRUCell, LSTMCell, SimpleRNNCell
+from lowlevel.embedding import Embedding
+from lowlevel.layers import GRU, LSTM, RNN, SimpleRNN
+from lowlevel.stacking import StackedCells
+from lowlevel.unroll import unroll
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "SimpleRNNCell", "LSTMCell", "GRUCell", "StackedCells", "RNN", "SimpleRNN", "LSTM",
+    "GRU", "Bidirectional", "Embedding", "unroll",
+]

@@ -1,0 +1,101 @@
+"""``Bidirectional``: a forward and a backward copy of a sequence layer, merged."""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+from lowlevel.cells.base import assign_weights
+from lowlevel.layers import RNN, clone
+
+MERGE_MODES = ("concat", "sum", "mul", "ave", None)
+
+
+class Bidirectional(tf.Module):
+    """``Bidirectional(layer, merge_mode='concat', backward_layer=None)``, as Keras.
+
+    The backward layer is a fresh copy of ``layer`` with ``go_backwards`` flipped.
+    With ``return_sequences`` its outputs are reversed back before merging, so that
+    position ``t`` of both halves refers to input step ``t``::
+
+        y_f = forward(x)                  y_b = reverse_time(backward(x))
+        concat: [y_f, y_b]   sum: y_f + y_b   mul: y_f * y_b   ave: (y_f + y_b) / 2
+        None: [y_f, y_b] as a list
+
+    Weights: the forward layer's, then the backward layer's (Keras's order).
+    ``initial_state`` is the forward states followed by the backward states.
+    """
+
+    def __init__(self, layer, merge_mode="concat", backward_layer=None, name=None):
+        super().__init__(name=name)
+        if not isinstance(layer, RNN):
+            raise TypeError(f"`layer` must be a lowlevel sequence layer; received {type(layer).__name__}.")
+        if merge_mode not in MERGE_MODES:
+            raise ValueError(f"`merge_mode` must be one of {MERGE_MODES}; received {merge_mode!r}.")
+        self.forward_layer = layer
+        if backward_layer is None:
+            config = layer.get_config()
+            config["go_backwards"] = not layer.go_backwards
+            backward_layer = type(layer).from_config(config)
+        elif backward_layer.go_backwards == layer.go_backwards:
+            raise ValueError("`backward_layer` must have `go_backwards` opposite to `layer`'s.")
+        self.backward_layer = backward_layer
+        # As Keras: masked steps output zeros when sequences are returned, so the two
+        # directions' padding lines up after the backward half is reversed.
+        for half in (self.forward_layer, self.backward_layer):
+            half.zero_output_for_mask = half.return_sequences
+        self.merge_mode = merge_mode
+        self.return_sequences = layer.return_sequences
+        self.return_state = layer.return_state
+
+    @property
+    def weights(self):
+        return self.forward_layer.weights + self.backward_layer.weights
+
+    @property
+    def trainable_variables(self):
+        return tuple(self.weights)
+
+    @property
+    def variables(self):
+        return tuple(self.weights)
+
+    def get_weights(self):
+        return [w.numpy() for w in self.weights]
+
+    def set_weights(self, weights):
+        weights = list(weights)
+        half = len(weights) // 2
+        for layer, part in ((self.forward_layer, weights[:half]),
+                            (self.backward_layer, weights[half:])):
+            if not layer.cell.built and part:
+                layer.build(part[0].shape[0])
+        assign_weights(self.weights, weights, owner=self.name)
+
+    def __call__(self, inputs, initial_state=None, mask=None, training=False):
+        """``x [batch, time, features]`` -> merged outputs (and states), as Keras."""
+        forward_state = backward_state = None
+        if initial_state is not None:
+            half = len(initial_state) // 2
+            forward_state, backward_state = initial_state[:half], initial_state[half:]
+        y = self.forward_layer(inputs, initial_state=forward_state, mask=mask, training=training)
+        y_rev = self.backward_layer(inputs, initial_state=backward_state, mask=mask,
+                                    training=training)
+        states = []
+        if self.return_state:
+            states = list(y[1:]) + list(y_rev[1:])
+            y, y_rev = y[0], y_rev[0]
+        if self.return_sequences:
+            y_rev = tf.reverse(y_rev, axis=[1])  # back to input order
+        if self.merge_mode == "concat":
+            output = [tf.concat([y, y_rev], axis=-1)]
+        elif self.merge_mode == "sum":
+            output = [y + y_rev]
+        elif self.merge_mode == "ave":
+            output = [(y + y_rev) / 2]
+        elif self.merge_mode == "mul":
+            output = [y * y_rev]
+        else:
+            output = [y, y_rev]
+        if self.return_state:
+            return output + states
+        return output[0] if len(output) == 1 else output

@@ -1,0 +1,282 @@
+"""What every recurrent cell shares: variables, weight transfer, dropout masks.
+
+A cell is one time step and nothing else: ``output, new_states = cell(x_t, states)``.
+The time loop lives in :mod:`lowlevel.unroll`; the equations of each cell live in a
+module-level ``*_step`` function that the cell (which owns the variables) calls.
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from lowlevel import _checks
+from lowlevel import activations
+
+
+class RecurrentCell(tf.Module):
+    """Base of :class:`SimpleRNNCell`, :class:`LSTMCell` and :class:`GRUCell`.
+
+    Subclasses set ``gates`` (the number ``G`` of fused gate blocks), ``state_count``
+    and implement :meth:`step`. Variables, named and laid out as in Keras::
+
+        kernel            [input_dim, G * units]
+        recurrent_kernel  [units, G * units]
+        bias              [G * units]      (GRU with reset_after: [2, 3 * units])
+    """
+
+    gates = 1
+    state_count = 1
+
+    def __init__(
+        self,
+        units,
+        activation="tanh",
+        use_bias=True,
+        kernel_initializer="glorot_uniform",
+        recurrent_initializer="orthogonal",
+        bias_initializer="zeros",
+        dropout=0.0,
+        recurrent_dropout=0.0,
+        seed=None,
+        input_dim=None,
+        dtype=tf.float32,
+        name=None,
+    ):
+        super().__init__(name=name)
+        self.units = _checks.positive_int(units, "units")
+        self.activation = activations.get(activation, "activation")
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = kernel_initializer
+        self.recurrent_initializer = recurrent_initializer
+        self.bias_initializer = bias_initializer
+        self.dropout = _checks.rate(dropout, "dropout")
+        self.recurrent_dropout = _checks.rate(recurrent_dropout, "recurrent_dropout")
+        self.seed = seed
+        self.dtype = _checks.float_dtype(dtype)
+        self.input_dim = None
+        self.kernel = self.recurrent_kernel = self.bias = None
+        # Dropout masks come from this generator: seeded for reproducible studies.
+        self._rng = (
+            tf.random.Generator.from_seed(seed)
+            if seed is not None
+            else tf.random.Generator.from_non_deterministic_state()
+        )
+        self._cached_masks = None  # (graph or None, masks) for hand-stepped loops
+        if input_dim is not None:
+            self.build(input_dim)
+
+    # ----------------------------------------------------------------- sizes
+    @property
+    def state_size(self):
+        """``units`` for one state (Keras's int), ``[units, units]`` for LSTM."""
+        return self.units if self.state_count == 1 else [self.units] * self.state_count
+
+    @property
+    def output_size(self):
+        return self.units
+
+    @property
+    def built(self) -> bool:
+        return self.kernel is not None
+
+    def _bias_shape(self):
+        return [self.gates * self.units]
+
+    def _bias_initial_value(self, shape):
+        return _initial_value(self.bias_initializer, shape, self.dtype, "bias_initializer")
+
+    # ---------------------------------------------------------------- weights
+    def build(self, input_dim=None, input_shape=None):
+        """Create the variables for inputs of ``input_dim`` features.
+
+        ``cell.build(input_shape=(None, 4))`` works too, as in the tutorial.
+        """
+        if input_dim is None and input_shape is not None:
+            input_dim = tuple(input_shape)[-1]
+        input_dim = _checks.positive_int(input_dim, "input_dim")
+        if self.built:
+            if input_dim != self.input_dim:
+                raise ValueError(
+                    f"`input_dim` mismatch: {self.name} was built for {self.input_dim} "
+                    f"input features; received {input_dim}."
+                )
+            return
+        width = self.gates * self.units
+        with self.name_scope:
+            self.kernel = tf.Variable(
+                _initial_value(self.kernel_initializer, [input_dim, width], self.dtype,
+                               "kernel_initializer"),
+                name="kernel",
+            )
+            self.recurrent_kernel = tf.Variable(
+                _initial_value(self.recurrent_initializer, [self.units, width], self.dtype,
+                               "recurrent_initializer"),
+                name="recurrent_kernel",
+            )
+            if self.use_bias:
+                self.bias = tf.Variable(self._bias_initial_value(self._bias_shape()), name="bias")
+        self.input_dim = input_dim
+
+    @property
+    def weights(self) -> list:
+        """``[kernel, recurrent_kernel, bias]`` (no bias when ``use_bias=False``)."""
+        if not self.built:
+            return []
+        weights = [self.kernel, self.recurrent_kernel]
+        return weights + ([self.bias] if self.use_bias else [])
+
+    # tf.Module would list variables sorted by attribute name (bias first);
+    # Keras's order is what makes ``set_weights(keras.get_weights())`` a plain copy.
+    @property
+    def trainable_variables(self):
+        return tuple(self.weights)
+
+    @property
+    def variables(self):
+        return tuple(self.weights)
+
+    def get_weights(self) -> list[np.ndarray]:
+        return [w.numpy() for w in self.weights]
+
+    def set_weights(self, weights) -> None:
+        """Assign ``weights`` in the order of :attr:`weights` (Keras's order).
+
+        An unbuilt cell is built from the kernel's first dimension.
+        """
+        weights = list(weights)
+        if not self.built and weights:
+            self.build(np.shape(weights[0])[0])
+        assign_weights(self.weights, weights, owner=self.name)
+
+    # ------------------------------------------------------------------ states
+    def get_initial_state(self, batch_size):
+        """Zero states: ``[h]`` or ``[h, c]``, each ``[batch, units]``."""
+        return [tf.zeros([batch_size, self.units], self.dtype) for _ in range(self.state_count)]
+
+    # ----------------------------------------------------------------- dropout
+    def draw_dropout_masks(self, batch_size):
+        """One input mask ``[batch, input_dim]`` and one recurrent mask ``[batch, units]``.
+
+        Inverted dropout (Srivastava et al. 2014): kept entries are scaled by
+        ``1 / (1 - rate)`` so the expected input is unchanged; a rate of 0 gives ``None``.
+        The same masks are used at every time step of a sequence (Gal & Ghahramani 2016).
+        """
+        return (
+            dropout_mask(self._rng, [batch_size, self.input_dim], self.dropout, self.dtype),
+            dropout_mask(self._rng, [batch_size, self.units], self.recurrent_dropout, self.dtype),
+        )
+
+    def reset_dropout_mask(self) -> None:
+        """Forget the cached masks: the next training call draws new ones.
+
+        Only hand-written eager loops need this (call it at the start of each
+        sequence batch, as Keras 3 requires too); the sequence layers draw masks
+        once per call, and a compiled function draws them afresh on every run.
+        """
+        self._cached_masks = None
+
+    reset_recurrent_dropout_mask = reset_dropout_mask
+
+    def _masks_for_hand_stepping(self, batch_size):
+        # Keras 3 caches one mask per cell forever, which breaks under tf.function
+        # (a tensor of another graph). We key the cache on the graph being built, so
+        # each compiled function draws its own masks, fresh on every execution.
+        graph = None if tf.executing_eagerly() else tf.compat.v1.get_default_graph()
+        if self._cached_masks is None or self._cached_masks[0] is not graph:
+            self._cached_masks = (graph, self.draw_dropout_masks(batch_size))
+        return self._cached_masks[1]
+
+    # -------------------------------------------------------------------- step
+    def step(self, x_t, states, masks=(None, None)):
+        """One time step with explicit dropout masks; returns ``(output, new_states)``."""
+        raise NotImplementedError
+
+    def __call__(self, x_t, states, training=False):
+        """``output, new_states = cell(x_t, states, training=False)``.
+
+        ``x_t``: ``[batch, input_dim]``; ``states``: a list of ``[batch, units]``
+        tensors (one for SimpleRNN and GRU, ``[h, c]`` for LSTM), or one tensor.
+        """
+        x_t = _checks.as_float_tensor(x_t, self.dtype, "inputs")
+        _checks.shape_matches(x_t, [None, self.input_dim], "inputs")
+        if not self.built:
+            self.build(x_t.shape[-1])
+        _checks.shape_matches(x_t, [None, self.input_dim], "inputs")
+        states = self._check_states(states, x_t.shape[0])
+        masks = (None, None)
+        if training and (self.dropout or self.recurrent_dropout):
+            masks = self._masks_for_hand_stepping(tf.shape(x_t)[0])
+        return self.step(x_t, states, masks)
+
+    def _check_states(self, states, batch_size):
+        if not isinstance(states, (list, tuple)):
+            states = [states]
+        if len(states) != self.state_count:
+            raise ValueError(
+                f"`states` must be a list of {self.state_count} tensor(s) "
+                f"{'[h, c]' if self.state_count == 2 else '[h]'}; received {len(states)}."
+            )
+        checked = []
+        for i, s in enumerate(states):
+            s = _checks.as_float_tensor(s, self.dtype, f"states[{i}]")
+            _checks.shape_matches(s, [batch_size, self.units], f"states[{i}]")
+            checked.append(s)
+        return checked
+
+    # ------------------------------------------------------------------ config
+    def get_config(self) -> dict:
+        return {
+            "units": self.units,
+            "activation": activations.name_of(self.activation),
+            "use_bias": self.use_bias,
+            "kernel_initializer": self.kernel_initializer,
+            "recurrent_initializer": self.recurrent_initializer,
+            "bias_initializer": self.bias_initializer,
+            "dropout": self.dropout,
+            "recurrent_dropout": self.recurrent_dropout,
+            "seed": self.seed,
+            "input_dim": self.input_dim,
+            "dtype": self.dtype.name,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+
+def dropout_mask(rng: tf.random.Generator, shape, rate: float, dtype):
+    """``mask = [u >= rate] / (1 - rate)`` with ``u ~ U[0, 1)``; ``None`` when ``rate == 0``."""
+    if not rate:
+        return None
+    keep = rng.uniform(shape, dtype=tf.float32) >= rate
+    return tf.cast(keep, dtype) / tf.cast(1.0 - rate, dtype)
+
+
+def _initial_value(initializer, shape, dtype, argument):
+    if callable(initializer) and not isinstance(initializer, keras.initializers.Initializer):
+        return tf.cast(initializer(shape, dtype=dtype), dtype)
+    try:
+        init = keras.initializers.get(initializer)
+    except ValueError as error:
+        raise ValueError(f"Unknown `{argument}`: {initializer!r} ({error})") from None
+    # Keras initializers are the well-kept implementation of glorot/orthogonal/...
+    return tf.cast(init(shape, dtype=dtype.name), dtype)
+
+
+def assign_weights(variables, weights, owner: str) -> None:
+    """Assign NumPy ``weights`` to ``variables`` one by one, checking count and shapes."""
+    if len(weights) != len(variables):
+        raise ValueError(
+            f"`weights` for {owner} must be a list of {len(variables)} arrays "
+            f"{[tuple(v.shape) for v in variables]}; received {len(weights)}."
+        )
+    for i, (variable, value) in enumerate(zip(variables, weights)):
+        if tuple(np.shape(value)) != tuple(variable.shape):
+            raise ValueError(
+                f"`weights[{i}]` ({variable.name.split(':')[0]}) of {owner} must have "
+                f"shape {tuple(variable.shape)}; received {tuple(np.shape(value))}."
+            )
+    for variable, value in zip(variables, weights):
+        variable.assign(tf.cast(value, variable.dtype))

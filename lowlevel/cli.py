@@ -1,0 +1,36 @@
+"""The ``lowlevel`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="lowlevel",
+        description="Recurrent networks from scratch in low-level TensorFlow, "
+                    "checked against Keras.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    verify = commands.add_parser(
+        "verify", help="run the parity matrix against Keras and print one row per case")
+    verify.add_argument("--json", metavar="PATH", help="also write the rows as JSON")
+    verify.add_argument("--dtype", choices=["float32", "float64"], action="append",
+                        help="only these dtypes (repeatable; default: both)")
+    verify.add_argument("--mode", choices=["eager", "function"], action="append",
+                        help="only these modes (repeatable; default: both)")
+    return parser
+
+
+def main(argv=None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "verify":
+        from lowlevel import verify
+        return verify.run(json_path=args.json,
+                          dtypes=tuple(args.dtype or ("float32", "float64")),
+                          modes=tuple(args.mode or ("eager", "function")))
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,321 @@
+"""IMDB sentiment data exactly as the Keras tutorial sees it, plus its ``tf.data`` pipelines.
+
+``load`` equals ``keras.datasets.imdb.load_data(num_words=...)`` followed by
+``keras.utils.pad_sequences(x, maxlen=80)`` (pad and truncate ``'pre'``: long reviews keep
+their END). Keras verifies the hash of its own cached file, so a local copy with other
+bytes is read here and Keras's transforms are reproduced from the npz.
+
+File layout (Keras's ``imdb.npz``): ``x_train``, ``x_test`` are object arrays of Python
+int lists of raw word ranks (1 = most frequent word, no start character, no offset);
+``y_train``, ``y_test`` are integer labels (1 = positive).
+
+Id convention of every review returned (``index_from = 3``)::
+
+    0 = padding, 1 = start_char, 2 = oov_char, 3 = unused (rank 0 does not exist),
+    id = rank + index_from for a word kept, i.e. rank < num_words - index_from.
+"""
+
+from __future__ import annotations
+
+import json
+import numbers
+import os
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+NPZ_KEYS = ("x_train", "y_train", "x_test", "y_test")
+# Keras's ``text_to_word_sequence`` default filters (keras/src/legacy/preprocessing/text.py),
+# the tokenisation the IMDB word index was built with. The apostrophe is kept: "it's".
+KERAS_TEXT_FILTERS = '!"#$%&()*+,-./:;<=>?@[\\]^_`{|}~\t\n'
+RESERVED_TOKENS = {0: "<PAD>", 1: "<START>", 2: "<UNK>", 3: "<UNUSED>"}  # the tutorial's
+_OFFLINE_HINT = (
+    "Download imdb.npz / imdb_word_index.json once (e.g. from "
+    "https://storage.googleapis.com/tensorflow/tf-keras-datasets/) and pass its location "
+    "with `path=` (command line: `--imdb-path`)."
+)
+
+
+def _int_at_least(value, argument: str, minimum: int) -> int:
+    """``int(value)`` if it is an integer ``>= minimum``, else a ValueError naming it."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        raise ValueError(f"`{argument}` must be an integer >= {minimum}; received {value!r}.")
+    return int(value)
+
+
+# ------------------------------------------------------------------------ files
+
+def keras_cache_path(fname: str) -> str:
+    """Where Keras caches a downloaded dataset: ``$KERAS_HOME/datasets/fname``.
+
+    ``KERAS_HOME`` defaults to ``~/.keras`` (``/tmp/.keras`` if home is not writable),
+    as in ``keras/src/backend/config.py``.
+    """
+    home = os.environ.get("KERAS_HOME")
+    if home is None:
+        base = os.path.expanduser("~")
+        home = os.path.join(base if os.access(base, os.W_OK) else "/tmp", ".keras")
+    return os.path.join(os.path.expanduser(home), "datasets", fname)
+
+
+def _load_npz_arrays(path) -> dict:
+    """All arrays of an npz, unpickling only NumPy arrays when Keras offers that.
+
+    Keras >= 3.13 reads its ragged object arrays with a restricted unpickler
+    (``keras.src.datasets.npz_utils``); older Keras used ``np.load(allow_pickle=True)``,
+    which is what we fall back to -- as safe as the installed Keras's own loader.
+    """
+    try:
+        from keras.src.datasets.npz_utils import load_npz
+    except ImportError:  # older Keras 3
+        with np.load(path, allow_pickle=True) as f:
+            return {key: f[key] for key in f.files}
+    return load_npz(path)
+
+
+def read_npz(path) -> tuple:
+    """``(x_train, y_train, x_test, y_test)`` raw from a Keras-layout npz, validated.
+
+    Raises:
+        FileNotFoundError: no file at ``path``.
+        ValueError: a key of ``NPZ_KEYS`` is missing, or the reviews and labels of a split
+            differ in length -- naming the file.
+    """
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"IMDB file not found: {path!r}. {_OFFLINE_HINT}")
+    arrays = _load_npz_arrays(path)
+    missing = [key for key in NPZ_KEYS if key not in arrays]
+    if missing:
+        raise ValueError(
+            f"{path}: missing key(s) {missing}; expected keys {list(NPZ_KEYS)} "
+            f"(Keras's imdb.npz layout); received {sorted(arrays)}."
+        )
+    for split in ("train", "test"):
+        x, y = arrays[f"x_{split}"], arrays[f"y_{split}"]
+        if len(x) != len(y):
+            raise ValueError(
+                f"{path}: `x_{split}` has {len(x)} reviews but `y_{split}` has "
+                f"{len(y)} labels; expected equal lengths."
+            )
+    return tuple(arrays[key] for key in NPZ_KEYS)
+
+
+# ------------------------------------------------------------ Keras's transforms
+
+def shuffle_splits(x_train, y_train, x_test, y_test, seed: int = 113):
+    """Keras's shuffle: ONE ``RandomState(seed)`` permutes train, then (continuing) test.
+
+    Each split's reviews and labels get the same permutation.
+    """
+    rng = np.random.RandomState(seed)
+    indices = np.arange(len(x_train))
+    rng.shuffle(indices)
+    x_train, y_train = x_train[indices], y_train[indices]
+    indices = np.arange(len(x_test))
+    rng.shuffle(indices)
+    return x_train, y_train, x_test[indices], y_test[indices]
+
+
+def offset_ids(reviews, start_char=1, index_from: int = 3) -> list:
+    """``[start_char] + [rank + index_from for rank in review]`` (no start if ``None``)."""
+    head = [] if start_char is None else [start_char]
+    return [head + [w + index_from for w in review] for review in reviews]
+
+
+def replace_rare(reviews, num_words: int, skip_top: int = 0, oov_char=2) -> list:
+    """Ids outside ``[skip_top, num_words)`` become ``oov_char`` (dropped if ``None``).
+
+    As in Keras the test applies to every id, start character included (so a
+    ``skip_top > start_char`` also replaces the start character).
+    """
+    if oov_char is None:
+        return [[w for w in review if skip_top <= w < num_words] for review in reviews]
+    return [[w if skip_top <= w < num_words else oov_char for w in review] for review in reviews]
+
+
+def pad(reviews, maxlen=80) -> np.ndarray:
+    """``keras.utils.pad_sequences`` with the tutorial's settings: ``[n, maxlen]`` int32.
+
+    Shorter reviews get zeros in FRONT; longer ones lose their BEGINNING (keep the end).
+    """
+    return keras.utils.pad_sequences(
+        reviews, maxlen=maxlen, dtype="int32", padding="pre", truncating="pre", value=0
+    )
+
+
+def transform(x_train, y_train, x_test, y_test, num_words=10000, skip_top=0, seed=113,
+              start_char=1, oov_char=2, index_from=3):
+    """Keras's ``imdb.load_data`` transforms on raw splits; reviews stay unpadded lists.
+
+    Shuffle (``shuffle_splits``), offset (``offset_ids``), then replace rare ids
+    (``replace_rare``). ``num_words=None`` follows Keras: the largest id present becomes
+    the limit, so (a Keras quirk, kept for equality) that one id is also replaced.
+
+    Returns:
+        ``(x_train, y_train), (x_test, y_test)``: lists of int lists, int labels.
+    """
+    x_train, y_train, x_test, y_test = shuffle_splits(x_train, y_train, x_test, y_test, seed)
+    x_train = offset_ids(x_train, start_char, index_from)
+    x_test = offset_ids(x_test, start_char, index_from)
+    if num_words is None:
+        num_words = max(max(x) for x in x_train + x_test if x)
+    x_train = replace_rare(x_train, num_words, skip_top, oov_char)
+    x_test = replace_rare(x_test, num_words, skip_top, oov_char)
+    return (x_train, y_train), (x_test, y_test)
+
+
+def _download_with_keras(**kwargs):
+    """The network path: Keras downloads, checks the hash, caches and transforms."""
+    try:
+        return keras.datasets.imdb.load_data(**kwargs)
+    except Exception as error:  # Keras raises a bare Exception on URL failures
+        raise RuntimeError(
+            f"No local IMDB file ({keras_cache_path('imdb.npz')} is absent) and Keras "
+            f"could not download it ({type(error).__name__}: {error}). {_OFFLINE_HINT}"
+        ) from error
+
+
+def load(num_words=10000, maxlen=80, path=None, skip_top=0, seed=113, start_char=1,
+         oov_char=2, index_from=3):
+    """IMDB as ``keras.datasets.imdb.load_data(num_words=...)`` + ``pad_sequences(maxlen)``.
+
+    Args:
+        num_words: keep ids ``< num_words`` (i.e. ranks ``< num_words - index_from``),
+            others become ``oov_char``; must exceed ``index_from``. ``None``: Keras's rule.
+        maxlen: columns of the output; ``None`` pads to the longest review.
+        path: a Keras-layout ``imdb.npz``. ``None``: Keras's cache file
+            (``keras_cache_path('imdb.npz')``) if present, else Keras's download.
+        skip_top, seed, start_char, oov_char, index_from: as in Keras.
+
+    Returns:
+        ``(x_train [n_train, maxlen] int32, y_train [n_train] int32),
+        (x_test [n_test, maxlen] int32, y_test [n_test] int32)``.
+
+    Raises:
+        ValueError: bad arguments, or a malformed file (naming it).
+        RuntimeError: no ``path``, no cached file, and the download failed (offline).
+    """
+    index_from = _int_at_least(index_from, "index_from", 0)
+    if num_words is not None:
+        num_words = _int_at_least(num_words, "num_words", index_from + 1)
+    if maxlen is not None:
+        maxlen = _int_at_least(maxlen, "maxlen", 1)
+    skip_top = _int_at_least(skip_top, "skip_top", 0)
+    options = dict(num_words=num_words, skip_top=skip_top, seed=seed, start_char=start_char,
+                   oov_char=oov_char, index_from=index_from)
+    if path is None and not os.path.isfile(keras_cache_path("imdb.npz")):
+        (x_train, y_train), (x_test, y_test) = _download_with_keras(**options)
+    else:
+        raw = read_npz(keras_cache_path("imdb.npz") if path is None else path)
+        (x_train, y_train), (x_test, y_test) = transform(*raw, **options)
+    return ((pad(x_train, maxlen), np.asarray(y_train, dtype=np.int32)),
+            (pad(x_test, maxlen), np.asarray(y_test, dtype=np.int32)))
+
+
+# ------------------------------------------------------------------------ words
+
+def get_word_index(path=None) -> dict:
+    """The IMDB word index ``{word: rank}`` (rank 1 = most frequent), from a json file.
+
+    ``path=None``: Keras's cache file ``keras_cache_path('imdb_word_index.json')`` if
+    present, else ``keras.datasets.imdb.get_word_index()`` (download; an offline failure
+    raises RuntimeError saying how to pass a file).
+    """
+    if path is None:
+        cached = keras_cache_path("imdb_word_index.json")
+        if not os.path.isfile(cached):
+            try:
+                return keras.datasets.imdb.get_word_index()
+            except Exception as error:  # bare Exception on URL failures
+                raise RuntimeError(
+                    f"No local IMDB word index ({cached} is absent) and Keras could not "
+                    f"download it ({type(error).__name__}: {error}). {_OFFLINE_HINT}"
+                ) from error
+        path = cached
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"IMDB word index not found: {path!r}. {_OFFLINE_HINT}")
+    with open(path, encoding="utf-8") as f:
+        word_index = json.load(f)
+    if not isinstance(word_index, dict):
+        raise ValueError(
+            f"{path}: expected a json object {{word: rank}}; received {type(word_index).__name__}."
+        )
+    return word_index
+
+
+def reverse_word_index(word_index: dict, index_from: int = 3) -> dict:
+    """``{id: word}`` with ``id = rank + index_from``, plus the tutorial's reserved ids
+    ``0 <PAD>, 1 <START>, 2 <UNK>, 3 <UNUSED>`` (reserved names win over words)."""
+    reverse = {rank + index_from: word for word, rank in word_index.items()}
+    reverse.update(RESERVED_TOKENS)
+    return reverse
+
+
+def decode_review(ids, word_index: dict, index_from: int = 3, skip_padding: bool = False) -> str:
+    """Ids back to text, as the tutorial's ``decode_review``; unknown ids print as ``?``.
+
+    ``skip_padding=True`` drops the ``<PAD>`` (id 0) tokens of a padded row.
+    """
+    reverse = reverse_word_index(word_index, index_from)
+    return " ".join(reverse.get(int(i), "?") for i in ids if not (skip_padding and int(i) == 0))
+
+
+def text_to_word_sequence(text: str) -> list:
+    """Keras's default tokenisation: lowercase, ``KERAS_TEXT_FILTERS`` -> space, split.
+
+    ``"<br />It's GREAT!"`` -> ``["br", "it's", "great"]``.
+    """
+    table = str.maketrans({c: " " for c in KERAS_TEXT_FILTERS})
+    return text.lower().translate(table).split()
+
+
+def encode_text(text: str, word_index: dict, num_words=10000, maxlen=80, index_from=3,
+                start_char=1, oov_char=2) -> np.ndarray:
+    """Raw review text to one padded row like those of ``load``: ``[maxlen]`` int32.
+
+    ``[start_char] + [rank + index_from if known and < num_words else oov_char]``, then
+    padded/truncated ``'pre'`` (keeps the end). Stack rows for a batch ``[batch, maxlen]``.
+    """
+    num_words = _int_at_least(num_words, "num_words", index_from + 1)
+    ids = [start_char]
+    for word in text_to_word_sequence(text):
+        rank = word_index.get(word)
+        word_id = None if rank is None else rank + index_from
+        ids.append(word_id if word_id is not None and word_id < num_words else oov_char)
+    return pad([ids], maxlen)[0]
+
+
+# --------------------------------------------------------------------- pipelines
+
+def make_datasets(x_train, y_train, x_test, y_test, batch_size=128, shuffle_buffer=1000,
+                  seed=None):
+    """The tutorial's ``tf.data`` pipelines: ``(train, test)`` of ``(x [b, maxlen], y [b])``.
+
+    Training: shuffled (buffer ``shuffle_buffer``, reshuffled each epoch, ``seed`` for
+    repeatability) and batched with ``drop_remainder=True`` so every step has a full,
+    static batch. Evaluation: in order, batched WITHOUT dropping the remainder, so every
+    test example is counted (the last batch may be smaller).
+    """
+    batch_size = _int_at_least(batch_size, "batch_size", 1)
+    shuffle_buffer = _int_at_least(shuffle_buffer, "shuffle_buffer", 1)
+    for name, x, y in (("train", x_train, y_train), ("test", x_test, y_test)):
+        if len(x) != len(y):
+            raise ValueError(
+                f"`x_{name}` has {len(x)} rows but `y_{name}` has {len(y)}; expected equal."
+            )
+    if len(x_train) < batch_size:
+        raise ValueError(
+            f"`batch_size` must be <= the {len(x_train)} training examples (the training "
+            f"set drops incomplete batches, so it would be empty); received {batch_size}."
+        )
+    train = (tf.data.Dataset.from_tensor_slices((x_train, y_train))
+             .shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
+             .batch(batch_size, drop_remainder=True)
+             .prefetch(tf.data.AUTOTUNE))
+    test = (tf.data.Dataset.from_tensor_slices((x_test, y_test))
+            .batch(batch_size)
+            .prefetch(tf.data.AUTOTUNE))
+    return train, test

@@ -1,0 +1,93 @@
+"""``Embedding``: a lookup table ``[input_dim, output_dim]`` indexed by token ids."""
+
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+
+from lowlevel import _checks
+from lowlevel.cells.base import _initial_value, assign_weights
+
+
+class Embedding(tf.Module):
+    """``Embedding(input_dim, output_dim, embeddings_initializer='uniform', trainable=True,
+    mask_zero=False)``, as ``keras.layers.Embedding``.
+
+    ``ids [batch, time]`` (integers in ``[0, input_dim)``) -> ``[batch, time, output_dim]``::
+
+        out[b, t] = embeddings[ids[b, t]]
+
+    The gradient with respect to ``embeddings`` is an ``IndexedSlices`` (only looked-up
+    rows). An id outside ``[0, input_dim)`` raises an error naming it, on every
+    device: a GPU gather would silently return zeros instead.
+    ``trainable=False`` (e.g. frozen GloVe vectors) keeps the table out of
+    ``trainable_variables``.
+    """
+
+    def __init__(self, input_dim, output_dim, embeddings_initializer="uniform",
+                 trainable=True, mask_zero=False, dtype=tf.float32, name=None):
+        super().__init__(name=name)
+        self.input_dim = _checks.positive_int(input_dim, "input_dim")
+        self.output_dim = _checks.positive_int(output_dim, "output_dim")
+        self.embeddings_initializer = embeddings_initializer
+        self.trainable = bool(trainable)
+        self.mask_zero = bool(mask_zero)
+        self.dtype = _checks.float_dtype(dtype)
+        with self.name_scope:
+            self.embeddings = tf.Variable(
+                _initial_value(embeddings_initializer, [self.input_dim, self.output_dim],
+                               self.dtype, "embeddings_initializer"),
+                trainable=self.trainable, name="embeddings")
+
+    @property
+    def weights(self):
+        return [self.embeddings]
+
+    @property
+    def trainable_variables(self):
+        return (self.embeddings,) if self.trainable else ()
+
+    @property
+    def variables(self):
+        return (self.embeddings,)
+
+    def get_weights(self):
+        return [self.embeddings.numpy()]
+
+    def set_weights(self, weights):
+        """``set_weights([matrix])`` with ``matrix [input_dim, output_dim]``."""
+        assign_weights(self.weights, list(weights), owner=self.name)
+
+    def __call__(self, ids):
+        ids = self._check_ids(ids)
+        return tf.gather(self.embeddings, ids)  # [batch, time, output_dim]
+
+    def compute_mask(self, ids):
+        """``ids != 0`` when ``mask_zero`` (id 0 is padding), else ``None``."""
+        if not self.mask_zero:
+            return None
+        return tf.not_equal(tf.convert_to_tensor(ids), 0)
+
+    def _check_ids(self, ids):
+        ids = tf.convert_to_tensor(ids)
+        if not ids.dtype.is_integer:
+            raise TypeError(f"`ids` must be an integer tensor; received dtype {ids.dtype.name}.")
+        ids = tf.cast(ids, tf.int64) if ids.dtype not in (tf.int32, tf.int64) else ids
+        valid = (ids >= 0) & (ids < self.input_dim)
+        if tf.executing_eagerly():
+            if not bool(tf.reduce_all(valid)):
+                bad = np.argwhere(~valid.numpy())[0]
+                raise ValueError(
+                    f"`ids` must lie in [0, input_dim={self.input_dim}); received id "
+                    f"{int(ids.numpy()[tuple(bad)])} at position {tuple(int(i) for i in bad)}."
+                )
+            return ids
+        # In a graph the check runs with the data; Assert is a host op, so it fires on
+        # GPU too.
+        check = tf.debugging.Assert(
+            tf.reduce_all(valid),
+            [f"`ids` must lie in [0, input_dim={self.input_dim}); received out-of-range id(s):",
+             tf.boolean_mask(ids, tf.logical_not(valid))],
+            summarize=10)
+        with tf.control_dependencies([check]):
+            return tf.identity(ids)

@@ -1,0 +1,272 @@
+"""The parity harness: one lowlevel component against its Keras twin, number by number.
+
+``run_case(case)`` builds both with the same random (non-default) weights and non-zero
+biases, runs them on the same inputs, and returns the scaled errors of the outputs
+and returned states, and of the gradients with respect to the inputs, the initial
+states and every weight. ``lowlevel verify`` and ``tests/test_parity.py`` both use it.
+
+The scalar differentiated is ``L = Σ_k Σ w_k ⊙ y_k`` over every returned tensor
+``y_k``, with fixed, distinct weights ``w_k``: every output element reaches the gradient with a
+different weight, so an error in any one of them shows.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+import lowlevel
+from lowlevel.tolerances import scaled_error, tolerance
+
+CELLS = ("SimpleRNNCell", "LSTMCell", "GRUCell")
+LAYERS = ("SimpleRNN", "LSTM", "GRU")
+COMPONENTS = CELLS + LAYERS + ("StackedCells", "Bidirectional", "Embedding")
+
+_CELL_OPTIONS = {"activation", "recurrent_activation", "use_bias", "unit_forget_bias",
+                 "reset_after"}
+_LAYER_OPTIONS = {"return_sequences", "return_state", "go_backwards"}
+
+
+@dataclasses.dataclass(frozen=True)
+class Case:
+    """One row of the parity matrix.
+
+    ``options`` (a tuple of ``(name, value)`` pairs) holds constructor arguments
+    (cell and layer ones), plus ``mask`` (``'right'``, ``'left'``, ``'random'``),
+    ``initial_state`` (True: random initial states), ``merge_mode`` and ``stack``
+    (the cell kinds of a :class:`StackedCells`).
+    """
+
+    component: str
+    options: tuple = ()
+    dtype: str = "float32"
+    device: str = "/CPU:0"
+    mode: str = "eager"  # or "function"
+
+    @property
+    def opts(self) -> dict:
+        return dict(self.options)
+
+    def label(self) -> str:
+        return ",".join(f"{k}={v}" for k, v in self.options) or "-"
+
+
+@dataclasses.dataclass
+class Result:
+    case: Case
+    output_error: float
+    gradient_error: float
+    tolerance: float
+    seconds: float
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.output_error <= self.tolerance
+                    and self.gradient_error <= self.tolerance)
+
+    def row(self) -> dict:
+        c = self.case
+        return {"component": c.component, "options": c.label(), "dtype": c.dtype,
+                "device": c.device, "mode": c.mode, "output_error": self.output_error,
+                "gradient_error": self.gradient_error, "tolerance": self.tolerance,
+                "ok": self.ok, "seconds": round(self.seconds, 3)}
+
+
+def case(component, dtype="float32", device="/CPU:0", mode="eager", **options) -> Case:
+    if component not in COMPONENTS:
+        raise ValueError(f"`component` must be one of {COMPONENTS}; received {component!r}.")
+    return Case(component, tuple(sorted(options.items())), dtype, device, mode)
+
+
+# ------------------------------------------------------------------- building
+def _split_options(component, opts):
+    cell_kw = {k: v for k, v in opts.items() if k in _CELL_OPTIONS}
+    layer_kw = {k: v for k, v in opts.items() if k in _LAYER_OPTIONS}
+    kind = component.replace("Cell", "")
+    if kind != "LSTM":
+        cell_kw.pop("unit_forget_bias", None)
+    if kind != "GRU":
+        cell_kw.pop("reset_after", None)
+    if kind == "SimpleRNN":
+        cell_kw.pop("recurrent_activation", None)
+    return cell_kw, layer_kw
+
+
+def build_pair(c: Case, units=5, input_dim=4, vocabulary=11):
+    """``(ours, theirs)`` for ``c``, theirs built, ours with the same weights."""
+    opts, dtype = c.opts, c.dtype
+    if c.component == "Embedding":
+        ours = lowlevel.Embedding(vocabulary, units, dtype=dtype)
+        theirs = keras.layers.Embedding(vocabulary, units, dtype=dtype)
+        theirs.build((None, None))
+    elif c.component in CELLS:
+        cell_kw, _ = _split_options(c.component, opts)
+        ours = getattr(lowlevel, c.component)(units, input_dim=input_dim, dtype=dtype, **cell_kw)
+        theirs = getattr(keras.layers, c.component)(units, dtype=dtype, **cell_kw)
+        theirs.build((None, input_dim))
+    elif c.component == "StackedCells":
+        kinds = opts.get("stack", ("LSTM", "GRU"))
+        _, layer_kw = _split_options("", opts)
+        ours = lowlevel.RNN(lowlevel.StackedCells(
+            [getattr(lowlevel, k + "Cell")(units, dtype=dtype) for k in kinds]), **layer_kw)
+        ours.build(input_dim)
+        theirs = keras.layers.RNN(keras.layers.StackedRNNCells(
+            [getattr(keras.layers, k + "Cell")(units, dtype=dtype) for k in kinds], dtype=dtype),
+            dtype=dtype, **layer_kw)
+        theirs.build((None, None, input_dim))
+    else:
+        kind = opts.get("layer", "LSTM") if c.component == "Bidirectional" else c.component
+        cell_kw, layer_kw = _split_options(kind, opts)
+        ours = getattr(lowlevel, kind)(units, input_dim=input_dim, dtype=dtype, **cell_kw,
+                                       **layer_kw)
+        theirs = getattr(keras.layers, kind)(units, dtype=dtype, **cell_kw, **layer_kw)
+        if c.component == "Bidirectional":
+            merge_mode = opts.get("merge_mode", "concat")
+            ours = lowlevel.Bidirectional(ours, merge_mode=merge_mode)
+            # Keras's wrapper casts to its own dtype (float32 unless told).
+            theirs = keras.layers.Bidirectional(theirs, merge_mode=merge_mode, dtype=dtype)
+        theirs.build((None, None, input_dim))
+    rng = np.random.default_rng(7)
+    weights = [rng.normal(0.0, 0.5, w.shape) for w in theirs.get_weights()]
+    theirs.set_weights([w.astype(dtype) for w in weights])
+    ours.set_weights(theirs.get_weights())
+    return ours, theirs
+
+
+def _state_count(c: Case) -> int:
+    opts = c.opts
+    if c.component == "StackedCells":
+        return sum(2 if k == "LSTM" else 1 for k in opts.get("stack", ("LSTM", "GRU")))
+    kind = opts.get("layer", "LSTM") if c.component == "Bidirectional" else c.component
+    per_layer = 2 if kind.startswith("LSTM") else 1
+    return per_layer * (2 if c.component == "Bidirectional" else 1)
+
+
+def make_inputs(c: Case, batch=3, time_steps=6, units=5, input_dim=4, vocabulary=11):
+    """Inputs, initial states and mask for ``c`` (seeded)."""
+    rng = np.random.default_rng(11)
+    opts, dtype = c.opts, c.dtype
+    if c.component == "Embedding":
+        return {"ids": tf.constant(rng.integers(0, vocabulary, [batch, time_steps]))}
+    if c.component in CELLS:
+        x = rng.normal(0, 1, [batch, input_dim])
+    else:
+        x = rng.normal(0, 1, [batch, time_steps, input_dim])
+    out = {"x": tf.constant(x, dtype)}
+    if c.component in CELLS or opts.get("initial_state"):
+        out["states"] = [tf.constant(rng.normal(0, 1, [batch, units]), dtype)
+                         for _ in range(_state_count(c))]
+    if c.component not in CELLS and opts.get("mask"):
+        out["mask"] = tf.constant(_mask(opts["mask"], batch, time_steps, rng))
+    return out
+
+
+def _mask(kind, batch, time_steps, rng):
+    lengths = np.array([time_steps, time_steps // 2, 1][:batch])
+    steps = np.arange(time_steps)[None, :]
+    if kind == "right":
+        return steps < lengths[:, None]
+    if kind == "left":
+        return steps >= (time_steps - lengths)[:, None]
+    if kind == "random":
+        m = rng.random([batch, time_steps]) < 0.6
+        m[-1] = False  # an all-masked example: states stay initial, output stays 0
+        return m
+    raise ValueError(f"`mask` must be 'right', 'left' or 'random'; received {kind!r}.")
+
+
+# -------------------------------------------------------------------- running
+def _forward(component, model, inputs, keras_side):
+    """Every returned tensor, flattened, for ``model`` on ``inputs``."""
+    if component == "Embedding":
+        return [model(inputs["ids"])]
+    if component in CELLS:
+        states = list(inputs["states"])
+        out, new_states = model(inputs["x"], states)
+        return [out] + tf.nest.flatten(new_states)
+    kwargs = {}
+    if "states" in inputs:
+        kwargs["initial_state"] = list(inputs["states"])
+        if component == "StackedCells" and keras_side:
+            # Keras wants one list per cell; lowlevel accepts that or the flat list.
+            kwargs["initial_state"] = tf.nest.pack_sequence_as(
+                model.cell.get_initial_state(batch_size=1), kwargs["initial_state"])
+    if "mask" in inputs:
+        kwargs["mask"] = inputs["mask"]
+    return tf.nest.flatten(model(inputs["x"], **kwargs))
+
+
+def _weighted_sum(output):
+    """``Σ w ⊙ output`` with ``w = cos(1 + 0.37 k)`` for the k-th element: fixed,
+    distinct weights, computed from the tensor alone (its shape may be unknown
+    while tracing)."""
+    output = tf.cast(output, tf.float64)
+    k = tf.reshape(tf.range(tf.size(output, out_type=tf.int64)), tf.shape(output, tf.int64))
+    return tf.reduce_sum(output * tf.cos(1.0 + 0.37 * tf.cast(k, tf.float64)))
+
+
+def _loss_and_grads(c, model, inputs, keras_side):
+    sources = [v for k, v in inputs.items() if k in ("x", "states")]
+    sources = [s for s in tf.nest.flatten(sources)]
+    variables = list(model.trainable_weights if keras_side else model.trainable_variables)
+
+    def compute():
+        with tf.GradientTape() as tape:
+            tape.watch(sources)
+            outputs = _forward(c.component, model, inputs, keras_side)
+            loss = tf.add_n([_weighted_sum(o) for o in outputs])
+        grads = tape.gradient(loss, sources + variables)
+        grads = [tf.convert_to_tensor(g) if g is not None else None for g in grads]
+        return outputs, grads
+
+    if c.mode == "function":
+        compute = tf.function(compute)
+    return compute()
+
+
+def run_case(c: Case) -> Result:
+    """Build, run and compare one case; errors are ``scaled_error`` maxima."""
+    start = time.perf_counter()
+    with tf.device(c.device):
+        ours, theirs = build_pair(c)
+        inputs = make_inputs(c)
+        their_out, their_grads = _loss_and_grads(c, theirs, inputs, True)
+        our_out, our_grads = _loss_and_grads(c, ours, inputs, False)
+    if len(our_out) != len(their_out):
+        raise AssertionError(f"{c}: lowlevel returned {len(our_out)} tensors, Keras {len(their_out)}")
+    output_error = max(scaled_error(a, b) for a, b in zip(our_out, their_out))
+    pairs = [(a, b) for a, b in zip(our_grads, their_grads)]
+    for a, b in pairs:
+        if (a is None) != (b is None):
+            raise AssertionError(f"{c}: a gradient is None on one side only")
+    gradient_error = max(scaled_error(a, b) for a, b in pairs if a is not None)
+    return Result(c, output_error, gradient_error, tolerance(c.dtype),
+                  time.perf_counter() - start)
+
+
+def verify_matrix(devices=None, dtypes=("float32", "float64"), modes=("eager", "function")):
+    """The cases ``lowlevel verify`` runs: every component and main option."""
+    if devices is None:
+        devices = ["/CPU:0"] + [d.name for d in tf.config.list_logical_devices("GPU")]
+    options = [
+        ("SimpleRNNCell", {}), ("LSTMCell", {}), ("GRUCell", {"reset_after": True}),
+        ("GRUCell", {"reset_after": False}),
+        ("SimpleRNN", {"return_sequences": True, "return_state": True, "initial_state": True}),
+        ("LSTM", {"return_sequences": True, "return_state": True, "initial_state": True}),
+        ("GRU", {"return_sequences": True, "return_state": True, "initial_state": True}),
+        ("GRU", {"reset_after": False, "return_sequences": True}),
+        ("SimpleRNN", {"mask": "random", "go_backwards": True}),
+        ("LSTM", {"mask": "right", "go_backwards": True, "return_sequences": True}),
+        ("GRU", {"mask": "left", "return_state": True}),
+        ("StackedCells", {"stack": ("LSTM", "GRU"), "return_sequences": True}),
+        ("Bidirectional", {"layer": "LSTM", "merge_mode": "concat", "return_sequences": True}),
+        ("Bidirectional", {"layer": "GRU", "merge_mode": "sum"}),
+        ("Embedding", {}),
+    ]
+    return [case(component, dtype, device, mode, **opts)
+            for device in devices for dtype in dtypes for mode in modes
+            for component, opts in options]

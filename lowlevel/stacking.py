@@ -1,0 +1,135 @@
+"""Stacked cells: every layer stepped at each time step (the tutorial's ``MyRNN``).
+
+The other stacking style — a stack of sequence layers, each non-last one with
+``return_sequences=True`` — needs no class: see :mod:`lowlevel.layers`. Both compute
+the same function (``tests/test_stacking.py`` proves it, outputs and gradients).
+"""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+from lowlevel.cells.base import assign_weights
+
+
+class StackedCells(tf.Module):
+    """``StackedCells([cell0, cell1, ...])`` behaves as one cell.
+
+    At each step ``x_t [batch, input_dim]`` passes up the stack::
+
+        out_0, states_0 = cell0(x_t,    states_0)
+        out_1, states_1 = cell1(out_0,  states_1)
+        ...
+        output = out_{L-1}
+
+    ``states`` is a list with one entry per cell, each that cell's own list
+    (``[h]`` or ``[h, c]``). Weights are listed cell by cell, in Keras's
+    ``StackedRNNCells`` order.
+    """
+
+    def __init__(self, cells, name=None):
+        super().__init__(name=name)
+        cells = list(cells)
+        if not cells:
+            raise ValueError("`cells` must be a non-empty list of cells; received [].")
+        dtypes = {c.dtype for c in cells}
+        if len(dtypes) != 1:
+            raise TypeError(f"`cells` must share one dtype; received {sorted(d.name for d in dtypes)}.")
+        self.cells = cells
+        self.dtype = cells[0].dtype
+        if cells[0].built:
+            self._build_upper(cells[0].output_size)
+
+    # --------------------------------------------------------------- weights
+    @property
+    def input_dim(self):
+        return self.cells[0].input_dim
+
+    @property
+    def built(self):
+        return all(c.built for c in self.cells)
+
+    def build(self, input_dim=None, input_shape=None):
+        self.cells[0].build(input_dim, input_shape)
+        self._build_upper(self.cells[0].output_size)
+
+    def _build_upper(self, features):
+        for cell in self.cells[1:]:
+            cell.build(features)
+            features = cell.output_size
+
+    @property
+    def weights(self):
+        return [w for c in self.cells for w in c.weights]
+
+    @property
+    def trainable_variables(self):
+        return tuple(self.weights)
+
+    @property
+    def variables(self):
+        return tuple(self.weights)
+
+    def get_weights(self):
+        return [w.numpy() for w in self.weights]
+
+    def set_weights(self, weights):
+        assign_weights(self.weights, list(weights), owner=self.name)
+
+    # ---------------------------------------------------------------- states
+    @property
+    def state_size(self):
+        return [c.state_size for c in self.cells]
+
+    @property
+    def output_size(self):
+        return self.cells[-1].output_size
+
+    @property
+    def dropout(self):
+        return max(max(c.dropout, c.recurrent_dropout) for c in self.cells)
+
+    recurrent_dropout = 0.0
+
+    def get_initial_state(self, batch_size):
+        return [c.get_initial_state(batch_size) for c in self.cells]
+
+    def draw_dropout_masks(self, batch_size):
+        return [c.draw_dropout_masks(batch_size) for c in self.cells]
+
+    def reset_dropout_mask(self):
+        for c in self.cells:
+            c.reset_dropout_mask()
+
+    # ------------------------------------------------------------------ step
+    def step(self, x_t, states, masks=None):
+        """One step of every cell, bottom to top; returns ``(output, new_states)``."""
+        masks = masks or [(None, None)] * len(self.cells)
+        new_states = []
+        for cell, cell_states, cell_masks in zip(self.cells, states, masks):
+            x_t, cell_states = cell.step(x_t, cell_states, cell_masks)
+            new_states.append(cell_states)
+        return x_t, new_states
+
+    def __call__(self, x_t, states, training=False):
+        """``output, new_states = stack(x_t, states, training=False)``."""
+        if not self.built:
+            self.build(tf.convert_to_tensor(x_t).shape[-1])
+        if not isinstance(states, (list, tuple)) or len(states) != len(self.cells):
+            raise ValueError(
+                f"`states` must be a list with one entry per cell ({len(self.cells)}); "
+                f"received {type(states).__name__} of length "
+                f"{len(states) if isinstance(states, (list, tuple)) else 'n/a'}."
+            )
+        new_states = []
+        for cell, cell_states in zip(self.cells, states):
+            x_t, cell_states = cell(x_t, cell_states, training=training)
+            new_states.append(cell_states)
+        return x_t, new_states
+
+    def get_config(self):
+        return {"cells": [{"class": type(c), "config": c.get_config()} for c in self.cells]}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls([c["class"].from_config(c["config"]) for c in config["cells"]])

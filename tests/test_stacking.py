@@ -1,0 +1,79 @@
+"""The tutorial's two stacking styles compute the same function.
+
+Per time step (``StackedCells``: every layer stepped at each t, like ``MyRNN``) and
+per layer (a stack of sequence layers, each non-last with ``return_sequences=True``)
+must give the same outputs and the same gradients for the same weights.
+"""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import lowlevel
+from lowlevel.tolerances import assert_close
+
+KINDS = ["SimpleRNN", "LSTM", "GRU"]
+
+
+def _two_styles(kind, dtype, units=4, input_dim=3):
+    cells = [getattr(lowlevel, kind + "Cell")(units, input_dim=input_dim, dtype=dtype),
+             getattr(lowlevel, kind + "Cell")(units, input_dim=units, dtype=dtype)]
+    per_step = lowlevel.StackedCells(cells)
+    per_layer = [getattr(lowlevel, kind)(units, input_dim=input_dim, dtype=dtype,
+                                         return_sequences=True),
+                 getattr(lowlevel, kind)(units, input_dim=units, dtype=dtype)]
+    rng = np.random.default_rng(0)
+    weights = [rng.normal(0, 0.5, w.shape) for w in per_step.get_weights()]
+    per_step.set_weights(weights)
+    n = len(weights) // 2
+    per_layer[0].set_weights(weights[:n])
+    per_layer[1].set_weights(weights[n:])
+    return per_step, per_layer
+
+
+def _hand_loop(stack, x, training=False):
+    """The tutorial's ``MyRNN`` loop: ``for word in unstack(x, axis=1)``."""
+    states = stack.get_initial_state(x.shape[0])
+    for x_t in tf.unstack(x, axis=1):
+        out, states = stack(x_t, states, training=training)
+    return out
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("kind", KINDS)
+def test_stacked_cells_per_step_equal_stacked_layers_outputs_and_gradients(kind, dtype, device):
+    per_step, per_layer = _two_styles(kind, dtype)
+    x = tf.constant(np.random.default_rng(1).normal(size=[3, 6, 3]), dtype)
+    step_vars = list(per_step.trainable_variables)
+    layer_vars = [v for layer in per_layer for v in layer.trainable_variables]
+
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(x)
+        by_step = _hand_loop(per_step, x)
+        by_compiled_step = lowlevel.RNN(per_step)(x)
+        by_layer = per_layer[1](per_layer[0](x))
+        losses = [tf.reduce_sum(tf.sin(y)) for y in (by_step, by_compiled_step, by_layer)]
+
+    assert_close(by_step, by_layer, dtype, "hand-stepped stack vs layer stack")
+    assert_close(by_compiled_step, by_layer, dtype, "RNN(StackedCells) vs layer stack")
+    g_layer = tape.gradient(losses[2], [x] + layer_vars)
+    for loss, name in ((losses[0], "hand-stepped"), (losses[1], "RNN(StackedCells)")):
+        g_step = tape.gradient(loss, [x] + step_vars)
+        for a, b in zip(g_step, g_layer):
+            assert_close(a, b, dtype, f"{name} gradient")
+
+
+def test_stacked_cells_weights_are_listed_cell_by_cell():
+    per_step, per_layer = _two_styles("LSTM", "float32")
+    names = [v.name for v in per_step.trainable_variables]
+    assert [n.split("/")[-1].split(":")[0] for n in names] == \
+        ["kernel", "recurrent_kernel", "bias"] * 2
+    assert per_step.state_size == [[4, 4], [4, 4]]
+    assert per_step.output_size == 4
+
+
+def test_stacked_cells_build_gives_upper_cells_the_lower_output_size():
+    stack = lowlevel.StackedCells([lowlevel.GRUCell(5), lowlevel.LSTMCell(2)])
+    stack.build(input_shape=(None, 7))
+    assert [tuple(w.shape) for w in stack.weights] == [
+        (7, 15), (5, 15), (2, 15), (5, 8), (2, 8), (8,)]
