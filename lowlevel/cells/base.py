@@ -179,13 +179,29 @@ class RecurrentCell(tf.Module):
 
     reset_recurrent_dropout_mask = reset_dropout_mask
 
-    def _masks_for_hand_stepping(self, batch_size):
+    def _masks_for_hand_stepping(self, x_t):
         # Keras 3 caches one mask per cell forever, which breaks under tf.function
-        # (a tensor of another graph). We key the cache on the graph being built, so
-        # each compiled function draws its own masks, fresh on every execution.
+        # (a tensor of another graph). We key the cache on the function being traced,
+        # so each compiled function draws its own masks, fresh on every execution.
         graph = None if tf.executing_eagerly() else tf.compat.v1.get_default_graph()
+        # A tf.range loop or a tf.cond branch is a graph of its own, but the sequence
+        # belongs to the function around it: draw the masks there, once.
+        inner = graph
+        while graph is not None and type(graph).__name__ in _CONTROL_FLOW_GRAPHS:
+            graph = graph.outer_graph
         if self._cached_masks is None or self._cached_masks[0] is not graph:
-            self._cached_masks = (graph, self.draw_dropout_masks(batch_size))
+            if graph is inner:
+                masks = self.draw_dropout_masks(tf.shape(x_t)[0])
+            else:
+                if x_t.shape[0] is None:
+                    raise ValueError(
+                        "`inputs` has an unknown batch size inside a compiled loop, so the "
+                        "dropout masks cannot be drawn outside it: call "
+                        "`masks = cell.draw_dropout_masks(batch)` before the loop and "
+                        "`cell.step(x_t, states, masks)` inside it.")
+                with graph.as_default():
+                    masks = self.draw_dropout_masks(x_t.shape[0])
+            self._cached_masks = (graph, masks)
         return self._cached_masks[1]
 
     # -------------------------------------------------------------------- step
@@ -207,7 +223,7 @@ class RecurrentCell(tf.Module):
         states = self._check_states(states, x_t.shape[0])
         masks = (None, None)
         if training and (self.dropout or self.recurrent_dropout):
-            masks = self._masks_for_hand_stepping(tf.shape(x_t)[0])
+            masks = self._masks_for_hand_stepping(x_t)
         return self.step(x_t, states, masks)
 
     def _check_states(self, states, batch_size):
@@ -246,12 +262,18 @@ class RecurrentCell(tf.Module):
         return cls(**config)
 
 
+# Graphs TensorFlow builds for the body of a loop or the branch of a conditional.
+_CONTROL_FLOW_GRAPHS = {"WhileBodyFuncGraph", "WhileCondFuncGraph", "CondBranchFuncGraph"}
+
+
 def dropout_mask(rng: tf.random.Generator, shape, rate: float, dtype):
     """``mask = [u >= rate] / (1 - rate)`` with ``u ~ U[0, 1)``; ``None`` when ``rate == 0``."""
     if not rate:
         return None
     keep = rng.uniform(shape, dtype=tf.float32) >= rate
-    return tf.cast(keep, dtype) / tf.cast(1.0 - rate, dtype)
+    # 1 / (1 - rate) in Python float64, then the mask's dtype: a float32 detour would
+    # put float64 masks 1e-8 off.
+    return tf.cast(keep, dtype) * tf.constant(1.0 / (1.0 - rate), dtype)
 
 
 def _initial_value(initializer, shape, dtype, argument):

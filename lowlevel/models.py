@@ -1,0 +1,153 @@
+"""The tutorial's IMDB sentiment classifier, from scratch, in both of its styles.
+
+``ids [batch, time]`` -> ``logits [batch, 1]`` (``sigmoid(logits)`` = p(positive))::
+
+    x      = embedding(ids)                          # [batch, time, embedding_dim]
+    h      = rnn_1(rnn_0(x)) at the last step        # [batch, units]
+    a      = relu(dropout(h @ W_1 + b_1))            # [batch, head_units]
+    logits = a @ W_2 + b_2                           # [batch, 1]
+
+*Cell style* steps a :class:`~lowlevel.StackedCells` over time by hand, like the
+tutorial's ``MyRNN``; *layer style* stacks sequence layers (each non-last one with
+``return_sequences=True``). Same weights, same function (``tests/test_models.py``).
+The Keras twin is ``reference.build_model``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+
+from lowlevel import _checks
+from lowlevel.cells import GRUCell, LSTMCell, SimpleRNNCell, dropout_mask
+from lowlevel.cells.base import _initial_value, assign_weights
+from lowlevel.embedding import Embedding
+from lowlevel.layers import GRU, LSTM, SimpleRNN
+from lowlevel.stacking import StackedCells
+
+CELLS = {"simple": SimpleRNNCell, "lstm": LSTMCell, "gru": GRUCell}
+LAYERS = {"simple": SimpleRNN, "lstm": LSTM, "gru": GRU}
+STYLES = ("cell", "layer")
+
+
+class Dense(tf.Module):
+    """``y = x @ kernel + bias``: ``x [batch, in]`` -> ``[batch, out]``, Keras's layout
+    (``kernel [in, out]`` glorot-uniform, ``bias [out]`` zeros)."""
+
+    def __init__(self, input_dim, units, dtype=tf.float32, name=None):
+        super().__init__(name=name)
+        with self.name_scope:
+            self.kernel = tf.Variable(_initial_value("glorot_uniform", [input_dim, units],
+                                                     dtype, "kernel_initializer"), name="kernel")
+            self.bias = tf.Variable(tf.zeros([units], dtype), name="bias")
+
+    @property
+    def weights(self):
+        return [self.kernel, self.bias]
+
+    def __call__(self, x):
+        return x @ self.kernel + self.bias
+
+
+class SentimentClassifier(tf.Module):
+    """``SentimentClassifier(cell='simple'|'lstm'|'gru', style='cell'|'layer', ...)``.
+
+    Defaults are the tutorial's: vocabulary 10,000, embedding 100, two recurrent
+    layers of 64 units with cell dropout 0.5, head ``Dense(64)`` -> ``Dropout(0.5)``
+    -> ReLU -> ``Dense(1)``. ``embedding_matrix [num_words, dim]`` initialises the
+    embedding (e.g. GloVe); ``trainable_embedding=False`` freezes it.
+
+    ``weights`` (and ``get_weights``) are ordered as the Keras twin's
+    ``model.weights``: embedding, recurrent layers bottom-up (kernel,
+    recurrent_kernel, bias each), head kernel and bias, output kernel and bias.
+    """
+
+    def __init__(self, cell="simple", style="layer", num_words=10000, embedding_dim=100,
+                 units=64, num_layers=2, dropout=0.5, head_units=64, head_dropout=0.5,
+                 embedding_matrix=None, trainable_embedding=True, seed=None,
+                 dtype=tf.float32, name=None):
+        super().__init__(name=name)
+        if cell not in CELLS:
+            raise ValueError(f"`cell` must be one of {sorted(CELLS)}; received {cell!r}.")
+        if style not in STYLES:
+            raise ValueError(f"`style` must be one of {STYLES}; received {style!r}.")
+        self.cell_kind, self.style = cell, style
+        self.units = _checks.positive_int(units, "units")
+        num_layers = _checks.positive_int(num_layers, "num_layers")
+        self.head_dropout = _checks.rate(head_dropout, "head_dropout")
+        dtype = _checks.float_dtype(dtype)
+        if embedding_matrix is not None:
+            embedding_matrix = np.asarray(embedding_matrix)
+            if embedding_matrix.ndim != 2:
+                raise ValueError("`embedding_matrix` must have shape [num_words, dim]; "
+                                 f"received shape {embedding_matrix.shape}.")
+            num_words, embedding_dim = embedding_matrix.shape
+        self.embedding = Embedding(num_words, embedding_dim, trainable=trainable_embedding,
+                                   dtype=dtype)
+        if embedding_matrix is not None:
+            self.embedding.set_weights([embedding_matrix])
+
+        def seed_of(i):
+            return None if seed is None else seed + i
+
+        sizes = [embedding_dim] + [self.units] * num_layers
+        if style == "cell":
+            self.rnn = StackedCells([
+                CELLS[cell](self.units, dropout=dropout, seed=seed_of(i), input_dim=sizes[i],
+                            dtype=dtype) for i in range(num_layers)])
+            recurrent_weights = self.rnn.weights
+        else:
+            self.rnn = [
+                LAYERS[cell](self.units, dropout=dropout, seed=seed_of(i), input_dim=sizes[i],
+                             return_sequences=i < num_layers - 1, dtype=dtype)
+                for i in range(num_layers)]
+            recurrent_weights = [w for layer in self.rnn for w in layer.weights]
+        self.head = Dense(self.units, head_units, dtype=dtype, name="head")
+        self.out = Dense(head_units, 1, dtype=dtype, name="out")
+        self._rng = (tf.random.Generator.from_seed(seed + 1000) if seed is not None
+                     else tf.random.Generator.from_non_deterministic_state())
+        self._weights = ([self.embedding.embeddings] + list(recurrent_weights)
+                         + self.head.weights + self.out.weights)
+
+    # --------------------------------------------------------------- weights
+    @property
+    def weights(self):
+        return list(self._weights)
+
+    @property
+    def trainable_variables(self):
+        return tuple(w for w in self._weights if w.trainable)
+
+    def get_weights(self):
+        return [w.numpy() for w in self._weights]
+
+    def set_weights(self, weights):
+        assign_weights(self._weights, list(weights), owner=self.name)
+
+    # ------------------------------------------------------------------ call
+    def encode(self, ids, training=False):
+        """``ids [batch, time]`` -> last hidden state of the top layer ``[batch, units]``."""
+        x = self.embedding(ids)  # [batch, time, embedding_dim]
+        if self.style == "layer":
+            for layer in self.rnn:
+                x = layer(x, training=training)
+            return x
+        # Cell style, as the tutorial's MyRNN: step the whole stack at every word.
+        batch = tf.shape(x)[0]
+        states = self.rnn.get_initial_state(batch)
+        masks = self.rnn.draw_dropout_masks(batch) if training else None  # one per sequence
+        out = None
+        for word in tf.unstack(x, axis=1):  # [batch, embedding_dim] each
+            out, states = self.rnn.step(word, states, masks)
+        return out
+
+    def __call__(self, ids, training=False):
+        """``ids [batch, time]`` -> ``logits [batch, 1]``."""
+        h = self.encode(ids, training=training)
+        a = self.head(h)  # [batch, head_units]
+        if training and self.head_dropout:
+            a = a * dropout_mask(self._rng, tf.shape(a), self.head_dropout, a.dtype)
+        return self.out(tf.nn.relu(a))  # [batch, 1]
+
+    def probabilities(self, ids):
+        return tf.sigmoid(self(ids, training=False))

@@ -1,0 +1,124 @@
+"""The hand-written training step: forward, loss, gradients, clipping, update.
+
+``make_train_step(model, optimizer, clip)`` returns a ``tf.function`` that, for one
+batch ``ids [batch, time]``, ``labels [batch]``, runs the tutorial's loop in
+commented phases and reports what a gradient study needs: the loss, the accuracy,
+the global gradient norm *before* clipping, and whether clipping acted.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import tensorflow as tf
+
+from lowlevel import clipping
+
+CLIP_MODES = ("none", "value", "norm", "global_norm")
+
+
+@dataclasses.dataclass(frozen=True)
+class Clip:
+    """How to clip: ``mode`` in ``none | value | norm | global_norm`` and its threshold.
+
+    ``value``: every element into ``[-threshold, threshold]``; ``norm``: each tensor to
+    norm ``<= threshold``; ``global_norm``: all tensors scaled together so the global
+    norm is ``<= threshold`` (Pascanu, Mikolov & Bengio 2013).
+    """
+
+    mode: str = "none"
+    threshold: float | None = None
+
+    def __post_init__(self):
+        if self.mode not in CLIP_MODES:
+            raise ValueError(f"`clip` mode must be one of {CLIP_MODES}; received {self.mode!r}.")
+        if self.mode != "none" and not (self.threshold is not None and self.threshold > 0):
+            raise ValueError(f"`clip` mode {self.mode!r} needs a threshold > 0; "
+                             f"received {self.threshold!r}.")
+
+    @classmethod
+    def parse(cls, text: str) -> "Clip":
+        """``'none'`` or ``'MODE:THRESHOLD'`` (e.g. ``'global_norm:5'``), the CLI form."""
+        mode, _, threshold = text.partition(":")
+        if mode == "none":
+            return cls()
+        try:
+            value = float(threshold)
+        except ValueError:
+            raise ValueError(f"`--clip` must be 'none' or MODE:THRESHOLD with MODE in "
+                             f"{CLIP_MODES[1:]}; received {text!r}.") from None
+        return cls(mode, value)
+
+
+def clip_gradients(grads, clip: Clip):
+    """Clip ``grads`` as ``clip`` says; returns ``(clipped, global_norm, acted)``.
+
+    ``global_norm`` is measured before clipping; ``acted`` is True when clipping
+    changed any gradient.
+    """
+    norm = clipping.global_norm(grads)
+    if clip.mode == "none":
+        return list(grads), norm, tf.constant(False)
+    t = clip.threshold
+    present = [g for g in grads if g is not None]
+    if clip.mode == "value":
+        acted = tf.reduce_any([tf.reduce_any(tf.abs(_values(g)) > t) for g in present])
+        return [None if g is None else clipping.clip_by_value(g, -t, t) for g in grads], \
+            norm, acted
+    if clip.mode == "norm":
+        acted = tf.reduce_any([clipping.global_norm([g]) > t for g in present])
+        return [None if g is None else clipping.clip_by_norm(g, t) for g in grads], norm, acted
+    clipped, _ = clipping.clip_by_global_norm(grads, t, use_norm=norm)
+    return clipped, norm, norm > t
+
+
+def _values(g):
+    return g.values if isinstance(g, tf.IndexedSlices) else g
+
+
+def binary_cross_entropy(logits, labels):
+    """Mean of ``-y log σ(z) - (1 - y) log(1 - σ(z))``, computed stably from logits
+    ``z [batch, 1]`` and labels ``y [batch]``."""
+    labels = tf.reshape(tf.cast(labels, logits.dtype), tf.shape(logits))
+    return tf.reduce_mean(
+        tf.nn.sigmoid_cross_entropy_with_logits(labels=labels, logits=logits))
+
+
+def accuracy(logits, labels):
+    """Fraction of ``σ(z) > 0.5``, i.e. ``z > 0``, that equals the label."""
+    predicted = tf.cast(tf.reshape(logits, [-1]) > 0, tf.int64)
+    return tf.reduce_mean(tf.cast(tf.equal(predicted, tf.cast(labels, tf.int64)),
+                                  tf.float32))
+
+
+def make_train_step(model, optimizer, clip: Clip = Clip(), loss_fn=binary_cross_entropy):
+    """A compiled step ``step(ids, labels) -> {loss, accuracy, global_norm, clipped}``."""
+    variables = list(model.trainable_variables)
+
+    @tf.function
+    def step(ids, labels):
+        # Forward, with dropout on.
+        with tf.GradientTape() as tape:
+            logits = model(ids, training=True)  # [batch, 1]
+            loss = loss_fn(logits, labels)
+        # Backward.
+        grads = tape.gradient(loss, variables)
+        # Clip (the norm is reported before clipping, as the studies need it).
+        grads, norm, acted = clip_gradients(grads, clip)
+        # Update.
+        optimizer.apply_gradients(zip(grads, variables))
+        return {"loss": loss, "accuracy": accuracy(logits, labels),
+                "global_norm": norm, "clipped": acted}
+
+    return step
+
+
+def make_eval_step(model, loss_fn=binary_cross_entropy):
+    """A compiled ``step(ids, labels) -> {loss, accuracy}`` with dropout off."""
+
+    @tf.function
+    def step(ids, labels):
+        logits = model(ids, training=False)
+        return {"loss": loss_fn(logits, labels), "accuracy": accuracy(logits, labels)}
+
+    return step

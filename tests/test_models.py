@@ -1,0 +1,158 @@
+"""The tutorial's classifier from scratch equals its Keras twin in ``reference/``.
+
+With dropout off and the same weights and batches: equal logits, equal gradients,
+and loss trajectories that agree to 1e-4 relative over 20 RMSprop steps. The Keras
+side densifies its embedding gradient before the update: Keras 3's RMSprop
+mishandles an ``IndexedSlices`` gradient whose ids repeat (see test_optimizers.py).
+"""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import reference
+from lowlevel import optimizers
+from lowlevel.models import SentimentClassifier
+from lowlevel.tolerances import assert_close
+from lowlevel.train import Clip, binary_cross_entropy, make_train_step
+
+SIZES = dict(num_words=40, embedding_dim=6, units=8)
+CELLS = ["simple", "lstm", "gru"]
+STYLES = ["cell", "layer"]
+
+
+def _twins(cell, style, seed=0):
+    theirs = reference.build_model(cell, style, dropout=0.0, head_dropout=0.0, seed=seed,
+                                   **SIZES)
+    ours = SentimentClassifier(cell, style, head_units=SIZES["units"], dropout=0.0,
+                               head_dropout=0.0, **SIZES)
+    # Non-default weights everywhere, non-zero biases included.
+    rng = np.random.default_rng(seed)
+    theirs.set_weights([rng.normal(0, 0.3, w.shape).astype("float32")
+                        for w in theirs.get_weights()])
+    ours.set_weights(theirs.get_weights())
+    return ours, theirs
+
+
+def _batches(n, batch=6, time_steps=10, seed=1):
+    rng = np.random.default_rng(seed)
+    # Small vocabulary and batch: ids repeat within a batch, as in real text.
+    return [(tf.constant(rng.integers(0, SIZES["num_words"], [batch, time_steps])),
+             tf.constant(rng.integers(0, 2, [batch]))) for _ in range(n)]
+
+
+@pytest.mark.parametrize("style", STYLES)
+@pytest.mark.parametrize("cell", CELLS)
+def test_twin_models_give_equal_logits_and_gradients(cell, style, device):
+    ours, theirs = _twins(cell, style)
+    ids, labels = _batches(1)[0]
+    with tf.GradientTape(persistent=True) as tape:
+        our_logits = ours(ids, training=True)
+        their_logits = theirs(ids, training=True, return_logits=True)
+        our_loss = binary_cross_entropy(our_logits, labels)
+        their_loss = binary_cross_entropy(their_logits, labels)
+    assert_close(our_logits, their_logits, tf.float32, "logits")
+    our_grads = tape.gradient(our_loss, ours.trainable_variables)
+    their_grads = tape.gradient(their_loss, theirs.trainable_weights)
+    assert len(our_grads) == len(their_grads) == len(ours.weights)
+    for a, b, w in zip(our_grads, their_grads, ours.weights):
+        assert_close(tf.convert_to_tensor(a), tf.convert_to_tensor(b), tf.float32, w.name)
+
+
+def _keras_rmsprop_step(model, optimizer):
+    @tf.function
+    def step(ids, labels):
+        with tf.GradientTape() as tape:
+            loss = binary_cross_entropy(model(ids, training=True, return_logits=True), labels)
+        grads = tape.gradient(loss, model.trainable_weights)
+        # Densified: the dense gradient is the definition of the update.
+        grads = [tf.convert_to_tensor(g) for g in grads]
+        optimizer.apply_gradients(zip(grads, model.trainable_weights))
+        return loss
+    return step
+
+
+@pytest.mark.parametrize("style", STYLES)
+@pytest.mark.parametrize("cell", CELLS)
+def test_twin_models_follow_the_same_loss_trajectory_over_20_rmsprop_steps(cell, style):
+    ours, theirs = _twins(cell, style)
+    our_step = make_train_step(ours, optimizers.RMSprop(1e-3), Clip())
+    their_step = _keras_rmsprop_step(theirs, keras.optimizers.RMSprop(1e-3))
+    our_losses, their_losses = [], []
+    for ids, labels in _batches(20):
+        our_losses.append(float(our_step(ids, labels)["loss"]))
+        their_losses.append(float(their_step(ids, labels)))
+    our_losses, their_losses = np.array(our_losses), np.array(their_losses)
+    relative = np.abs(our_losses - their_losses) / np.abs(their_losses)
+    assert relative.max() < 1e-4, f"loss trajectories part: {relative.max():.2e}"
+    # And training did move the weights (the comparison is not of two frozen models).
+    assert abs(their_losses[0] - their_losses[-1]) > 1e-3
+    for a, b in zip(ours.get_weights(), theirs.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-4)
+
+
+def test_cell_style_and_layer_style_compute_the_same_function():
+    cell_style, _ = _twins("lstm", "cell")
+    layer_style = SentimentClassifier("lstm", "layer", head_units=SIZES["units"],
+                                      dropout=0.0, head_dropout=0.0, **SIZES)
+    layer_style.set_weights(cell_style.get_weights())
+    ids, _ = _batches(1)[0]
+    assert_close(cell_style(ids), layer_style(ids), tf.float32, "cell vs layer style")
+
+
+def test_frozen_embedding_is_not_trained_and_fine_tuned_one_is():
+    matrix = np.random.default_rng(2).normal(size=[SIZES["num_words"], 5]).astype("float32")
+    for trainable in (False, True):
+        model = SentimentClassifier("gru", "layer", units=8, head_units=8,
+                                    embedding_matrix=matrix, trainable_embedding=trainable)
+        assert any(v is model.embedding.embeddings for v in model.trainable_variables) == trainable
+        step = make_train_step(model, optimizers.RMSprop(1e-2), Clip("global_norm", 1.0))
+        for ids, labels in _batches(2):
+            step(ids, labels)
+        changed = not np.array_equal(model.embedding.embeddings.numpy(), matrix)
+        assert changed == trainable
+
+
+@pytest.mark.parametrize("mode,threshold", [("value", 1e-3), ("norm", 1e-2),
+                                            ("global_norm", 1e-2)])
+def test_train_step_reports_pre_clip_norm_and_whether_clipping_acted(mode, threshold):
+    model = SentimentClassifier("simple", "cell", head_units=8, seed=0, **SIZES)
+    # Unique ids: the embedding gradient's slices are then its dense rows, so the
+    # applied update can be checked against the threshold row by row.
+    ids = tf.constant(np.random.default_rng(3).permutation(SIZES["num_words"])[:20]
+                      .reshape(2, 10))
+    labels = tf.constant([0, 1])
+    with tf.GradientTape() as tape:
+        loss = binary_cross_entropy(model(ids, training=False), labels)
+    norm = float(tf.linalg.global_norm(
+        [tf.convert_to_tensor(g) if isinstance(g, tf.IndexedSlices) else g
+         for g in tape.gradient(loss, model.trainable_variables)]))
+    model = SentimentClassifier("simple", "cell", head_units=8, seed=0, dropout=0.0,
+                                head_dropout=0.0, **SIZES)
+    before = model.get_weights()
+    model.set_weights(before)
+    report = make_train_step(model, optimizers.SGD(1.0), Clip(mode, threshold))(ids, labels)
+    assert bool(report["clipped"])
+    assert float(report["global_norm"]) > threshold
+    # SGD with lr 1 makes the applied update equal the clipped gradient.
+    update = [b - a for a, b in zip(model.get_weights(), before)]
+    if mode == "value":
+        assert max(np.abs(u).max() for u in update) <= threshold * (1 + 1e-5)
+    elif mode == "norm":
+        assert max(np.linalg.norm(u) for u in update) <= threshold * (1 + 1e-4)
+    else:
+        total = np.sqrt(sum(np.sum(u.astype(np.float64) ** 2) for u in update))
+        assert total == pytest.approx(threshold, rel=1e-4)
+    assert norm > 0
+
+
+def test_clip_parse_reads_mode_and_threshold_and_rejects_nonsense():
+    assert Clip.parse("global_norm:5") == Clip("global_norm", 5.0)
+    assert Clip.parse("none") == Clip()
+    with pytest.raises(ValueError, match="clip"):
+        Clip.parse("global_norm:")
+    with pytest.raises(ValueError, match="clip"):
+        Clip.parse("sideways:1")
+    with pytest.raises(ValueError, match="threshold"):
+        Clip("norm", -1.0)
