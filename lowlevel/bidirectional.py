@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from lowlevel.cells.base import assign_weights
+from lowlevel._weights import KerasOrderedWeights, assign_weights
 from lowlevel.layers import RNN, clone
 
 MERGE_MODES = ("concat", "sum", "mul", "ave", None)
 
 
-class Bidirectional(tf.Module):
+class Bidirectional(KerasOrderedWeights, tf.Module):
     """``Bidirectional(layer, merge_mode='concat', backward_layer=None)``, as Keras.
 
     The backward layer is a fresh copy of ``layer`` with ``go_backwards`` flipped.
@@ -50,17 +50,6 @@ class Bidirectional(tf.Module):
     @property
     def weights(self):
         return self.forward_layer.weights + self.backward_layer.weights
-
-    @property
-    def trainable_variables(self):
-        return tuple(self.weights)
-
-    @property
-    def variables(self):
-        return tuple(self.weights)
-
-    def get_weights(self):
-        return [w.numpy() for w in self.weights]
 
     def set_weights(self, weights):
         weights = list(weights)

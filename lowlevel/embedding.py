@@ -6,10 +6,11 @@ import numpy as np
 import tensorflow as tf
 
 from lowlevel import _checks
-from lowlevel.cells.base import _initial_value, assign_weights
+from lowlevel._weights import KerasOrderedWeights
+from lowlevel.cells.base import _initial_value
 
 
-class Embedding(tf.Module):
+class Embedding(KerasOrderedWeights, tf.Module):
     """``Embedding(input_dim, output_dim, embeddings_initializer='uniform', trainable=True,
     mask_zero=False)``, as ``keras.layers.Embedding``.
 
@@ -42,21 +43,6 @@ class Embedding(tf.Module):
     @property
     def weights(self):
         return [self.embeddings]
-
-    @property
-    def trainable_variables(self):
-        return (self.embeddings,) if self.trainable else ()
-
-    @property
-    def variables(self):
-        return (self.embeddings,)
-
-    def get_weights(self):
-        return [self.embeddings.numpy()]
-
-    def set_weights(self, weights):
-        """``set_weights([matrix])`` with ``matrix [input_dim, output_dim]``."""
-        assign_weights(self.weights, list(weights), owner=self.name)
 
     def __call__(self, ids):
         ids = self._check_ids(ids)

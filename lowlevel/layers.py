@@ -12,12 +12,13 @@ from __future__ import annotations
 import tensorflow as tf
 
 from lowlevel import _checks
+from lowlevel._weights import KerasOrderedWeights
 from lowlevel.cells import GRUCell, LSTMCell, SimpleRNNCell
 from lowlevel.stacking import StackedCells
 from lowlevel.unroll import unroll
 
 
-class RNN(tf.Module):
+class RNN(KerasOrderedWeights, tf.Module):
     """``RNN(cell, return_sequences=False, return_state=False, go_backwards=False)``.
 
     ``cell`` is any lowlevel cell or :class:`StackedCells`. Weights are the cell's,
@@ -48,17 +49,6 @@ class RNN(tf.Module):
     @property
     def weights(self):
         return self.cell.weights
-
-    @property
-    def trainable_variables(self):
-        return tuple(self.cell.weights)
-
-    @property
-    def variables(self):
-        return tuple(self.cell.weights)
-
-    def get_weights(self):
-        return self.cell.get_weights()
 
     def set_weights(self, weights):
         self.cell.set_weights(weights)

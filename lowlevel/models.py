@@ -20,7 +20,8 @@ import tensorflow as tf
 
 from lowlevel import _checks
 from lowlevel.cells import GRUCell, LSTMCell, SimpleRNNCell, dropout_mask
-from lowlevel.cells.base import _initial_value, assign_weights
+from lowlevel._weights import KerasOrderedWeights
+from lowlevel.cells.base import _initial_value
 from lowlevel.embedding import Embedding
 from lowlevel.layers import GRU, LSTM, SimpleRNN
 from lowlevel.stacking import StackedCells
@@ -49,7 +50,7 @@ class Dense(tf.Module):
         return x @ self.kernel + self.bias
 
 
-class SentimentClassifier(tf.Module):
+class SentimentClassifier(KerasOrderedWeights, tf.Module):
     """``SentimentClassifier(cell='simple'|'lstm'|'gru', style='cell'|'layer', ...)``.
 
     Defaults are the tutorial's: vocabulary 10,000, embedding 100, two recurrent
@@ -113,16 +114,6 @@ class SentimentClassifier(tf.Module):
     @property
     def weights(self):
         return list(self._weights)
-
-    @property
-    def trainable_variables(self):
-        return tuple(w for w in self._weights if w.trainable)
-
-    def get_weights(self):
-        return [w.numpy() for w in self._weights]
-
-    def set_weights(self, weights):
-        assign_weights(self._weights, list(weights), owner=self.name)
 
     # ------------------------------------------------------------------ call
     def encode(self, ids, training=False):

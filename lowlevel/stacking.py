@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from lowlevel.cells.base import assign_weights
+from lowlevel._weights import KerasOrderedWeights
 
 
-class StackedCells(tf.Module):
+class StackedCells(KerasOrderedWeights, tf.Module):
     """``StackedCells([cell0, cell1, ...])`` behaves as one cell.
 
     At each step ``x_t [batch, input_dim]`` passes up the stack::
@@ -61,20 +61,6 @@ class StackedCells(tf.Module):
     @property
     def weights(self):
         return [w for c in self.cells for w in c.weights]
-
-    @property
-    def trainable_variables(self):
-        return tuple(self.weights)
-
-    @property
-    def variables(self):
-        return tuple(self.weights)
-
-    def get_weights(self):
-        return [w.numpy() for w in self.weights]
-
-    def set_weights(self, weights):
-        assign_weights(self.weights, list(weights), owner=self.name)
 
     # ---------------------------------------------------------------- states
     @property

@@ -13,9 +13,10 @@ import tensorflow as tf
 
 from lowlevel import _checks
 from lowlevel import activations
+from lowlevel._weights import KerasOrderedWeights, assign_weights
 
 
-class RecurrentCell(tf.Module):
+class RecurrentCell(KerasOrderedWeights, tf.Module):
     """Base of :class:`SimpleRNNCell`, :class:`LSTMCell` and :class:`GRUCell`.
 
     Subclasses set ``gates`` (the number ``G`` of fused gate blocks), ``state_count``
@@ -126,19 +127,6 @@ class RecurrentCell(tf.Module):
             return []
         weights = [self.kernel, self.recurrent_kernel]
         return weights + ([self.bias] if self.use_bias else [])
-
-    # tf.Module would list variables sorted by attribute name (bias first);
-    # Keras's order is what makes ``set_weights(keras.get_weights())`` a plain copy.
-    @property
-    def trainable_variables(self):
-        return tuple(self.weights)
-
-    @property
-    def variables(self):
-        return tuple(self.weights)
-
-    def get_weights(self) -> list[np.ndarray]:
-        return [w.numpy() for w in self.weights]
 
     def set_weights(self, weights) -> None:
         """Assign ``weights`` in the order of :attr:`weights` (Keras's order).
@@ -284,21 +272,7 @@ def _initial_value(initializer, shape, dtype, argument):
     except ValueError as error:
         raise ValueError(f"Unknown `{argument}`: {initializer!r} ({error})") from None
     # Keras initializers are the well-kept implementation of glorot/orthogonal/...
-    return tf.cast(init(shape, dtype=dtype.name), dtype)
-
-
-def assign_weights(variables, weights, owner: str) -> None:
-    """Assign NumPy ``weights`` to ``variables`` one by one, checking count and shapes."""
-    if len(weights) != len(variables):
-        raise ValueError(
-            f"`weights` for {owner} must be a list of {len(variables)} arrays "
-            f"{[tuple(v.shape) for v in variables]}; received {len(weights)}."
-        )
-    for i, (variable, value) in enumerate(zip(variables, weights)):
-        if tuple(np.shape(value)) != tuple(variable.shape):
-            raise ValueError(
-                f"`weights[{i}]` ({variable.name.split(':')[0]}) of {owner} must have "
-                f"shape {tuple(variable.shape)}; received {tuple(np.shape(value))}."
-            )
-    for variable, value in zip(variables, weights):
-        variable.assign(tf.cast(value, variable.dtype))
+    # Half precisions are drawn in float32 and rounded: TF has no bfloat16 QR
+    # (orthogonal), and rounding once is what a float32-trained model would hold.
+    draw_dtype = tf.float32 if dtype in (tf.float16, tf.bfloat16) else dtype
+    return tf.cast(init(shape, dtype=draw_dtype.name), dtype)
