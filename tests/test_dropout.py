@@ -207,6 +207,20 @@ def test_hand_stepped_eager_cell_reuses_its_mask_until_reset_dropout_mask(cell_c
 
 
 @pytest.mark.parametrize("cell_class", CELLS)
+def test_hand_stepped_eager_cell_draws_new_masks_when_the_batch_size_changes(cell_class):
+    """A new batch size can only be a new sequence batch (e.g. the last, partial one)."""
+    cell = cell_class(UNITS, dropout=0.5, recurrent_dropout=0.5, seed=13,
+                      input_dim=INPUT_DIM, dtype=F64)
+    random_weights(cell, 13)
+    x, states = step_inputs(cell)
+    cell(x, states, training=True)
+    smaller, _ = cell(x[:2], [s[:2] for s in states], training=True)
+    assert smaller.shape[0] == 2
+    x_mask, h_mask = cell._cached_masks[1]
+    assert x_mask.shape[0] == 2 and h_mask.shape[0] == 2
+
+
+@pytest.mark.parametrize("cell_class", CELLS)
 def test_each_tf_function_execution_draws_a_fresh_mask_used_by_all_its_steps(cell_class):
     cell = cell_class(UNITS, dropout=0.5, recurrent_dropout=0.5, seed=11,
                       input_dim=INPUT_DIM, dtype=F64)

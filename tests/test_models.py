@@ -137,13 +137,17 @@ def test_train_step_reports_pre_clip_norm_and_whether_clipping_acted(mode, thres
     assert float(report["global_norm"]) > threshold
     # SGD with lr 1 makes the applied update equal the clipped gradient.
     update = [b - a for a, b in zip(model.get_weights(), before)]
+    # w - g is rounded to float32 at the scale of w, not of g: allow that rounding.
+    rounding = 2 * np.finfo(np.float32).eps * max(np.abs(w).max() for w in before)
     if mode == "value":
-        assert max(np.abs(u).max() for u in update) <= threshold * (1 + 1e-5)
+        assert max(np.abs(u).max() for u in update) <= threshold + rounding
     elif mode == "norm":
-        assert max(np.linalg.norm(u) for u in update) <= threshold * (1 + 1e-4)
+        assert max(np.linalg.norm(u) for u in update) <= threshold * (1 + 1e-4) + \
+            rounding * np.sqrt(max(u.size for u in update))
     else:
         total = np.sqrt(sum(np.sum(u.astype(np.float64) ** 2) for u in update))
-        assert total == pytest.approx(threshold, rel=1e-4)
+        elements = sum(u.size for u in update)
+        assert total == pytest.approx(threshold, rel=1e-4, abs=rounding * np.sqrt(elements))
     assert norm > 0
 
 

@@ -76,21 +76,20 @@ def test_cell_step_and_its_gradients_equal_keras(component, options, dtype, mode
     _check(parity.run_case(parity.case(component, dtype, device, mode, **options)))
 
 
+@pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("component,options", LAYER_CASES, ids=_ids(LAYER_CASES))
-def test_layer_outputs_states_and_gradients_equal_keras(component, options, dtype, device):
-    _check(parity.run_case(parity.case(component, dtype, device, "eager", **options)))
+def test_layer_outputs_states_and_gradients_equal_keras(component, options, dtype, mode,
+                                                        device):
+    _check(parity.run_case(parity.case(component, dtype, device, mode, **options)))
 
 
-@pytest.mark.parametrize("component,options", LAYER_CASES[::3], ids=_ids(LAYER_CASES[::3]))
-def test_layer_equals_keras_inside_tf_function(component, options, device):
-    _check(parity.run_case(parity.case(component, "float32", device, "function", **options)))
-
-
+@pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("component,options", COMPOSITE_CASES, ids=_ids(COMPOSITE_CASES))
-def test_stacked_bidirectional_and_embedding_equal_keras(component, options, dtype, device):
-    _check(parity.run_case(parity.case(component, dtype, device, "eager", **options)))
+def test_stacked_bidirectional_and_embedding_equal_keras(component, options, dtype, mode,
+                                                         device):
+    _check(parity.run_case(parity.case(component, dtype, device, mode, **options)))
 
 
 def test_weight_transfer_is_a_plain_copy_both_ways():

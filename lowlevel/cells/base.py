@@ -64,7 +64,7 @@ class RecurrentCell(KerasOrderedWeights, tf.Module):
             if seed is not None
             else tf.random.Generator.from_non_deterministic_state()
         )
-        self._cached_masks = None  # (graph or None, masks) for hand-stepped loops
+        self._cached_masks = None  # ((graph or None, batch), masks) for hand-stepped loops
         if input_dim is not None:
             self.build(input_dim)
 
@@ -177,7 +177,9 @@ class RecurrentCell(KerasOrderedWeights, tf.Module):
         inner = graph
         while graph is not None and type(graph).__name__ in _CONTROL_FLOW_GRAPHS:
             graph = graph.outer_graph
-        if self._cached_masks is None or self._cached_masks[0] is not graph:
+        # A new batch size can only mean a new sequence batch: draw new masks for it.
+        key = (graph, x_t.shape[0])
+        if self._cached_masks is None or self._cached_masks[0] != key:
             if graph is inner:
                 masks = self.draw_dropout_masks(tf.shape(x_t)[0])
             else:
@@ -189,7 +191,7 @@ class RecurrentCell(KerasOrderedWeights, tf.Module):
                         "`cell.step(x_t, states, masks)` inside it.")
                 with graph.as_default():
                     masks = self.draw_dropout_masks(x_t.shape[0])
-            self._cached_masks = (graph, masks)
+            self._cached_masks = (key, masks)
         return self._cached_masks[1]
 
     # -------------------------------------------------------------------- step
