@@ -1,0 +1,505 @@
+"""The IMDB sentiment experiment as a tool: one frozen config, one resumable training driver.
+
+``train(ExperimentConfig(...))`` runs the tutorial's experiment with three fixes:
+
+* validation on a split carved from the TRAINING set (``val_split``; the tutorial
+  validated on the test set), the best epoch's weights kept by validation accuracy
+  (``keep='best'``), and the test set evaluated ONCE, at the end, on the kept weights;
+* checkpoints (``tf.train.CheckpointManager``) at every epoch end and every
+  ``checkpoint_every`` steps, holding the model, the optimiser, every dropout
+  ``tf.random.Generator`` and the data position, so a run killed at any moment and
+  resumed (``resume=True``) ends with bit-identical weights;
+* a NaN or Inf loss or gradient norm stops training, naming the step, without
+  writing a checkpoint: the last good one stays intact.
+
+Data order is a pure function of ``(seed, epoch)``: the training rows of epoch ``e``
+are ``np.random.default_rng([seed, 0, e]).permutation(n)``, cut into full batches by
+slicing (the remainder is dropped), so a resume at step ``k`` of an epoch slices from
+batch ``k``. The validation rows are ``default_rng([seed, 1]).permutation(n)[:n_val]``.
+
+Outputs in ``out``: ``config.json`` (what ``evaluate``/``predict`` rebuild the model
+from), ``checkpoints/``, ``kept/`` (the kept weights), ``metrics.json``, ``metrics.csv``,
+``curves.png``, ``tensorboard/``.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import math
+import os
+import sys
+import time
+
+import numpy as np
+import tensorflow as tf
+from tensorflow.core.framework import summary_pb2
+
+from lowlevel import optimizers
+from lowlevel.data import glove, imdb, synthetic
+from lowlevel.models import CELLS, STYLES, SentimentClassifier
+from lowlevel.train import Clip, accuracy, binary_cross_entropy, make_train_step
+
+DATA = ("imdb", "synthetic")
+OPTIMIZERS = {"rmsprop": optimizers.RMSprop, "adam": optimizers.Adam, "sgd": optimizers.SGD}
+KEEP = ("best", "last")
+EPOCH_FIELDS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy",
+                "global_norm_mean", "clipped_fraction")
+# Fields that may differ between a run and its resumption.
+RESUMABLE_CHANGES = ("resume", "epochs", "checkpoint_every")
+
+
+def _field(default, help, choices=None, metavar=None):
+    """A config field whose metadata makes its command-line flag (help, choices, metavar)."""
+    return dataclasses.field(default=default,
+                             metadata={"help": help, "choices": choices, "metavar": metavar})
+
+
+@dataclasses.dataclass(frozen=True)
+class ExperimentConfig:
+    """Everything a run depends on; command-line flags are built from these fields
+    (``num_words`` -> ``--num-words``; see ``lowlevel.cli_experiment``)."""
+
+    # Data.
+    data: str = _field("imdb", "corpus: IMDB or the offline synthetic one", DATA)  # the tutorial's
+    imdb_path: str | None = _field(None, "Keras-layout imdb.npz (default: Keras's cache or "
+                                         "download)", metavar="PATH")  # None: as the tutorial
+    word_index: str | None = _field(None, "IMDB word index json, for --glove and predict "
+                                          "(default: Keras's cache or download)", metavar="PATH")
+    num_train: int = _field(25000, "synthetic corpus: training reviews")  # IMDB's 25,000
+    num_test: int = _field(25000, "synthetic corpus: test reviews")  # IMDB's 25,000
+    num_words: int = _field(10000, "vocabulary size (ids >= it become oov)")  # total_words
+    maxlen: int = _field(80, "review length after pre-padding/truncating")  # max_review_len
+    val_split: float = _field(0.1, "fraction of the training set held out for validation"
+                              )  # 2,500 IMDB reviews; the tutorial validated on the test set
+    # Model.
+    cell: str = _field("simple", "recurrent cell", tuple(CELLS))  # the tutorial's SimpleRNNCell
+    style: str = _field("cell", "'cell': stepped by hand (MyRNN); 'layer': sequence layers",
+                        STYLES)  # the tutorial's first script steps cells by hand
+    units: int = _field(64, "units of each recurrent layer and of the head")  # tutorial's 64
+    layers: int = _field(2, "stacked recurrent layers")  # tutorial's two cells
+    dropout: float = _field(0.5, "cell input dropout and head dropout")  # tutorial's 0.5
+    embedding_dim: int = _field(100, "embedding width (ignored with --glove: the file's)")  # 100
+    glove: str | None = _field(None, "GloVe vectors (.txt, .txt.gz, .zip) for the embedding",
+                               metavar="PATH")
+    freeze_embedding: bool = _field(False, "do not train the embedding")  # tutorial trains it
+    # Optimisation.
+    optimizer: str = _field("rmsprop", "optimiser", tuple(OPTIMIZERS))  # tutorial: RMSprop
+    lr: float = _field(1e-3, "learning rate")  # tutorial: RMSprop(1e-3)
+    clip: str = _field("none", "gradient clipping 'none' or MODE:THRESHOLD, MODE in "
+                               "value|norm|global_norm (e.g. global_norm:5)",
+                       metavar="MODE:THRESHOLD")  # off by default: clipping is a study option
+    epochs: int = _field(10, "training epochs")  # tutorial: 50, long past the best epoch
+    batch_size: int = _field(128, "examples per step")  # tutorial's batchsz
+    seed: int = _field(0, "seed of weights, dropout, data order and validation split"
+                       )  # fixed: the same flags give the same run, bit for bit
+    # Run management.
+    out: str = _field("runs/experiment", "run directory", metavar="DIR")  # relative to cwd
+    resume: bool = _field(False, "continue the run in --out from its last checkpoint"
+                          )  # off: an existing run is never overwritten by accident
+    keep: str = _field("best", "weights kept at the end: best validation accuracy or last",
+                       KEEP)  # best: the tutorial kept the last, overfitted ones
+    checkpoint_every: int = _field(0, "also checkpoint every N steps (0: epoch ends only)",
+                                   metavar="N")
+
+    def __post_init__(self):
+        for name in ("data", "cell", "style", "optimizer", "keep"):
+            choices = _choices(name)
+            if getattr(self, name) not in choices:
+                _bad(name, f"one of {list(choices)}", getattr(self, name))
+        for name, low in (("num_train", 1), ("num_test", 1), ("num_words", 4), ("maxlen", 1),
+                          ("units", 1), ("layers", 1), ("embedding_dim", 1), ("epochs", 1),
+                          ("batch_size", 1), ("seed", 0), ("checkpoint_every", 0)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                _bad(name, f"an integer >= {low}", value)
+        if not (isinstance(self.val_split, (int, float)) and 0 <= self.val_split < 1):
+            _bad("val_split", "a number in [0, 1)", self.val_split)
+        if not (isinstance(self.dropout, (int, float)) and 0 <= self.dropout < 1):
+            _bad("dropout", "a number in [0, 1)", self.dropout)
+        if not (isinstance(self.lr, (int, float)) and math.isfinite(self.lr) and self.lr > 0):
+            _bad("lr", "a finite number > 0", self.lr)
+        self.clipping()  # raises on a bad --clip
+        if self.keep == "best" and self.val_split == 0:
+            raise ValueError("`--keep best` needs a validation set: `--val-split` > 0 or "
+                             "`--keep last`; received --val-split 0.")
+        if self.glove is not None and self.data != "imdb":
+            raise ValueError("`--glove` needs `--data imdb` (it maps IMDB words to vectors); "
+                             f"received --data {self.data}.")
+
+    def clipping(self) -> Clip:
+        try:
+            return Clip.parse(self.clip)
+        except ValueError as error:
+            raise ValueError(f"`--clip` must be 'none' or MODE:THRESHOLD with MODE in "
+                             f"value|norm|global_norm and THRESHOLD > 0; received "
+                             f"{self.clip!r} ({error})") from None
+
+    def check_files(self):
+        """FileNotFoundError naming the flag for each given path that does not exist."""
+        for name in ("imdb_path", "word_index", "glove"):
+            path = getattr(self, name)
+            if path is not None and not os.path.isfile(glove.split_path(path)[0]):
+                raise FileNotFoundError(f"`{flag(name)}`: no file at {path!r}.")
+
+
+def flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _choices(name):
+    return {f.name: f.metadata["choices"] for f in dataclasses.fields(ExperimentConfig)}[name]
+
+
+def _bad(name, expected, value):
+    raise ValueError(f"`{flag(name)}` must be {expected}; received {value!r}.")
+
+
+class NonFiniteError(RuntimeError):
+    """A NaN or Inf loss or gradient norm stopped training."""
+
+
+# ------------------------------------------------------------------------------ data
+
+def load_splits(config: ExperimentConfig):
+    """``{'train': (x, y), 'val': (x, y), 'test': (x, y)}``; x ``[n, maxlen]`` int32."""
+    config.check_files()
+    if config.data == "synthetic":
+        (x, y), (x_test, y_test) = synthetic.load(config.num_train, config.num_test,
+                                                  config.num_words, config.maxlen, config.seed)
+    else:
+        (x, y), (x_test, y_test) = imdb.load(config.num_words, config.maxlen, config.imdb_path)
+    order = np.random.default_rng([config.seed, 1]).permutation(len(x))
+    n_val = int(round(config.val_split * len(x)))
+    val, train = order[:n_val], order[n_val:]
+    if len(train) < config.batch_size:
+        raise ValueError(f"`--batch-size` must be <= the {len(train)} training examples left "
+                         f"after the validation split; received {config.batch_size}.")
+    return {"train": (x[train], y[train]), "val": (x[val], y[val]), "test": (x_test, y_test)}
+
+
+def epoch_order(seed: int, epoch: int, n: int) -> np.ndarray:
+    """The training rows of ``epoch`` (0-based), a pure function of ``(seed, epoch)``."""
+    return np.random.default_rng([seed, 0, epoch]).permutation(n)
+
+
+# ----------------------------------------------------------------------------- model
+
+def build_model(config: ExperimentConfig, embedding_dim=None, embedding_matrix=None):
+    return SentimentClassifier(
+        cell=config.cell, style=config.style, num_words=config.num_words,
+        embedding_dim=embedding_dim or config.embedding_dim, units=config.units,
+        num_layers=config.layers, dropout=config.dropout, head_units=config.units,
+        head_dropout=config.dropout, embedding_matrix=embedding_matrix,
+        trainable_embedding=not config.freeze_embedding, seed=config.seed)
+
+
+def dropout_generators(model) -> list:
+    """Every ``tf.random.Generator`` in ``model`` (its own and each cell's), in a fixed order."""
+    return list(model._flatten(predicate=lambda v: isinstance(v, tf.random.Generator)))
+
+
+def make_eval_fn(model, maxlen):
+    """``fn(ids, labels) -> (summed loss, correct count)`` for any batch size, dropout off."""
+
+    @tf.function(input_signature=[tf.TensorSpec([None, maxlen], tf.int32),
+                                  tf.TensorSpec([None], tf.int32)])
+    def fn(ids, labels):
+        logits = model(ids, training=False)  # [batch, 1]
+        n = tf.cast(tf.shape(ids)[0], tf.float32)
+        return binary_cross_entropy(logits, labels) * n, accuracy(logits, labels) * n
+
+    return fn
+
+
+def evaluate_arrays(eval_fn, x, y, batch_size) -> dict:
+    """Mean loss and accuracy over all of ``x [n, maxlen]``, in order, last batch partial."""
+    loss = correct = 0.0
+    for start in range(0, len(x), batch_size):
+        l, c = eval_fn(x[start:start + batch_size], y[start:start + batch_size])
+        loss, correct = loss + float(l), correct + float(c)
+    return {"loss": loss / max(len(x), 1), "accuracy": correct / max(len(x), 1)}
+
+
+# ----------------------------------------------------------------------------- train
+
+def train(config: ExperimentConfig, on_step=None, log=None) -> dict:
+    """Run (or resume) the experiment; return the ``metrics.json`` content.
+
+    ``on_step(global_step, metrics, model)`` is called after every step (and after its
+    checkpoint, if any): tests use it to inject a NaN or to simulate a kill.
+    Progress goes to ``log`` (default ``sys.stderr``). Raises ``NonFiniteError`` on a
+    NaN/Inf loss or gradient norm. Side effect: ``keras.utils.set_random_seed(seed)``
+    (Python, NumPy, TensorFlow and Keras global seeds), which the initial weights need.
+    """
+    log = sys.stderr if log is None else log
+    import keras  # seeds the Keras initialisers the weights are drawn with
+
+    out = config.out
+    managed = os.path.join(out, "checkpoints")
+    if not config.resume and tf.train.latest_checkpoint(managed):
+        raise ValueError(f"`--out` {out!r} already holds a run; pass --resume to continue it "
+                         "or choose another --out.")
+    if config.resume:
+        _check_resumable(config)
+    splits = load_splits(config)
+    matrix = None
+    if config.glove is not None:
+        word_index = imdb.get_word_index(config.word_index)
+        matrix, report = glove.load(config.glove, word_index, config.num_words)
+        print(f"GloVe {report.source}: {report.found}/{report.words_in_vocab} vocabulary words "
+              f"found ({report.coverage:.1%}), dim {report.dim}; missing e.g. "
+              f"{', '.join(report.missing_examples)}", file=log)
+    os.makedirs(out, exist_ok=True)
+    keras.utils.set_random_seed(config.seed)
+    model = build_model(config, None if matrix is None else matrix.shape[1], matrix)
+    _write_json(os.path.join(out, "config.json"),
+                {"config": dataclasses.asdict(config),
+                 "embedding_dim": int(model.embedding.embeddings.shape[1])})
+    optimizer = OPTIMIZERS[config.optimizer](config.lr)
+    step_fn = make_train_step(model, optimizer, config.clipping())
+    eval_fn = make_eval_fn(model, config.maxlen)
+
+    # Everything a resume needs, in one checkpoint.
+    progress = {
+        "epoch": tf.Variable(0, dtype=tf.int64),          # epoch being trained, 0-based
+        "step_in_epoch": tf.Variable(0, dtype=tf.int64),  # its steps already done
+        "global_step": tf.Variable(0, dtype=tf.int64),
+        "sums": tf.Variable(tf.zeros([4], tf.float64)),   # loss, accuracy, norm, clipped
+        "history": tf.Variable("[]"),                     # json list of finished epochs
+        "best_val_accuracy": tf.Variable(-1.0, dtype=tf.float64),
+        "best_epoch": tf.Variable(0, dtype=tf.int64),
+    }
+    state = tf.train.Checkpoint(model=model, optimizer=optimizer,
+                                generators=dropout_generators(model), **progress)
+    manager = tf.train.CheckpointManager(state, managed, max_to_keep=3)
+    best = tf.train.Checkpoint(model=model)
+    best_prefix = os.path.join(out, "best", "weights")
+    if config.resume and manager.latest_checkpoint:
+        state.restore(manager.latest_checkpoint).assert_existing_objects_matched()
+        print(f"resumed from {manager.latest_checkpoint} (epoch {int(progress['epoch']) + 1}, "
+              f"step {int(progress['step_in_epoch'])})", file=log)
+
+    x_train, y_train = splits["train"]
+    steps = len(x_train) // config.batch_size  # full batches only
+    writer = tf.summary.create_file_writer(os.path.join(out, "tensorboard"))
+    history = json.loads(progress["history"].numpy().decode())
+    while int(progress["epoch"]) < config.epochs:
+        epoch = int(progress["epoch"])
+        order = epoch_order(config.seed, epoch, len(x_train))
+        started = time.perf_counter()
+        # Forward, backward, clip and update happen in step_fn; here: data, checks, saving.
+        for k in range(int(progress["step_in_epoch"]), steps):
+            rows = order[k * config.batch_size:(k + 1) * config.batch_size]
+            metrics = step_fn(x_train[rows], y_train[rows])
+            step = int(progress["global_step"]) + 1
+            loss, norm = float(metrics["loss"]), float(metrics["global_norm"])
+            if not (math.isfinite(loss) and math.isfinite(norm)):
+                raise NonFiniteError(
+                    f"non-finite training at step {step} (epoch {epoch + 1}, batch {k + 1}): "
+                    f"loss {loss}, gradient global norm {norm}; stopped without saving, the "
+                    f"last good checkpoint is {manager.latest_checkpoint}.")
+            progress["global_step"].assign(step)
+            progress["step_in_epoch"].assign(k + 1)
+            progress["sums"].assign_add([loss, float(metrics["accuracy"]), norm,
+                                         float(metrics["clipped"])])
+            with writer.as_default(step=step):
+                for key in ("loss", "accuracy", "global_norm", "clipped"):
+                    _scalar(f"train/{key}", metrics[key])
+            # (An epoch's last step is saved by the epoch-end checkpoint just below.)
+            if config.checkpoint_every and step % config.checkpoint_every == 0 and k + 1 < steps:
+                manager.save(checkpoint_number=step)
+            _progress_bar(epoch, config.epochs, k + 1, steps, progress["sums"].numpy(), log)
+            if on_step is not None:
+                on_step(step, metrics, model)
+        # End of epoch: validate, keep the best weights, record, checkpoint.
+        sums = progress["sums"].numpy() / steps
+        row = {"epoch": epoch + 1, "loss": sums[0], "accuracy": sums[1],
+               "val_loss": None, "val_accuracy": None,
+               "global_norm_mean": sums[2], "clipped_fraction": sums[3]}
+        if len(splits["val"][0]):
+            val = evaluate_arrays(eval_fn, *splits["val"], config.batch_size)
+            row.update(val_loss=val["loss"], val_accuracy=val["accuracy"])
+            if val["accuracy"] > float(progress["best_val_accuracy"]):
+                progress["best_val_accuracy"].assign(val["accuracy"])
+                progress["best_epoch"].assign(epoch + 1)
+                best.write(best_prefix)
+        row = {key: (None if v is None else float(v)) for key, v in row.items()}
+        row["epoch"] = epoch + 1
+        row["seconds"] = time.perf_counter() - started
+        history.append(row)
+        with writer.as_default(step=int(progress["global_step"])):
+            for key in ("loss", "accuracy", "val_loss", "val_accuracy", "global_norm_mean",
+                        "clipped_fraction"):
+                if row[key] is not None:
+                    _scalar(f"epoch/{key}", row[key])
+        writer.flush()
+        print(f"{_CLEAR_LINE if _is_tty(log) else ''}epoch {epoch + 1}/{config.epochs}: "
+              + " ".join(f"{key} {row[key]:.4f}" for key in EPOCH_FIELDS[1:]
+                         if row[key] is not None) + f" ({row['seconds']:.1f} s)", file=log)
+        progress["history"].assign(json.dumps(history))
+        progress["epoch"].assign(epoch + 1)
+        progress["step_in_epoch"].assign(0)
+        progress["sums"].assign(tf.zeros([4], tf.float64))
+        manager.save(checkpoint_number=int(progress["global_step"]))
+        _write_outputs(out, config, history, int(progress["best_epoch"]) or None)
+
+    writer.close()
+    # The kept weights, then the test set, once.
+    best_epoch = int(progress["best_epoch"]) or None
+    if config.keep == "best" and best_epoch is not None:
+        tf.train.Checkpoint(model=model).read(best_prefix).assert_existing_objects_matched()
+    kept_epoch = best_epoch if config.keep == "best" else config.epochs
+    tf.train.Checkpoint(model=model).write(os.path.join(out, "kept", "weights"))
+    test = evaluate_arrays(eval_fn, *splits["test"], config.batch_size)
+    print(f"test (weights of epoch {kept_epoch}): loss {test['loss']:.4f} "
+          f"accuracy {test['accuracy']:.4f}", file=log)
+    return _write_outputs(out, config, history, best_epoch, kept_epoch, test)
+
+
+def _check_resumable(config):
+    path = os.path.join(config.out, "config.json")
+    if not os.path.isfile(path):
+        return  # killed before it wrote anything: a fresh start is the resumption
+    with open(path) as f:
+        saved = json.load(f)["config"]
+    changed = [f"{flag(k)} {saved.get(k)!r} -> {v!r}" for k, v in dataclasses.asdict(config).items()
+               if k not in RESUMABLE_CHANGES and saved.get(k) != v]
+    if changed:
+        raise ValueError("`--resume` must use the run's own settings; changed: "
+                         f"{'; '.join(changed)}.")
+
+
+# TensorBoard's scalar-plugin metadata (what tf.summary.scalar writes), so that the
+# summaries need no `tensorboard` package: core TF's tf.summary.write suffices.
+_SCALAR_METADATA = summary_pb2.SummaryMetadata(
+    plugin_data=summary_pb2.SummaryMetadata.PluginData(plugin_name="scalars"))
+
+
+def _scalar(name, value):
+    tf.summary.write(name, tf.cast(value, tf.float32), metadata=_SCALAR_METADATA)
+
+
+_CLEAR_LINE = "\r\033[K"
+
+
+def _is_tty(log) -> bool:
+    return bool(getattr(log, "isatty", lambda: False)())
+
+
+def _progress_bar(epoch, epochs, done, total, sums, log, width=30):
+    """Redrawn in place on a terminal; silent otherwise (the epoch line remains)."""
+    if not _is_tty(log):
+        return
+    filled = width * done // total
+    log.write(f"\repoch {epoch + 1}/{epochs} [{'=' * filled}{'.' * (width - filled)}] "
+              f"{done}/{total} loss {sums[0] / done:.4f} accuracy {sums[1] / done:.4f}")
+    log.flush()
+
+
+# --------------------------------------------------------------------------- outputs
+
+def _write_json(path, content):
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(content, f, indent=2)
+    os.replace(tmp, path)  # never a half-written file
+
+
+def _write_outputs(out, config, history, best_epoch, kept_epoch=None, test=None) -> dict:
+    """``metrics.json``, ``metrics.csv`` and ``curves.png``; returns the metrics dict."""
+    metrics = {"config": dataclasses.asdict(config), "epochs": history,
+               "best_epoch": best_epoch, "kept_epoch": kept_epoch,
+               "test_loss": None if test is None else test["loss"],
+               "test_accuracy": None if test is None else test["accuracy"]}
+    _write_json(os.path.join(out, "metrics.json"), metrics)
+    with open(os.path.join(out, "metrics.csv"), "w", newline="") as f:
+        writer = csv.DictWriter(f, EPOCH_FIELDS + ("seconds",))
+        writer.writeheader()
+        writer.writerows(history)
+    plot_curves(history, os.path.join(out, "curves.png"), best_epoch)
+    return metrics
+
+
+def plot_curves(history, path, best_epoch=None):
+    """Loss and accuracy per epoch, training and validation, as a PNG."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    epochs = [row["epoch"] for row in history]
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    for ax, key in zip(axes, ("loss", "accuracy")):
+        ax.plot(epochs, [row[key] for row in history], "o-", label="training")
+        if history and history[0]["val_" + key] is not None:
+            ax.plot(epochs, [row["val_" + key] for row in history], "o-", label="validation")
+        if best_epoch:
+            ax.axvline(best_epoch, color="grey", linestyle=":", label="best epoch")
+        ax.set_xlabel("epoch")
+        ax.set_title(key)
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+# ------------------------------------------------------------------ evaluate, predict
+
+def load_run(run_dir):
+    """``(config, model)`` of a finished run, the model holding the kept weights."""
+    path = os.path.join(run_dir, "config.json")
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"`--run`: {run_dir!r} holds no run (no config.json).")
+    with open(path) as f:
+        saved = json.load(f)
+    config = ExperimentConfig(**saved["config"])
+    kept = os.path.join(run_dir, "kept", "weights")
+    if not tf.io.gfile.exists(kept + ".index"):
+        raise FileNotFoundError(f"`--run`: {run_dir!r} has no kept weights yet (the run did "
+                                "not finish; resume it with `lowlevel train --resume`).")
+    model = build_model(config, embedding_dim=saved["embedding_dim"])
+    tf.train.Checkpoint(model=model).read(kept).assert_existing_objects_matched()
+    return config, model
+
+
+def evaluate(run_dir, batch_size=None) -> dict:
+    """The kept weights of ``run_dir`` on the test set: ``{'loss', 'accuracy', 'examples'}``."""
+    config, model = load_run(run_dir)
+    x, y = load_splits(config)["test"]
+    result = evaluate_arrays(make_eval_fn(model, config.maxlen), x, y,
+                             batch_size or config.batch_size)
+    return {**result, "examples": len(x)}
+
+
+def encode(config, text, word_index=None) -> np.ndarray:
+    """One review as a ``[maxlen]`` row of ids.
+
+    IMDB: Keras's tokenisation and the word index (``imdb.encode_text``). Synthetic: the
+    corpus has ids, not words, so ``text`` is whitespace-separated integer ids as the
+    corpus writes them (``synthetic.lexicon(num_words)`` lists the polar ids); the start
+    id 1 is prepended when absent.
+    """
+    if config.data == "imdb":
+        return imdb.encode_text(text, word_index, config.num_words, config.maxlen)
+    try:
+        ids = [int(token) for token in text.split()]
+    except ValueError:
+        raise ValueError("a synthetic-corpus run has no words: pass whitespace-separated "
+                         f"integer ids (e.g. '1 70 120'); received {text!r}.") from None
+    bad = [i for i in ids if not 0 <= i < config.num_words]
+    if bad:
+        raise ValueError(f"ids must be in [0, {config.num_words}); received {bad[:5]}.")
+    if not ids or ids[0] != synthetic.START_CHAR:
+        ids = [synthetic.START_CHAR] + ids
+    return imdb.pad([ids], config.maxlen)[0]
+
+
+def predict(run_dir, texts, word_index_path=None) -> list:
+    """p(positive) of each review in ``texts`` under the kept weights of ``run_dir``."""
+    config, model = load_run(run_dir)
+    word_index = None
+    if config.data == "imdb":
+        word_index = imdb.get_word_index(word_index_path or config.word_index)
+    rows = np.stack([encode(config, text, word_index) for text in texts])  # [n, maxlen]
+    return [float(p) for p in model.probabilities(tf.constant(rows, tf.int32)).numpy()[:, 0]]
