@@ -1,4 +1,4 @@
-"""The ``lowlevel`` command line."""
+"""The ``lowlevel`` command line: verify, train / evaluate / predict, gradients."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ import sys
 
 
 def _parser() -> argparse.ArgumentParser:
+    from lowlevel import cli_experiment, cli_gradients
+
     parser = argparse.ArgumentParser(
         prog="lowlevel",
         description="Recurrent networks from scratch in low-level TensorFlow, "
@@ -19,6 +21,8 @@ def _parser() -> argparse.ArgumentParser:
                         help="only these dtypes (repeatable; default: both)")
     verify.add_argument("--mode", choices=["eager", "function"], action="append",
                         help="only these modes (repeatable; default: both)")
+    cli_experiment.add_parsers(commands)
+    cli_gradients.add_parser(commands)
     return parser
 
 
@@ -29,7 +33,11 @@ def main(argv=None) -> int:
         return verify.run(json_path=args.json,
                           dtypes=tuple(args.dtype or ("float32", "float64")),
                           modes=tuple(args.mode or ("eager", "function")))
-    return 2
+    if args.command == "gradients":
+        from lowlevel import cli_gradients
+        return cli_gradients.run(args)
+    from lowlevel import cli_experiment
+    return cli_experiment.run(args)
 
 
 if __name__ == "__main__":

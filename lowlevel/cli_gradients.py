@@ -1,0 +1,79 @@
+"""``lowlevel gradients [flow|clipping|memory|all] --out DIR [--quick] [--seed N]``.
+
+Wired into :mod:`lowlevel.cli` through :func:`add_parser` and :func:`run`. Each study
+writes PNG plots, CSVs of its numbers and a markdown report into ``--out``; ``all``
+also joins the reports into ``report.md``. ``--quick`` is the demo setting (all three
+in under 3 minutes on 2 cores); the size flags override any study that has the field.
+"""
+
+from __future__ import annotations
+
+import argparse
+import pathlib
+import time
+
+CHOICES = ("flow", "clipping", "memory", "all")
+
+
+def _positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 1; received {text!r}")
+    return value
+
+
+def add_parser(subparsers):
+    """Add the ``gradients`` subcommand to ``subparsers`` (from ``add_subparsers``)."""
+    parser = subparsers.add_parser(
+        "gradients", help="gradient lab: flow at initialisation, clipping, memory",
+        description="Run gradient studies; write PNGs, CSVs and markdown into --out.")
+    parser.add_argument("study", nargs="?", choices=CHOICES, default="all",
+                        help="which study (default: all)")
+    parser.add_argument("--out", required=True, metavar="DIR", help="output directory")
+    parser.add_argument("--quick", action="store_true",
+                        help="small settings: all three studies in under 3 minutes")
+    parser.add_argument("--seed", type=int, default=0, help="seed of data and weights")
+    parser.add_argument("--steps", type=_positive_int, metavar="N",
+                        help="training steps of the clipping and memory studies")
+    parser.add_argument("--time-steps", type=_positive_int, nargs="+", metavar="T",
+                        help="sequence lengths of the memory study; flow and clipping "
+                             "use the first")
+    parser.add_argument("--cells", nargs="+", choices=("simple", "lstm", "gru"),
+                        help="cells of the flow and memory studies (default: all three)")
+    parser.add_argument("--units", type=_positive_int, metavar="N", help="recurrent units")
+    parser.add_argument("--batch", type=_positive_int, metavar="N", help="batch size")
+    parser.add_argument("--tensorboard", action="store_true",
+                        help="also write every training run's per-step gradient log as "
+                             "TensorBoard events under DIR/tensorboard/")
+    return parser
+
+
+def overrides(args) -> dict:
+    """``{'steps': ..., 'time_steps': ...}`` per study from the size flags."""
+    common = {"steps": args.steps, "units": args.units, "batch": args.batch,
+              "tensorboard": args.tensorboard or None}
+    per_study = {name: dict(common) for name in ("flow", "clipping", "memory")}
+    if args.cells:
+        per_study["flow"]["cells"] = per_study["memory"]["cells"] = tuple(args.cells)
+    if args.time_steps:
+        per_study["memory"]["time_steps"] = tuple(args.time_steps)
+        per_study["flow"]["time_steps"] = per_study["clipping"]["time_steps"] = \
+            args.time_steps[0]
+    return per_study
+
+
+def run(args) -> int:
+    """Run the study (or all) that ``args`` names; 0 on success."""
+    from lowlevel import studies  # TensorFlow and matplotlib load only when needed
+
+    names = list(studies.STUDIES) if args.study == "all" else [args.study]
+    out = pathlib.Path(args.out)
+    start = time.perf_counter()
+    studies.run_studies(names, out, quick=args.quick, seed=args.seed,
+                        overrides=overrides(args))
+    print(f"gradients: done in {time.perf_counter() - start:.1f} s; "
+          f"report: {out / 'report.md'}")
+    return 0

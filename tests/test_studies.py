@@ -1,0 +1,169 @@
+"""The gradient lab's plumbing: the CLI writes its files, and they hold the instruments' numbers.
+
+Tiny sizes throughout (4 units, T = 8, a few steps): these tests check the code path and
+the bookkeeping; the studies' findings are asserted in ``test_gradient_targets.py``.
+"""
+
+import argparse
+import csv
+import json
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from lowlevel import clipping, cli_gradients, gradients, optimizers
+from lowlevel.data.tasks import adding_problem
+from lowlevel.regression import SequenceRegressor
+from lowlevel.studies import _output, clipping as clip_study, flow
+from lowlevel.studies.training import (GradientLog, make_regression_step, train_regressor,
+                                       variable_names)
+from lowlevel.train import Clip
+
+TINY = ["--quick", "--steps", "4", "--time-steps", "8", "--units", "4", "--batch", "4",
+        "--cells", "simple", "gru"]
+
+
+def _parse(argv):
+    parser = argparse.ArgumentParser(prog="lowlevel")
+    cli_gradients.add_parser(parser.add_subparsers(dest="command", required=True))
+    return parser.parse_args(argv)
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    """``lowlevel gradients all`` at tiny sizes, run once for the module."""
+    out = tmp_path_factory.mktemp("lab")
+    assert cli_gradients.run(_parse(["gradients", "all", "--out", str(out), *TINY,
+                                     "--tensorboard"])) == 0
+    return out
+
+
+def test_cli_all_writes_pngs_csvs_and_markdown_reports(lab):
+    for study in ("flow", "clipping", "memory"):
+        png = lab / f"{study}.png"
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert png.stat().st_size < 200_000
+        assert _output.read_csv(lab / f"{study}.csv")
+        assert f"]({study}.png)" in (lab / f"{study}.md").read_text()  # the plot, linked
+    report = (lab / "report.md").read_text()
+    assert "## Gradient flow" in report and "## Clipping" in report and "## Which cell" in report
+
+
+def test_cli_size_flags_reach_every_study(lab):
+    flow_rows = _output.read_csv(lab / "flow.csv")
+    assert {r["cell"] for r in flow_rows} == {"simple", "gru"}
+    assert {int(r["time_steps"]) for r in flow_rows} == {8}
+    assert len(flow_rows) == 2 * 5 * 2  # cells x radii x regimes
+    memory_rows = _output.read_csv(lab / "memory.csv")
+    assert [(r["cell"], r["time_steps"], r["steps"]) for r in memory_rows] == \
+        [("simple", "8", "4"), ("gru", "8", "4")]
+    assert {r["clip"] for r in _output.read_csv(lab / "clipping.csv")} == \
+        {"none", "value:0.1", "norm:1", "global_norm:1"}
+
+
+def test_cli_rejects_a_non_positive_size_with_its_value():
+    with pytest.raises(SystemExit):
+        _parse(["gradients", "flow", "--out", "x", "--steps", "0"])
+
+
+def test_flow_csv_equals_state_gradient_norms_and_jacobian_product_norms(lab):
+    config = flow.FlowConfig(cells=("simple", "gru"), units=4, time_steps=8, batch=4)
+    curves = _output.read_csv(lab / "flow_norms.csv")
+    rows = _output.read_csv(lab / "flow.csv")
+    for cell, radius, regime, scale in [("simple", 0.5, "linear", 0.01),
+                                        ("gru", 1.5, "saturated", 1.0)]:
+        layer = flow.flow_layer(cell, radius, config)
+        x = flow.flow_inputs(scale, config)
+        direct = gradients.state_gradient_norms(layer, x, lambda y: tf.reduce_sum(y))
+        written = [float(c["norm"]) for c in curves if c["cell"] == cell
+                   and c["regime"] == regime and float(c["radius"]) == radius]
+        np.testing.assert_allclose(written, direct[::-1], rtol=1e-12)  # by distance
+        products = gradients.jacobian_product_norms(layer.cell, x).mean(axis=1)  # [T]
+        rate = np.exp(np.polyfit(np.arange(1, 9), np.log(products), 1)[0])
+        row = next(r for r in rows if r["cell"] == cell and r["regime"] == regime
+                   and float(r["radius"]) == radius)
+        np.testing.assert_allclose(float(row["jacobian_product_rate"]), rate, rtol=1e-9)
+        np.testing.assert_allclose(float(row["ratio"]), direct[0] / direct[-1], rtol=1e-12)
+
+
+def test_clipping_csv_first_global_norm_equals_the_tape_gradient_norm(lab):
+    config = clip_study.ClipConfig(units=4, time_steps=8, batch=4, steps=4)
+    model = clip_study.exploding_model(config)
+    x, y = adding_problem(4, 8, seed=[0, 0])
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_mean(tf.square(model(x) - y))
+    norm = clipping.global_norm(tape.gradient(loss, model.variables_in_order))
+    steps = _output.read_csv(lab / "clipping_steps.csv")
+    first = next(s for s in steps if s["clip"] == "none" and s["step"] == "0")
+    np.testing.assert_allclose(float(first["global_norm"]), norm.numpy(), rtol=1e-5)
+    np.testing.assert_allclose(float(first["loss"]), loss.numpy(), rtol=1e-5)
+
+
+def test_tensorboard_event_files_hold_the_logged_scalars(lab):
+    runs = sorted(p.name for p in (lab / "tensorboard").iterdir())
+    assert "clipping_global_norm_1" in runs and "memory_gru_T8" in runs
+    events = list((lab / "tensorboard" / "clipping_global_norm_1").glob("events.out.tfevents.*"))
+    assert events
+    tags = set()
+    for record in tf.data.TFRecordDataset([str(e) for e in events]):
+        event = tf.compat.v1.Event.FromString(record.numpy())
+        tags |= {v.tag for v in event.summary.value}
+    assert {"loss", "grad/global_norm", "grad/clipped", "grad/rnn",
+            "grad/rnn/recurrent_kernel", "grad/head/kernel"} <= tags
+
+
+# ------------------------------------------------------------------ GradientLog, step
+def _model():
+    return SequenceRegressor("simple", units=4, input_dim=2, seed=3)
+
+
+def test_regression_step_reports_pre_clip_norms_and_whether_clipping_acted():
+    model = _model()
+    x, y = adding_problem(4, 6, seed=1)
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_mean(tf.square(model(x) - y))
+    grads = tape.gradient(loss, model.variables_in_order)
+    expected = [np.linalg.norm(g.numpy()) for g in grads]
+    step = make_regression_step(model, optimizers.SGD(0.0), Clip("global_norm", 1e-3))
+    out = step(tf.constant(x), tf.constant(y))
+    np.testing.assert_allclose(out["norms"].numpy(), expected, rtol=1e-5)
+    np.testing.assert_allclose(out["global_norm"].numpy(), np.linalg.norm(expected), rtol=1e-5)
+    assert bool(out["clipped"].numpy())
+
+
+def test_gradient_log_csv_has_step_loss_norms_and_clipped_columns(tmp_path):
+    model = _model()
+    log = train_regressor(model, optimizers.SGD(0.01),
+                          lambda i: adding_problem(4, 6, seed=i), steps=3,
+                          clip=Clip("norm", 0.01))
+    log.write_csv(tmp_path / "metrics.csv")
+    with open(tmp_path / "metrics.csv", newline="") as f:
+        reader = csv.DictReader(f)
+        rows = list(reader)
+    assert reader.fieldnames == ["step", "loss", "global_norm", "clipped", "norm/rnn",
+                                 "norm/head", "norm/rnn/kernel", "norm/rnn/recurrent_kernel",
+                                 "norm/rnn/bias", "norm/head/kernel", "norm/head/bias"]
+    assert [r["step"] for r in rows] == ["0", "1", "2"]
+    row = log.rows[0]  # a layer's norm is the root of its variables' squared norms
+    np.testing.assert_allclose(row["norm/rnn"] ** 2, sum(
+        row[f"norm/rnn/{v}"] ** 2 for v in ("kernel", "recurrent_kernel", "bias")))
+    np.testing.assert_allclose(row["global_norm"] ** 2,
+                               row["norm/rnn"] ** 2 + row["norm/head"] ** 2, rtol=1e-5)
+    log.write_json(tmp_path / "metrics.json")
+    assert json.loads((tmp_path / "metrics.json").read_text())["columns"] == reader.fieldnames
+
+
+def test_gradient_log_writes_tensorboard_events_and_refuses_wrong_norm_count(tmp_path):
+    log = GradientLog(["rnn/kernel", "head/bias"], tensorboard_dir=tmp_path / "tb")
+    log.record(0, 1.0, 5.0, [3.0, 4.0], True)
+    log.close()
+    assert list((tmp_path / "tb").glob("events.out.tfevents.*"))
+    assert log.rows[0]["norm/rnn"] == 3.0 and log.rows[0]["clipped"] is True
+    with pytest.raises(ValueError, match="one norm per variable \\(2\\); received 3"):
+        log.record(1, 1.0, 5.0, [1.0, 2.0, 3.0], False)
+
+
+def test_variable_names_follow_the_step_order():
+    assert variable_names(_model()) == ["rnn/kernel", "rnn/recurrent_kernel", "rnn/bias",
+                                        "head/kernel", "head/bias"]
