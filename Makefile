@@ -19,8 +19,15 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 
 install: $(VENV)/.installed
 
+# The main job: parity table, the gradient lab's quick studies, a short training run.
 demo: install
 	$(BIN)/lowlevel verify
+	$(BIN)/lowlevel gradients all --quick --out runs/gradients
+	rm -rf runs/demo
+	$(BIN)/lowlevel train --data synthetic --num-train 10000 --num-test 2000 --cell gru \
+	    --style layer --units 32 --embedding-dim 32 --optimizer adam --lr 0.005 --epochs 5 \
+	    --out runs/demo
+	$(BIN)/lowlevel predict --run runs/demo "1 70 120 170" "1 95 145 195"
 
 test: install
 	$(BIN)/python -m pytest
