@@ -6,7 +6,10 @@ every implementation, plus two compiled callables:
 
 * ``forward(x) -> [batch, units]`` — last output of the second of two stacked layers;
 * ``train_step(x, target) -> loss`` — forward, ``mean((y - target)**2)``, GradientTape
-  backward, one RMSprop update (lowlevel's RMSprop for ``lowlevel``, Keras's otherwise).
+  backward, one RMSprop update (lowlevel's RMSprop for ``lowlevel*``, Keras's otherwise).
+
+``lowlevel`` runs the layers' default ``implementation``; ``lowlevel_reference``,
+``lowlevel_fast`` and ``lowlevel_bptt`` force one (see ``lowlevel/layers.py``).
 
 Both are ``tf.function``-compiled except for ``keras_cell_loop_eager``. The timed call
 in ``test_step_speed.py`` materialises the result with ``.numpy()``.
@@ -40,7 +43,10 @@ DEFAULT_SIZES = ("tutorial", "large")
 KINDS = ("simple", "lstm", "gru")
 PHASES = ("forward", "train_step")
 # The baseline comes first, so it is measured before the others in the same run.
-IMPLEMENTATIONS = ("keras_layer", "lowlevel", "keras_cell_loop_function",
+# ``lowlevel`` is the layers' default implementation; ``lowlevel_<name>`` forces one.
+LOWLEVEL_IMPLEMENTATIONS = {"lowlevel": None, "lowlevel_reference": "reference",
+                            "lowlevel_fast": "fast", "lowlevel_bptt": "bptt"}
+IMPLEMENTATIONS = ("keras_layer", *LOWLEVEL_IMPLEMENTATIONS, "keras_cell_loop_function",
                    "keras_cell_loop_eager", "block_lstm")
 
 _LOWLEVEL_LAYER = {"simple": lowlevel.SimpleRNN, "lstm": lowlevel.LSTM, "gru": lowlevel.GRU}
@@ -117,11 +123,12 @@ def _keras_layer(kind, size, weights):
     return forward, train_step
 
 
-def _lowlevel(kind, size, weights):
+def _lowlevel(kind, size, weights, implementation=None):
     layers, input_dim = [], size["input"]
     for i, w in enumerate(weights):
         layer = _LOWLEVEL_LAYER[kind](size["units"], input_dim=input_dim,
-                                      return_sequences=i < size["layers"] - 1)
+                                      return_sequences=i < size["layers"] - 1,
+                                      implementation=implementation)
         layer.set_weights(w)
         layers.append(layer)
         input_dim = size["units"]
@@ -220,8 +227,9 @@ def build_case(kind: str, implementation: str, size_name: str, seed: int = SEED)
     weights = reference_weights(kind, size, seed)
     if implementation == "keras_layer":
         forward, train_step = _keras_layer(kind, size, weights)
-    elif implementation == "lowlevel":
-        forward, train_step = _lowlevel(kind, size, weights)
+    elif implementation in LOWLEVEL_IMPLEMENTATIONS:
+        forward, train_step = _lowlevel(kind, size, weights,
+                                        LOWLEVEL_IMPLEMENTATIONS[implementation])
     elif implementation == "keras_cell_loop_function":
         forward, train_step = _keras_cell_loop(kind, size, weights, compiled=True)
     elif implementation == "keras_cell_loop_eager":

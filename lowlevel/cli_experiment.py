@@ -16,6 +16,12 @@ Examples (standalone: ``python -m lowlevel.cli_experiment`` instead of ``lowleve
     lowlevel train --data synthetic --num-train 10000 --num-test 2000 --cell gru --style layer \
         --units 32 --embedding-dim 32 --optimizer adam --lr 0.005 --epochs 5 --out runs/demo
     lowlevel predict --run runs/demo "1 70 120 170" "1 95 145 195"
+    # data-parallel (lowlevel.distribute): all local GPUs, else the logical CPU devices ...
+    lowlevel train --strategy mirrored --batch-size 128 --out runs/mirrored
+    # ... or one process per worker, each with its own TF_CONFIG task index and --out:
+    TF_CONFIG='{"cluster": {"worker": ["host1:2222", "host2:2222"]},
+                "task": {"type": "worker", "index": 0}}' \
+        lowlevel train --strategy multiworker --out runs/worker0
 """
 
 from __future__ import annotations

@@ -17,6 +17,10 @@ are ``np.random.default_rng([seed, 0, e]).permutation(n)``, cut into full batche
 slicing (the remainder is dropped), so a resume at step ``k`` of an epoch slices from
 batch ``k``. The validation rows are ``default_rng([seed, 1]).permutation(n)[:n_val]``.
 
+``strategy`` ``mirrored`` or ``multiworker`` trains data-parallel on the same global
+batches (``lowlevel.distribute``); every worker of a multiworker run reads the whole data
+set, trains its share of each batch and writes its own outputs: give each its own ``out``.
+
 Outputs in ``out``: ``config.json`` (what ``evaluate``/``predict`` rebuild the model
 from), ``checkpoints/``, ``kept/`` (the kept weights), ``metrics.json``, ``metrics.csv``,
 ``curves.png``, ``tensorboard/``.
@@ -36,7 +40,7 @@ import numpy as np
 import tensorflow as tf
 from tensorflow.core.framework import summary_pb2
 
-from lowlevel import optimizers
+from lowlevel import distribute, optimizers
 from lowlevel.data import glove, imdb, synthetic
 from lowlevel.models import CELLS, STYLES, SentimentClassifier
 from lowlevel.train import Clip, accuracy, binary_cross_entropy, make_train_step
@@ -94,6 +98,10 @@ class ExperimentConfig:
     batch_size: int = _field(128, "examples per step")  # tutorial's batchsz
     seed: int = _field(0, "seed of weights, dropout, data order and validation split"
                        )  # fixed: the same flags give the same run, bit for bit
+    strategy: str = _field("default", "data parallelism: none, MirroredStrategy over the "
+                                      "local GPUs (else logical CPUs), or MultiWorker"
+                                      "MirroredStrategy from TF_CONFIG (see lowlevel.distribute)",
+                           distribute.STRATEGIES)  # one device, as the tutorial
     # Run management.
     out: str = _field("runs/experiment", "run directory", metavar="DIR")  # relative to cwd
     resume: bool = _field(False, "continue the run in --out from its last checkpoint"
@@ -104,7 +112,7 @@ class ExperimentConfig:
                                    metavar="N")
 
     def __post_init__(self):
-        for name in ("data", "cell", "style", "optimizer", "keep"):
+        for name in ("data", "cell", "style", "optimizer", "keep", "strategy"):
             choices = _choices(name)
             if getattr(self, name) not in choices:
                 _bad(name, f"one of {list(choices)}", getattr(self, name))
@@ -234,6 +242,8 @@ def train(config: ExperimentConfig, on_step=None, log=None) -> dict:
     (Python, NumPy, TensorFlow and Keras global seeds), which the initial weights need.
     """
     log = sys.stderr if log is None else log
+    # First: multiworker configures the collective ops before TensorFlow runs anything.
+    strategy = distribute.make_strategy(config.strategy)
     import keras  # seeds the Keras initialisers the weights are drawn with
 
     out = config.out
@@ -253,12 +263,18 @@ def train(config: ExperimentConfig, on_step=None, log=None) -> dict:
               f"{', '.join(report.missing_examples)}", file=log)
     os.makedirs(out, exist_ok=True)
     keras.utils.set_random_seed(config.seed)
-    model = build_model(config, None if matrix is None else matrix.shape[1], matrix)
+    with strategy.scope():  # model and optimiser variables mirrored unless 'default'
+        model = build_model(config, None if matrix is None else matrix.shape[1], matrix)
+        optimizer = OPTIMIZERS[config.optimizer](config.lr)
     _write_json(os.path.join(out, "config.json"),
                 {"config": dataclasses.asdict(config),
                  "embedding_dim": int(model.embedding.embeddings.shape[1])})
-    optimizer = OPTIMIZERS[config.optimizer](config.lr)
-    step_fn = make_train_step(model, optimizer, config.clipping())
+    if config.strategy == "default":
+        step_fn = make_train_step(model, optimizer, config.clipping())
+    else:
+        distribute.check_batch_size(strategy, config.batch_size)
+        step_fn = distribute.make_distributed_train_step(strategy, model, optimizer,
+                                                         config.clipping())
     eval_fn = make_eval_fn(model, config.maxlen)
 
     # Everything a resume needs, in one checkpoint.
@@ -364,6 +380,8 @@ def _check_resumable(config):
         return  # killed before it wrote anything: a fresh start is the resumption
     with open(path) as f:
         saved = json.load(f)["config"]
+    # A field newer than the run (e.g. `strategy`) was at its default when it ran.
+    saved = {**{f.name: f.default for f in dataclasses.fields(ExperimentConfig)}, **saved}
     changed = [f"{flag(k)} {saved.get(k)!r} -> {v!r}" for k, v in dataclasses.asdict(config).items()
                if k not in RESUMABLE_CHANGES and saved.get(k) != v]
     if changed:

@@ -3,8 +3,17 @@
 ``layer(x, initial_state=None, mask=None, training=False)`` with ``x [batch, time,
 features]`` returns ``[batch, units]`` (last output), ``[batch, time, units]``
 (``return_sequences=True``), or ``[output, *states]`` (``return_state=True``) — the
-same values Keras returns. The loop is :func:`lowlevel.unroll.unroll`, compiled with
-``tf.function``.
+same values Keras returns, compiled with ``tf.function``.
+
+``implementation`` chooses the time loop; all compute the same values, outputs and
+gradients (``tests/test_implementations.py``):
+
+- ``'reference'``: :func:`lowlevel.unroll.unroll`, the readable loop;
+- ``'fast'``: :func:`lowlevel.fast.fast_unroll`, the same steps in a lean
+  ``tf.while_loop`` (the default: measured faster with ``benchmarks/test_step_speed.py``);
+- ``'bptt'``: :func:`lowlevel.bptt.bptt_unroll`, a ``tf.custom_gradient`` core with
+  hand-written backpropagation through time (SimpleRNN, LSTM, GRU cells with their
+  default-style activations; anything else falls back to ``'fast'``).
 """
 
 from __future__ import annotations
@@ -15,11 +24,16 @@ from lowlevel import _checks
 from lowlevel._weights import KerasOrderedWeights
 from lowlevel.cells import GRUCell, LSTMCell, SimpleRNNCell
 from lowlevel.stacking import StackedCells
+from lowlevel.fast import fast_unroll
 from lowlevel.unroll import unroll
+
+IMPLEMENTATIONS = ("reference", "fast", "bptt")
+DEFAULT_IMPLEMENTATION = "fast"
 
 
 class RNN(KerasOrderedWeights, tf.Module):
-    """``RNN(cell, return_sequences=False, return_state=False, go_backwards=False)``.
+    """``RNN(cell, return_sequences=False, return_state=False, go_backwards=False,
+    implementation='fast')``.
 
     ``cell`` is any lowlevel cell or :class:`StackedCells`. Weights are the cell's,
     in Keras's order; ``states`` returned with ``return_state=True`` are flattened
@@ -27,7 +41,8 @@ class RNN(KerasOrderedWeights, tf.Module):
     """
 
     def __init__(self, cell, return_sequences=False, return_state=False,
-                 go_backwards=False, zero_output_for_mask=False, name=None):
+                 go_backwards=False, zero_output_for_mask=False, implementation=None,
+                 name=None):
         super().__init__(name=name)
         if not hasattr(cell, "step") or not hasattr(cell, "get_initial_state"):
             raise TypeError(
@@ -39,6 +54,13 @@ class RNN(KerasOrderedWeights, tf.Module):
         self.return_state = bool(return_state)
         self.go_backwards = bool(go_backwards)
         self.zero_output_for_mask = bool(zero_output_for_mask)
+        if implementation is None:
+            implementation = DEFAULT_IMPLEMENTATION
+        if implementation not in IMPLEMENTATIONS:
+            raise ValueError(f"`implementation` must be one of {IMPLEMENTATIONS}; "
+                             f"received {implementation!r}. (Keras's integer modes 1 and "
+                             "2 select its kernel fusion and have no equivalent here.)")
+        self.implementation = implementation
         self._compiled_forward = tf.function(self._forward)
 
     # --------------------------------------------------------------- weights
@@ -91,10 +113,18 @@ class RNN(KerasOrderedWeights, tf.Module):
             return self.cell.step(x_t, states, masks) if masks is not None \
                 else self.cell.step(x_t, states)
 
-        return unroll(step, inputs, initial_state, mask=mask,
-                      go_backwards=self.go_backwards,
-                      return_sequences=self.return_sequences,
-                      zero_output_for_mask=self.zero_output_for_mask)
+        options = dict(mask=mask, go_backwards=self.go_backwards,
+                       return_sequences=self.return_sequences,
+                       zero_output_for_mask=self.zero_output_for_mask)
+        if self.implementation == "bptt":
+            from lowlevel import bptt  # noqa: PLC0415 (bptt imports the cells' modules)
+            if bptt.supports(self.cell):
+                return bptt.bptt_unroll(self.cell, inputs, initial_state, dropout_masks=masks,
+                                        **options)
+        if self.implementation == "reference":
+            return unroll(step, inputs, initial_state, **options)
+        return fast_unroll(step, inputs, initial_state, output_size=self.cell.output_size,
+                          **options)
 
     def _check_initial_state(self, initial_state, batch):
         """Accept the nest of :meth:`get_initial_state`, or its flat list (Keras style)."""
@@ -120,7 +150,8 @@ class RNN(KerasOrderedWeights, tf.Module):
         return {"cell": {"class": type(self.cell), "config": self.cell.get_config()},
                 "return_sequences": self.return_sequences,
                 "return_state": self.return_state, "go_backwards": self.go_backwards,
-                "zero_output_for_mask": self.zero_output_for_mask}
+                "zero_output_for_mask": self.zero_output_for_mask,
+                "implementation": self.implementation}
 
     @classmethod
     def from_config(cls, config):
@@ -135,11 +166,13 @@ class _CellLayer(RNN):
     cell_class = None
 
     def __init__(self, units, *, return_sequences=False, return_state=False,
-                 go_backwards=False, zero_output_for_mask=False, name=None, **cell_kwargs):
+                 go_backwards=False, zero_output_for_mask=False, implementation=None,
+                 name=None, **cell_kwargs):
         super().__init__(self.cell_class(units, **cell_kwargs),
                          return_sequences=return_sequences, return_state=return_state,
                          go_backwards=go_backwards,
-                         zero_output_for_mask=zero_output_for_mask, name=name)
+                         zero_output_for_mask=zero_output_for_mask,
+                         implementation=implementation, name=name)
 
     @property
     def units(self):
@@ -148,7 +181,8 @@ class _CellLayer(RNN):
     def get_config(self):
         return {**self.cell.get_config(), "return_sequences": self.return_sequences,
                 "return_state": self.return_state, "go_backwards": self.go_backwards,
-                "zero_output_for_mask": self.zero_output_for_mask}
+                "zero_output_for_mask": self.zero_output_for_mask,
+                "implementation": self.implementation}
 
     @classmethod
     def from_config(cls, config):

@@ -262,6 +262,17 @@ class Optimizer(tf.Module):
             self._slot_index.position[variable.ref()] = position
         return self._slots[position]
 
+    def build(self, variables):
+        """Create the slots of ``variables`` now, in this order; returns ``self``.
+
+        Idempotent, and equal to the lazy creation of the first update when given the
+        variables in update order. Needed under ``tf.distribute``: slots created inside
+        ``strategy.scope()`` are mirrored like the variables they track.
+        """
+        for variable in variables:
+            self._slots_for(_as_variable(variable))
+        return self
+
     def apply_gradients(self, grads_and_vars):
         """Update each variable from its gradient; return ``iterations`` (incremented).
 

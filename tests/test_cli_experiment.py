@@ -56,7 +56,7 @@ def test_config_to_flags_to_config_round_trips():
         num_words=600, maxlen=33, val_split=0.2, cell="gru", style="layer", units=7, layers=3,
         dropout=0.25, embedding_dim=9, freeze_embedding=True, optimizer="adam",
         lr=0.0025, clip="global_norm:5", epochs=4, batch_size=32, seed=11, out="runs/x",
-        resume=True, keep="last", checkpoint_every=50)
+        resume=True, keep="last", checkpoint_every=50, strategy="mirrored")
     assert all(getattr(config, f.name) != f.default for f in dataclasses.fields(config)
                if f.name != "glove")  # glove needs --data imdb; checked separately
     assert parse_config(cli_experiment.config_to_argv(config)) == config

@@ -1,0 +1,205 @@
+"""Every ``implementation`` of the sequence layers computes the reference's numbers and Keras's.
+
+``'reference'`` is :func:`lowlevel.unroll.unroll`, ``'fast'`` :func:`lowlevel.fast.fast_unroll`,
+``'bptt'`` :func:`lowlevel.bptt.bptt_unroll` (hand-written gradient). Outputs, returned
+states and gradients with respect to inputs, initial states and weights must agree
+with Keras (through :mod:`lowlevel.parity`, with the layers' default implementation
+switched) and with the reference path, to the dtype's tolerance, with masks and
+``go_backwards``.
+"""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import lowlevel
+import lowlevel.layers
+from lowlevel import parity
+from lowlevel.fast import fast_unroll
+from lowlevel.tolerances import assert_close, scaled_error, tolerance
+from lowlevel.unroll import unroll
+
+IMPLEMENTATIONS = lowlevel.layers.IMPLEMENTATIONS
+# tests/test_parity.py already runs the whole matrix on the default implementation.
+NON_DEFAULT = [i for i in IMPLEMENTATIONS if i != lowlevel.layers.DEFAULT_IMPLEMENTATION]
+KINDS = [("SimpleRNN", {}), ("LSTM", {}), ("GRU", {}), ("GRU", {"reset_after": False})]
+
+# Options crossed with every kind; each row runs in one dtype and mode to stay small.
+PARITY_CASES = [
+    ({"return_sequences": True, "return_state": True, "initial_state": True}, "float64", "eager"),
+    ({"mask": "random", "go_backwards": True, "return_sequences": True}, "float64", "function"),
+    ({"mask": "left", "go_backwards": True, "return_state": True, "initial_state": True},
+     "float32", "function"),
+]
+
+
+def _use_default(monkeypatch, implementation):
+    """Layers built without ``implementation=`` (as parity builds them) use this one."""
+    monkeypatch.setattr(lowlevel.layers, "DEFAULT_IMPLEMENTATION", implementation)
+
+
+@pytest.mark.parametrize("implementation", NON_DEFAULT)
+@pytest.mark.parametrize("options,dtype,mode", PARITY_CASES,
+                         ids=[f"{parity.case('LSTM', **o).label()}-{d}-{m}"
+                              for o, d, m in PARITY_CASES])
+@pytest.mark.parametrize("kind,extra", KINDS, ids=[k + str(e) for k, e in KINDS])
+def test_every_implementation_equals_keras_outputs_states_and_gradients(
+        monkeypatch, implementation, kind, extra, options, dtype, mode):
+    _use_default(monkeypatch, implementation)
+    result = parity.run_case(parity.case(kind, dtype, "/CPU:0", mode, **options, **extra))
+    assert result.ok, (f"{implementation}: output error {result.output_error:.3g}, gradient "
+                       f"error {result.gradient_error:.3g}, tolerance {result.tolerance:.0e}")
+
+
+@pytest.mark.parametrize("implementation", NON_DEFAULT)
+@pytest.mark.parametrize("component,options", [
+    ("StackedCells", {"stack": ("LSTM", "GRU"), "return_sequences": True, "mask": "random"}),
+    ("Bidirectional", {"layer": "GRU", "mask": "right", "return_sequences": True}),
+    ("Bidirectional", {"layer": "LSTM", "return_state": True, "initial_state": True}),
+])
+def test_composites_on_every_implementation_equal_keras(monkeypatch, implementation,
+                                                         component, options):
+    _use_default(monkeypatch, implementation)
+    result = parity.run_case(parity.case(component, "float64", "/CPU:0", "function",
+                                         **options))
+    assert result.ok, (result.output_error, result.gradient_error)
+
+
+# ------------------------------------------------------------ against the reference
+def _run(layer, x, initial_state, mask, mode, training):
+    variables = list(layer.trainable_variables)
+
+    def compute(x, initial_state):
+        with tf.GradientTape() as tape:
+            tape.watch([x, *initial_state])
+            out = tf.nest.flatten(layer(x, initial_state=initial_state or None, mask=mask,
+                                        training=training))
+            loss = tf.add_n([tf.reduce_sum(o * _distinct_weights(o)) for o in out])
+        return out, tape.gradient(loss, [x, *initial_state, *variables])
+
+    if mode == "function":
+        compute = tf.function(compute)
+    return compute(x, initial_state)
+
+
+def _distinct_weights(o):
+    """``cos(k)`` for the k-th element: every output element weighs differently."""
+    k = tf.cumsum(tf.ones([tf.size(o)], o.dtype))
+    return tf.reshape(tf.cos(k), tf.shape(o))
+
+
+def _twins(kind, extra, dtype, **options):
+    layers = {impl: getattr(lowlevel, kind)(5, input_dim=4, dtype=dtype, implementation=impl,
+                                            **extra, **options)
+              for impl in IMPLEMENTATIONS}
+    rng = np.random.default_rng(5)
+    weights = [rng.normal(0, 0.5, w.shape) for w in layers["reference"].get_weights()]
+    for layer in layers.values():
+        layer.set_weights(weights)
+    return layers
+
+
+@pytest.mark.parametrize("dtype", ["float64"])  # float32 against Keras above
+@pytest.mark.parametrize("options", [
+    {"return_sequences": True, "return_state": True},
+    {"go_backwards": True, "return_sequences": True, "zero_output_for_mask": True, "mask": 1},
+    {"return_state": True, "mask": 1, "dropout": 0.3, "recurrent_dropout": 0.4, "seed": 3},
+], ids=["sequences-states", "backwards-zero-output-mask", "dropout-mask"])
+@pytest.mark.parametrize("kind,extra", KINDS, ids=[k + str(e) for k, e in KINDS])
+def test_every_implementation_equals_the_reference_path_outputs_and_gradients(
+        kind, extra, options, dtype):
+    """Same seed, same dropout masks: every number of the reference path, in a tf.function."""
+    options = dict(options)
+    use_mask = options.pop("mask", 0)
+    layers = _twins(kind, extra, dtype, **options)
+    rng = np.random.default_rng(9)
+    x = tf.constant(rng.normal(size=(3, 6, 4)), dtype)
+    states = [tf.constant(rng.normal(size=(3, 5)), dtype)
+              for _ in range(layers["reference"].cell.state_count)]
+    mask = tf.constant(rng.random((3, 6)) < 0.6) if use_mask else None
+    expected = _run(layers["reference"], x, states, mask, "function", True)
+    for impl in ("fast", "bptt"):
+        got = _run(layers[impl], x, states, mask, "function", True)
+        for a, b in zip(got[0], expected[0]):
+            assert_close(a, b, dtype, f"{impl} output")
+        for a, b in zip(got[1], expected[1]):
+            assert_close(a, b, dtype, f"{impl} gradient")
+
+
+def test_eager_calls_of_every_implementation_equal_the_compiled_reference():
+    layers = _twins("LSTM", {}, "float64", return_sequences=True)
+    x = tf.constant(np.random.default_rng(2).normal(size=(2, 4, 4)))
+    mask = tf.constant([[True, False, True, True], [False, True, True, False]])
+    expected = _run(layers["reference"], x, [], mask, "function", False)
+    for impl in ("fast", "bptt"):
+        layers[impl]._compiled_forward = layers[impl]._forward  # run eagerly, step by step
+        got = _run(layers[impl], x, [], mask, "eager", False)
+        for a, b in zip(got[0] + got[1], expected[0] + expected[1]):
+            assert_close(a, b, tf.float64, f"{impl} eager")
+
+
+# ------------------------------------------------------------------ the fast loop
+class Accumulator:
+    """``total += x_t``; outputs the total (see tests/test_unroll.py)."""
+
+    def step(self, x_t, states):
+        (total,) = states
+        total = total + x_t
+        return total, [total]
+
+
+@pytest.mark.parametrize("output_size", [None, 1])
+@pytest.mark.parametrize("mode", ["eager", "function"])
+def test_fast_unroll_equals_unroll_on_the_accumulator_with_masks_and_go_backwards(
+        mode, output_size):
+    x = tf.constant(np.tile(2.0 ** np.arange(5), (2, 1))[:, :, None])  # [2, 5, 1]
+    mask = tf.constant([[True, True, False, True, False], [False, False, True, True, False]])
+    for options in [{}, {"mask": mask}, {"mask": mask, "go_backwards": True},
+                    {"mask": mask, "zero_output_for_mask": True}]:
+        def both(x):
+            init = [tf.zeros([2, 1], tf.float64)]
+            return (unroll(Accumulator().step, x, init, return_sequences=True, **options),
+                    fast_unroll(Accumulator().step, x, init, return_sequences=True,
+                                output_size=output_size, **options))
+        if mode == "function":
+            both = tf.function(both)
+        expected, got = both(x)
+        for a, b in zip(tf.nest.flatten(got), tf.nest.flatten(expected)):
+            np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
+def test_fast_unroll_without_return_sequences_returns_no_sequence():
+    x = tf.ones([2, 3, 1], tf.float64)
+    last, sequence, (total,) = fast_unroll(Accumulator().step, x, [tf.zeros([2, 1], tf.float64)],
+                                           output_size=1)
+    assert sequence is None
+    np.testing.assert_array_equal(last.numpy(), [[3.0], [3.0]])
+
+
+# ------------------------------------------------------------------ the argument
+@pytest.mark.parametrize("implementation", IMPLEMENTATIONS)
+def test_implementation_round_trips_through_get_config(implementation):
+    layer = lowlevel.GRU(3, input_dim=2, implementation=implementation, reset_after=False)
+    assert layer.get_config()["implementation"] == implementation
+    assert lowlevel.layers.clone(layer).implementation == implementation
+    rnn = lowlevel.RNN(lowlevel.LSTMCell(3), implementation=implementation)
+    assert lowlevel.RNN.from_config(rnn.get_config()).implementation == implementation
+
+
+def test_default_implementation_is_the_measured_fastest_and_named_in_the_config():
+    assert lowlevel.LSTM(2).implementation == lowlevel.layers.DEFAULT_IMPLEMENTATION
+    assert lowlevel.layers.DEFAULT_IMPLEMENTATION in IMPLEMENTATIONS
+
+
+@pytest.mark.parametrize("bad", ["cudnn", 2, None.__class__])
+def test_unknown_implementation_is_an_error_naming_the_choices(bad):
+    with pytest.raises(ValueError, match="`implementation` must be one of"):
+        lowlevel.SimpleRNN(2, implementation=bad)
+
+
+def test_bptt_with_an_activation_without_known_derivative_falls_back_and_stays_correct():
+    layers = _twins("SimpleRNN", {"activation": "softsign"}, "float64")
+    x = tf.constant(np.random.default_rng(4).normal(size=(2, 3, 4)))
+    expected = _run(layers["reference"], x, [], None, "function", False)
+    got = _run(layers["bptt"], x, [], None, "function", False)
+    assert max(scaled_error(a, b) for a, b in zip(got[1], expected[1])) <= tolerance("float64")
