@@ -48,7 +48,7 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from lowlevel.train import Clip, clip_gradients
+from lowlevel.train import Clip, clip_gradients, variable_norms
 
 STRATEGIES = ("default", "mirrored", "multiworker")
 
@@ -133,11 +133,13 @@ def make_distributed_train_step(strategy: tf.distribute.Strategy, model, optimiz
         summed = strategy.run(replica_step, args=(distributed_ids, distributed_labels))
         # Every replica holds the same sums; take this worker's first copy.
         loss, accuracy, *grads = [strategy.experimental_local_results(s)[0] for s in summed]
+        norms = variable_norms(grads)
         # Clip the global gradient (the norm is reported before clipping).
         grads, norm, acted = clip_gradients(grads, clip)
         # Update, once, in cross-replica context: assign mirrors each new value.
         optimizer.apply_gradients(zip(grads, variables))
-        return {"loss": loss, "accuracy": accuracy, "global_norm": norm, "clipped": acted}
+        return {"loss": loss, "accuracy": accuracy, "global_norm": norm, "clipped": acted,
+                "variable_norms": norms}
 
     def run(ids, labels):
         ids, labels = np.asarray(ids), np.asarray(labels)

@@ -23,7 +23,8 @@ set, trains its share of each batch and writes its own outputs: give each its ow
 
 Outputs in ``out``: ``config.json`` (what ``evaluate``/``predict`` rebuild the model
 from), ``checkpoints/``, ``kept/`` (the kept weights), ``metrics.json``, ``metrics.csv``,
-``curves.png``, ``tensorboard/``.
+``gradients.csv`` (per step: loss, pre-clip global norm, clipping, per-layer gradient
+norms), ``curves.png``, ``tensorboard/``.
 """
 
 from __future__ import annotations
@@ -300,6 +301,8 @@ def train(config: ExperimentConfig, on_step=None, log=None) -> dict:
     x_train, y_train = splits["train"]
     steps = len(x_train) // config.batch_size  # full batches only
     writer = tf.summary.create_file_writer(os.path.join(out, "tensorboard"))
+    gradient_log = _GradientLog(os.path.join(out, "gradients.csv"), model.trainable_layer_names,
+                                keep_steps=int(progress["global_step"]))
     history = json.loads(progress["history"].numpy().decode())
     while int(progress["epoch"]) < config.epochs:
         epoch = int(progress["epoch"])
@@ -320,9 +323,12 @@ def train(config: ExperimentConfig, on_step=None, log=None) -> dict:
             progress["step_in_epoch"].assign(k + 1)
             progress["sums"].assign_add([loss, float(metrics["accuracy"]), norm,
                                          float(metrics["clipped"])])
+            layer_norms = gradient_log.record(step, metrics)
             with writer.as_default(step=step):
                 for key in ("loss", "accuracy", "global_norm", "clipped"):
                     _scalar(f"train/{key}", metrics[key])
+                for layer, layer_norm in layer_norms.items():
+                    _scalar(f"grad/{layer}", layer_norm)
             # (An epoch's last step is saved by the epoch-end checkpoint just below.)
             if config.checkpoint_every and step % config.checkpoint_every == 0 and k + 1 < steps:
                 manager.save(checkpoint_number=step)
@@ -387,6 +393,44 @@ def _check_resumable(config):
     if changed:
         raise ValueError("`--resume` must use the run's own settings; changed: "
                          f"{'; '.join(changed)}.")
+
+
+class _GradientLog:
+    """``gradients.csv``: one row per training step — loss, the pre-clip global norm,
+    whether clipping acted, and each layer's pre-clip gradient norm
+    ``sqrt(Σ_{variables of the layer} ‖g‖²)``.
+
+    On a resume, rows after the restored step are dropped: they are redone, so the file
+    ends as an uninterrupted run's would.
+    """
+
+    def __init__(self, path, layer_names, keep_steps):
+        self.path, self.layer_names = path, list(layer_names)
+        self.layers = list(dict.fromkeys(self.layer_names))
+        self.columns = ["step", "loss", "global_norm", "clipped"] + [
+            f"norm/{layer}" for layer in self.layers]
+        rows = []
+        if keep_steps and os.path.exists(path):
+            with open(path, newline="") as f:
+                rows = [r for r in csv.DictReader(f) if int(r["step"]) <= keep_steps]
+        with open(path, "w", newline="") as f:
+            writer = csv.DictWriter(f, self.columns)
+            writer.writeheader()
+            writer.writerows(rows)
+
+    def record(self, step, metrics) -> dict:
+        squares = np.asarray(metrics["variable_norms"], np.float64) ** 2
+        layer_norms = {layer: float(np.sqrt(sum(sq for sq, name in
+                                                zip(squares, self.layer_names)
+                                                if name == layer)))
+                       for layer in self.layers}
+        row = {"step": step, "loss": float(metrics["loss"]),
+               "global_norm": float(metrics["global_norm"]),
+               "clipped": int(bool(metrics["clipped"])),
+               **{f"norm/{k}": v for k, v in layer_norms.items()}}
+        with open(self.path, "a", newline="") as f:
+            csv.DictWriter(f, self.columns).writerow(row)
+        return layer_norms
 
 
 # TensorBoard's scalar-plugin metadata (what tf.summary.scalar writes), so that the

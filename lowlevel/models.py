@@ -97,23 +97,35 @@ class SentimentClassifier(KerasOrderedWeights, tf.Module):
                 CELLS[cell](self.units, dropout=dropout, seed=seed_of(i), input_dim=sizes[i],
                             dtype=dtype) for i in range(num_layers)])
             recurrent_weights = self.rnn.weights
+            recurrent_layers = [f"rnn{i}" for i, c in enumerate(self.rnn.cells)
+                                for _ in c.weights]
         else:
             self.rnn = [
                 LAYERS[cell](self.units, dropout=dropout, seed=seed_of(i), input_dim=sizes[i],
                              return_sequences=i < num_layers - 1, dtype=dtype)
                 for i in range(num_layers)]
             recurrent_weights = [w for layer in self.rnn for w in layer.weights]
+            recurrent_layers = [f"rnn{i}" for i, layer in enumerate(self.rnn)
+                                for _ in layer.weights]
         self.head = Dense(self.units, head_units, dtype=dtype, name="head")
         self.out = Dense(head_units, 1, dtype=dtype, name="out")
         self._rng = (tf.random.Generator.from_seed(seed + 1000) if seed is not None
                      else tf.random.Generator.from_non_deterministic_state())
         self._weights = ([self.embedding.embeddings] + list(recurrent_weights)
                          + self.head.weights + self.out.weights)
+        # The layer each weight belongs to, for per-layer gradient norms.
+        self._layer_names = (["embedding"] + recurrent_layers + ["head"] * 2 + ["out"] * 2)
 
     # --------------------------------------------------------------- weights
     @property
     def weights(self):
         return list(self._weights)
+
+    @property
+    def trainable_layer_names(self) -> list[str]:
+        """For each of ``trainable_variables``, its layer: ``embedding``, ``rnn0``,
+        ``rnn1``, ..., ``head``, ``out``."""
+        return [n for n, w in zip(self._layer_names, self._weights) if w.trainable]
 
     # ------------------------------------------------------------------ call
     def encode(self, ids, training=False):

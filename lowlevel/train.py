@@ -72,6 +72,13 @@ def clip_gradients(grads, clip: Clip):
     return clipped, norm, norm > t
 
 
+def variable_norms(grads):
+    """``[‖g_i‖₂ for each gradient]`` as one tensor ``[len(grads)]`` (0 for ``None``);
+    an ``IndexedSlices`` is measured by its slices, as the global norm measures it."""
+    return tf.stack([clipping.global_norm([g]) if g is not None else tf.constant(0.0)
+                     for g in grads])
+
+
 def _values(g):
     return g.values if isinstance(g, tf.IndexedSlices) else g
 
@@ -92,7 +99,9 @@ def accuracy(logits, labels):
 
 
 def make_train_step(model, optimizer, clip: Clip = Clip(), loss_fn=binary_cross_entropy):
-    """A compiled step ``step(ids, labels) -> {loss, accuracy, global_norm, clipped}``."""
+    """A compiled step ``step(ids, labels) -> {loss, accuracy, global_norm, clipped,
+    variable_norms}``; the norms (one per trainable variable) are measured before
+    clipping."""
     variables = list(model.trainable_variables)
 
     @tf.function
@@ -103,12 +112,13 @@ def make_train_step(model, optimizer, clip: Clip = Clip(), loss_fn=binary_cross_
             loss = loss_fn(logits, labels)
         # Backward.
         grads = tape.gradient(loss, variables)
+        norms = variable_norms(grads)
         # Clip (the norm is reported before clipping, as the studies need it).
         grads, norm, acted = clip_gradients(grads, clip)
         # Update.
         optimizer.apply_gradients(zip(grads, variables))
         return {"loss": loss, "accuracy": accuracy(logits, labels),
-                "global_norm": norm, "clipped": acted}
+                "global_norm": norm, "clipped": acted, "variable_norms": norms}
 
     return step
 

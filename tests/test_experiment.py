@@ -71,10 +71,30 @@ def test_run_writes_metrics_json_csv_png_tensorboard_and_checkpoints(finished_ru
         for event in tf.compat.v1.train.summary_iterator(os.path.join(out, "tensorboard", name)):
             tags |= {value.tag for value in event.summary.value}
     assert {"train/loss", "train/accuracy", "train/global_norm", "epoch/val_accuracy"} <= tags
+    assert {"grad/embedding", "grad/rnn0", "grad/rnn1", "grad/head", "grad/out"} <= tags
     # 180 training rows / 16 = 11 steps per epoch; every 4 steps and every epoch end.
     latest = tf.train.latest_checkpoint(os.path.join(out, "checkpoints"))
     assert latest.endswith("ckpt-33")
     assert os.path.isfile(os.path.join(out, "kept", "weights.index"))
+
+
+def test_gradients_csv_logs_every_step_with_per_layer_norms_that_make_the_global_norm(
+        finished_run):
+    config, metrics = finished_run
+    with open(os.path.join(config.out, "gradients.csv")) as f:
+        rows = list(csv.DictReader(f))
+    assert [int(r["step"]) for r in rows] == list(range(1, 34))  # 3 epochs x 11 steps
+    layers = ["embedding", "rnn0", "rnn1", "head", "out"]
+    assert list(rows[0]) == ["step", "loss", "global_norm", "clipped"] + [
+        f"norm/{layer}" for layer in layers]
+    for row in rows:
+        # ‖g‖² over all variables = Σ over layers of each layer's ‖g‖².
+        by_layers = np.sqrt(sum(float(row[f"norm/{layer}"]) ** 2 for layer in layers))
+        assert by_layers == pytest.approx(float(row["global_norm"]), rel=1e-5)
+        assert all(float(row[f"norm/{layer}"]) > 0 for layer in layers)
+    for epoch, summary in enumerate(metrics["epochs"]):
+        norms = [float(r["global_norm"]) for r in rows[11 * epoch:11 * (epoch + 1)]]
+        assert np.mean(norms) == pytest.approx(summary["global_norm_mean"], rel=1e-6)
 
 
 def test_kept_weights_are_the_best_validation_epochs(finished_run):
@@ -138,6 +158,12 @@ def test_resume_after_a_kill_ends_bit_identical_to_an_uninterrupted_run(tmp_path
         assert {k: v for k, v in a.items() if k != "seconds"} == \
                {k: v for k, v in b.items() if k != "seconds"}
     assert expected["test_accuracy"] == resumed["test_accuracy"]
+    # The per-step gradient log holds each step once, as the uninterrupted run's does.
+    logs = []
+    for config in (whole, broken):
+        with open(os.path.join(config.out, "gradients.csv")) as f:
+            logs.append(list(csv.DictReader(f)))
+    assert logs[0] == logs[1] and len(logs[0]) == 22
     # keep='last': the kept weights are the final checkpoint's.
     assert resumed["kept_epoch"] == 2
     _, kept = experiment.load_run(broken.out)
