@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 # TensorFlow's C++ start-up chatter would bury the tables; set it to 0 to see it.
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: demo test bench install clean
+.PHONY: demo test bench accuracy install clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -19,9 +19,11 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 
 install: $(VENV)/.installed
 
-# The main job: parity table, the gradient lab's quick studies, a short training run.
+# The main job: parity table, quick speed table, the gradient lab's quick studies,
+# a short training run.
 demo: install
 	$(BIN)/lowlevel verify
+	$(BIN)/lowlevel bench --quick --out runs/bench
 	$(BIN)/lowlevel gradients all --quick --out runs/gradients
 	rm -rf runs/demo
 	$(BIN)/lowlevel train --data synthetic --num-train 10000 --num-test 2000 --cell gru \
@@ -34,6 +36,29 @@ test: install
 
 bench: install
 	$(BIN)/python -m pytest benchmarks --benchmark-enable --benchmark-json=benchmarks/results.json
+
+# The README's accuracy table on the real IMDB data: every cell x style, then the
+# GloVe-initialised LSTM frozen and fine-tuned. Point it at local files, e.g.
+#   make accuracy IMDB=data/imdb.npz WORD_INDEX=data/imdb_word_index.json GLOVE=data/glove.6B.100d.txt
+# (IMDB and WORD_INDEX empty: Keras's cache or download). A stopped run resumes.
+IMDB       ?=
+WORD_INDEX ?=
+GLOVE      ?= glove.6B.100d.txt
+EPOCHS     ?= 10
+RUNS       ?= runs/imdb
+IMDB_FLAGS  = --data imdb --epochs $(EPOCHS) $(if $(IMDB),--imdb-path $(IMDB))
+GLOVE_FLAGS = --cell lstm --style layer --glove $(GLOVE) $(if $(WORD_INDEX),--word-index $(WORD_INDEX))
+resume      = $$(test -d $(RUNS)/$(1)/checkpoints && echo --resume)
+
+accuracy: install
+	for cell in simple lstm gru; do for style in cell layer; do \
+	    $(BIN)/lowlevel train $(IMDB_FLAGS) --cell $$cell --style $$style \
+	        --out $(RUNS)/$$cell-$$style $(call resume,$$cell-$$style) || exit 1; done; done
+	$(BIN)/lowlevel train $(IMDB_FLAGS) $(GLOVE_FLAGS) --freeze-embedding \
+	    --out $(RUNS)/lstm-glove-frozen $(call resume,lstm-glove-frozen)
+	$(BIN)/lowlevel train $(IMDB_FLAGS) $(GLOVE_FLAGS) \
+	    --out $(RUNS)/lstm-glove-tuned $(call resume,lstm-glove-tuned)
+	$(BIN)/python benchmarks/accuracy_table.py $(RUNS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -6,13 +6,11 @@ Select sizes with ``--bench-size tutorial,large`` or ``LOWLEVEL_BENCH_SIZES=...`
 """
 
 import os
-import sys
 
 import pytest
 import tensorflow as tf
 
-sys.path.insert(0, os.path.dirname(__file__))
-import step_builders  # noqa: E402
+from lowlevel import speed
 
 # As in tests/conftest.py: float32 matmuls stay float32 on Ampere+ GPUs.
 tf.config.experimental.enable_tensor_float_32_execution(False)
@@ -44,17 +42,21 @@ def pytest_generate_tests(metafunc):
         return
     config = metafunc.config
     sizes = _choice(config, "--bench-size", "LOWLEVEL_BENCH_SIZES",
-                    step_builders.DEFAULT_SIZES, step_builders.SIZES)
+                    speed.DEFAULT_SIZES, speed.SIZES)
     impls = _choice(config, "--bench-impl", "LOWLEVEL_BENCH_IMPLS",
-                    step_builders.IMPLEMENTATIONS, step_builders.IMPLEMENTATIONS)
+                    speed.IMPLEMENTATIONS, speed.IMPLEMENTATIONS)
+    # What this machine lacks (a GPU, PyTorch) shows as a skip, not as silence.
     params = []
     for size in sizes:
-        for phase in step_builders.PHASES:
-            for kind in step_builders.KINDS:
+        for phase in speed.PHASES:
+            for kind in speed.KINDS:
                 for impl in impls:
-                    if step_builders.applies(kind, impl, phase, size) is None:
-                        params.append(pytest.param((kind, impl, phase, size),
-                                                   id=f"{size}-{phase}-{kind}-{impl}"))
+                    if speed.applies(kind, impl, phase, size) is not None:
+                        continue
+                    reason = speed.unavailable(impl)
+                    marks = [pytest.mark.skip(reason=reason)] if reason else []
+                    params.append(pytest.param((kind, impl, phase, size), marks=marks,
+                                               id=f"{size}-{phase}-{kind}-{impl}"))
     metafunc.parametrize("case_spec", params)
 
 
@@ -66,12 +68,15 @@ def medians():
 def pytest_terminal_summary(terminalreporter):
     if not MEDIANS:
         return
+    from lowlevel.bench import baseline_of
+
     tr = terminalreporter
-    tr.section("median time ratio keras_layer / implementation (>1: faster than Keras)")
+    tr.section("median time ratio baseline / implementation (>1: faster); baseline "
+               "keras_layer, keras_mixed_bfloat16 for lowlevel_bfloat16")
     for (kind, phase, size), row in sorted(MEDIANS.items()):
-        base = row.get("keras_layer")
         cells = []
         for impl, median in row.items():
+            base = row.get(baseline_of(impl))
             ratio = f"{base / median:5.2f}x" if base else "  n/a"
             cells.append(f"{impl} {median * 1e3:8.2f} ms ({ratio})")
         tr.write_line(f"{size:8} {phase:10} {kind:6} | " + " | ".join(cells))

@@ -10,7 +10,7 @@ from lowlevel.bidirectional import Bidirectional
 from lowlevel.cells import GRUCell, LSTMCell, SimpleRNNCell
 from lowlevel.clipping import clip_by_global_norm, clip_by_norm, clip_by_value, global_norm
 from lowlevel.embedding import Embedding
-from lowlevel.layers import GRU, LSTM, RNN, SimpleRNN
+from lowlevel.layers import GRU, LSTM, RNN, SimpleRNN, stack_layers
 from lowlevel.stacking import StackedCells
 from lowlevel.unroll import unroll
 
@@ -18,6 +18,6 @@ __version__ = "0.1.0"
 
 __all__ = [
     "SimpleRNNCell", "LSTMCell", "GRUCell", "StackedCells", "RNN", "SimpleRNN", "LSTM",
-    "GRU", "Bidirectional", "Embedding", "unroll", "clip_by_value", "clip_by_norm",
+    "GRU", "stack_layers", "Bidirectional", "Embedding", "unroll", "clip_by_value", "clip_by_norm",
     "clip_by_global_norm", "global_norm",
 ]

@@ -93,17 +93,22 @@ def supports(cell) -> bool:
 
 # ------------------------------------------------------------------------ the layer
 def bptt_unroll(cell, inputs, initial_states, mask=None, go_backwards=False,
-                return_sequences=False, zero_output_for_mask=False, dropout_masks=None):
+                return_sequences=False, zero_output_for_mask=False, dropout_masks=None,
+                weights=None):
     """:func:`lowlevel.unroll.unroll` of ``cell.step`` with a hand-written gradient.
 
     Args and returns as ``unroll`` (``inputs [batch, time, features]``,
     ``initial_states`` ``[h]`` or ``[h, c]``), plus ``dropout_masks``: the pair
     ``(m_x [batch, input_dim] or None, m_h [batch, units] or None)`` that
-    ``cell.step`` would receive. Returns ``(last [batch, units], sequence [batch,
-    time, units] or None, final_states)``.
+    ``cell.step`` would receive, and ``weights``: the ``(kernel, recurrent_kernel,
+    bias)`` that ``cell.step`` would receive (``None``: the cell's variables; the
+    layers' ``compute_dtype`` passes them cast, and the hand-written gradient then
+    reaches the variables through the cast). Everything runs in ``inputs.dtype``.
+    Returns ``(last [batch, units], sequence [batch, time, units] or None,
+    final_states)``.
     """
     out = _run(cell, inputs, initial_states, mask, go_backwards, zero_output_for_mask,
-               dropout_masks)
+               dropout_masks, weights)
     ys, final = out  # ys [time, batch, units]
     sequence = tf.transpose(ys, [1, 0, 2]) if return_sequences else None
     return ys[-1], sequence, final
@@ -126,10 +131,12 @@ def _prepare(cell, inputs, mask, go_backwards, dropout_masks):
 
 
 def _run(cell, inputs, initial_states, mask, go_backwards, zero_output_for_mask,
-         dropout_masks):
+         dropout_masks, weights=None):
     xs, masks, m_h = _prepare(cell, inputs, mask, go_backwards, dropout_masks)
     spec = _Spec(cell, masks, m_h, zero_output_for_mask)
-    weights = [tf.convert_to_tensor(w) for w in cell.weights]  # reads: gradients reach the variables
+    # [kernel, recurrent_kernel(, bias)]: reads (or casts) of the variables, so the
+    # core's gradients reach them.
+    weights = [tf.convert_to_tensor(w) for w in cell.step_weights(weights) if w is not None]
     states = [tf.convert_to_tensor(s) for s in tf.nest.flatten(initial_states)]
     n_states = len(states)
 

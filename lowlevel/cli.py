@@ -1,4 +1,4 @@
-"""The ``lowlevel`` command line: verify, train / evaluate / predict, gradients."""
+"""The ``lowlevel`` command line: verify, bench, train / evaluate / predict, gradients."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import sys
 
 
 def _parser() -> argparse.ArgumentParser:
-    from lowlevel import cli_experiment, cli_gradients
+    from lowlevel import bench, cli_experiment, cli_gradients
 
     parser = argparse.ArgumentParser(
         prog="lowlevel",
@@ -21,6 +21,7 @@ def _parser() -> argparse.ArgumentParser:
                         help="only these dtypes (repeatable; default: both)")
     verify.add_argument("--mode", choices=["eager", "function"], action="append",
                         help="only these modes (repeatable; default: both)")
+    bench.add_parser(commands)
     cli_experiment.add_parsers(commands)
     cli_gradients.add_parser(commands)
     return parser
@@ -33,6 +34,9 @@ def main(argv=None) -> int:
         return verify.run(json_path=args.json,
                           dtypes=tuple(args.dtype or ("float32", "float64")),
                           modes=tuple(args.mode or ("eager", "function")))
+    if args.command == "bench":
+        from lowlevel import bench
+        return bench.run(args)
     if args.command == "gradients":
         from lowlevel import cli_gradients
         return cli_gradients.run(args)

@@ -14,9 +14,31 @@ gradients (``tests/test_implementations.py``):
 - ``'bptt'``: :func:`lowlevel.bptt.bptt_unroll`, a ``tf.custom_gradient`` core with
   hand-written backpropagation through time (SimpleRNN, LSTM, GRU cells with their
   default-style activations; anything else falls back to ``'fast'``).
+
+``compute_dtype`` (``None``: the variables' dtype) computes in a lower precision than
+the variables are stored in, as Keras's ``mixed_bfloat16`` / ``mixed_float16`` dtype
+policies: float32 variables for the optimizer's small updates, bfloat16 (or float16)
+matmuls. What is cast where, in :meth:`RNN._forward`:
+
+- inputs ``[batch, time, features]``, initial states and dropout masks: cast to
+  ``compute_dtype`` before the loop (inputs and states may come in either dtype);
+- weights: cast at every step, as Keras casts them at every read (:meth:`cast_weights`
+  of the cell, given to the step as its ``weights`` argument), so that each step's
+  weight gradient returns to the variables' dtype before the sum over time; ``'bptt'``
+  casts once, its weight gradients being single matmuls over all steps. The variables
+  stay in the cell's dtype and receive their gradients in it, through the cast;
+- the step equations, the outputs and the returned states are in ``compute_dtype``,
+  as Keras returns them. Every ``implementation`` runs in it, ``'bptt'`` included.
+
+(``docs/equations.md``, "Mixed precision").
+
+With ``compute_dtype=None`` (or equal to the variables' dtype) nothing is cast: the
+graph is the one without the argument.
 """
 
 from __future__ import annotations
+
+import numbers
 
 import tensorflow as tf
 
@@ -33,22 +55,32 @@ DEFAULT_IMPLEMENTATION = "fast"
 
 class RNN(KerasOrderedWeights, tf.Module):
     """``RNN(cell, return_sequences=False, return_state=False, go_backwards=False,
-    implementation='fast')``.
+    implementation='fast', compute_dtype=None)``.
 
     ``cell`` is any lowlevel cell or :class:`StackedCells`. Weights are the cell's,
     in Keras's order; ``states`` returned with ``return_state=True`` are flattened
     as Keras flattens them (``[h]``, ``[h, c]``, or every cell's in turn).
+
+    ``compute_dtype``: ``None`` (the variables' dtype), or a float dtype no wider than
+    the variables' (``'bfloat16'``, ``'float16'``) to compute in, as Keras's mixed
+    precision policies (see the module's docstring for what is cast where).
     """
 
     def __init__(self, cell, return_sequences=False, return_state=False,
                  go_backwards=False, zero_output_for_mask=False, implementation=None,
-                 name=None):
+                 compute_dtype=None, name=None):
         super().__init__(name=name)
         if not hasattr(cell, "step") or not hasattr(cell, "get_initial_state"):
             raise TypeError(
                 "`cell` must be a lowlevel cell (SimpleRNNCell, LSTMCell, GRUCell) or "
                 f"StackedCells; received {type(cell).__name__}."
             )
+        self._compute_dtype = _check_compute_dtype(compute_dtype, cell.dtype)
+        if self._compute_dtype is not None and not hasattr(cell, "cast_weights"):
+            raise TypeError(
+                "`compute_dtype` needs a cell with `cast_weights(dtype)` and a `weights` "
+                "argument to `step` (SimpleRNNCell, LSTMCell, GRUCell, StackedCells); "
+                f"received {type(cell).__name__}.")
         self.cell = cell
         self.return_sequences = bool(return_sequences)
         self.return_state = bool(return_state)
@@ -66,7 +98,18 @@ class RNN(KerasOrderedWeights, tf.Module):
     # --------------------------------------------------------------- weights
     @property
     def dtype(self):
+        """The variables' dtype (Keras's ``variable_dtype``)."""
         return self.cell.dtype
+
+    @property
+    def compute_dtype(self):
+        """The dtype of the steps, outputs and returned states (Keras's ``compute_dtype``)."""
+        return self._compute_dtype if self._compute_dtype is not None else self.dtype
+
+    @property
+    def _mixed(self) -> bool:
+        """True when computing in another dtype than the variables' (anything is cast)."""
+        return self.compute_dtype != self.dtype
 
     @property
     def weights(self):
@@ -80,7 +123,7 @@ class RNN(KerasOrderedWeights, tf.Module):
 
     # ------------------------------------------------------------------ call
     def __call__(self, inputs, initial_state=None, mask=None, training=False):
-        inputs = _checks.as_float_tensor(inputs, self.dtype, "inputs")
+        inputs = self._as_input(inputs, "inputs")
         _checks.shape_matches(inputs, [None, None, self.cell.input_dim], "inputs")
         if inputs.shape[1] == 0:
             raise ValueError("`inputs` must have at least one time step; received time = 0.")
@@ -109,9 +152,22 @@ class RNN(KerasOrderedWeights, tf.Module):
             # One mask per sequence batch, reused at every step (Gal & Ghahramani 2016).
             masks = self.cell.draw_dropout_masks(tf.shape(inputs)[0])
 
+        if self._mixed:
+            # Mixed precision (Keras's mixed_bfloat16): everything the steps touch in
+            # compute_dtype.
+            inputs = _cast(inputs, self.compute_dtype)
+            initial_state = _cast(initial_state, self.compute_dtype)
+            masks = _cast(masks, self.compute_dtype)
+
         def step(x_t, states):
-            return self.cell.step(x_t, states, masks) if masks is not None \
-                else self.cell.step(x_t, states)
+            kwargs = {} if masks is None else {"masks": masks}
+            if self._mixed:
+                # Cast at every step, as Keras casts at every read: each step's weight
+                # gradient then returns to float32 before the sum over time (cast once,
+                # outside the loop, the sum ran in bfloat16: 2e-2 off float64 at 80 steps
+                # against Keras's 3e-3).
+                kwargs["weights"] = self.cell.cast_weights(self.compute_dtype)
+            return self.cell.step(x_t, states, **kwargs)
 
         options = dict(mask=mask, go_backwards=self.go_backwards,
                        return_sequences=self.return_sequences,
@@ -119,8 +175,12 @@ class RNN(KerasOrderedWeights, tf.Module):
         if self.implementation == "bptt":
             from lowlevel import bptt  # noqa: PLC0415 (bptt imports the cells' modules)
             if bptt.supports(self.cell):
+                # Cast once: BPTT forms each weight gradient as one matmul over all
+                # steps, accumulated by the matmul itself.
+                weights = (self.cell.cast_weights(self.compute_dtype) if self._mixed
+                           else None)
                 return bptt.bptt_unroll(self.cell, inputs, initial_state, dropout_masks=masks,
-                                        **options)
+                                        weights=weights, **options)
         if self.implementation == "reference":
             return unroll(step, inputs, initial_state, **options)
         return fast_unroll(step, inputs, initial_state, output_size=self.cell.output_size,
@@ -138,20 +198,33 @@ class RNN(KerasOrderedWeights, tf.Module):
             )
         checked = []
         for i, (s, t) in enumerate(zip(flat, flat_template)):
-            s = _checks.as_float_tensor(s, self.dtype, f"initial_state[{i}]")
+            s = self._as_input(s, f"initial_state[{i}]")
             _checks.shape_matches(s, [batch, t.shape[-1]], f"initial_state[{i}]")
             checked.append(s)
         return tf.nest.pack_sequence_as(template, checked)
 
+    def _as_input(self, value, argument):
+        """A tensor of the variables' dtype, or already of ``compute_dtype`` (kept).
+
+        Other dtypes are an error, as in :func:`lowlevel._checks.as_float_tensor`;
+        ``_forward`` casts to ``compute_dtype``.
+        """
+        if self._mixed and isinstance(value, (tf.Tensor, tf.Variable)) \
+                and value.dtype == self.compute_dtype:
+            return tf.convert_to_tensor(value)
+        return _checks.as_float_tensor(value, self.dtype, argument)
+
     def get_initial_state(self, batch_size):
-        return self.cell.get_initial_state(batch_size)
+        """Zero states, in ``compute_dtype`` (as Keras's cells make them)."""
+        return _cast(self.cell.get_initial_state(batch_size), self.compute_dtype)
 
     def get_config(self):
         return {"cell": {"class": type(self.cell), "config": self.cell.get_config()},
                 "return_sequences": self.return_sequences,
                 "return_state": self.return_state, "go_backwards": self.go_backwards,
                 "zero_output_for_mask": self.zero_output_for_mask,
-                "implementation": self.implementation}
+                "implementation": self.implementation,
+                "compute_dtype": _dtype_name(self._compute_dtype)}
 
     @classmethod
     def from_config(cls, config):
@@ -167,12 +240,13 @@ class _CellLayer(RNN):
 
     def __init__(self, units, *, return_sequences=False, return_state=False,
                  go_backwards=False, zero_output_for_mask=False, implementation=None,
-                 name=None, **cell_kwargs):
+                 compute_dtype=None, name=None, **cell_kwargs):
         super().__init__(self.cell_class(units, **cell_kwargs),
                          return_sequences=return_sequences, return_state=return_state,
                          go_backwards=go_backwards,
                          zero_output_for_mask=zero_output_for_mask,
-                         implementation=implementation, name=name)
+                         implementation=implementation, compute_dtype=compute_dtype,
+                         name=name)
 
     @property
     def units(self):
@@ -182,7 +256,8 @@ class _CellLayer(RNN):
         return {**self.cell.get_config(), "return_sequences": self.return_sequences,
                 "return_state": self.return_state, "go_backwards": self.go_backwards,
                 "zero_output_for_mask": self.zero_output_for_mask,
-                "implementation": self.implementation}
+                "implementation": self.implementation,
+                "compute_dtype": _dtype_name(self._compute_dtype)}
 
     @classmethod
     def from_config(cls, config):
@@ -190,8 +265,11 @@ class _CellLayer(RNN):
 
 
 class SimpleRNN(_CellLayer):
-    """``SimpleRNN(units, activation='tanh', ..., return_sequences=False, ...)`` over
-    :class:`SimpleRNNCell`; arguments and defaults as ``keras.layers.SimpleRNN``."""
+    """``SimpleRNN(units, activation='tanh', ..., return_sequences=False, ...,
+    compute_dtype=None)`` over :class:`SimpleRNNCell`; arguments and defaults as
+    ``keras.layers.SimpleRNN`` (``dtype`` is the variables', ``compute_dtype`` the
+    steps'; ``dtype='float32', compute_dtype='bfloat16'`` is Keras's
+    ``dtype='mixed_bfloat16'``)."""
 
     cell_class = SimpleRNNCell
 
@@ -208,9 +286,80 @@ class GRU(_CellLayer):
     cell_class = GRUCell
 
 
+def _check_compute_dtype(value, variable_dtype):
+    """``None``, or a float ``tf.DType`` no wider than ``variable_dtype``."""
+    if value is None:
+        return None
+    if isinstance(value, (bool, numbers.Number)):  # tf.as_dtype(1) would be float32
+        dtype = None
+    else:
+        try:
+            dtype = tf.as_dtype(value)
+        except TypeError:
+            dtype = None
+    if dtype not in _checks.FLOAT_DTYPES:
+        raise TypeError(
+            f"`compute_dtype` must be None or one of "
+            f"{[d.name for d in _checks.FLOAT_DTYPES]}; received {value!r}.")
+    if dtype.size > variable_dtype.size:
+        raise ValueError(
+            f"`compute_dtype` {dtype.name} is wider than the variables' dtype "
+            f"{variable_dtype.name}: it is for computing in a lower precision than the "
+            f"variables are stored in (make the variables {dtype.name} instead, with "
+            f"dtype={dtype.name!r}).")
+    return dtype
+
+
+def _cast(nest, dtype):
+    """Cast every tensor of a nest (``None`` entries, e.g. absent dropout masks, stay)."""
+    return tf.nest.map_structure(lambda t: None if t is None else tf.cast(t, dtype), nest)
+
+
+def _dtype_name(dtype):
+    return None if dtype is None else dtype.name
+
+
+def stack_layers(layers, name=None) -> RNN:
+    """Run a stack of sequence layers as one time loop: ``RNN(StackedCells(cells))``.
+
+    ``stack_layers([lowlevel.LSTM(64, return_sequences=True), lowlevel.LSTM(64)])(x)``
+    computes what calling the two layers in turn computes (the same cells and
+    variables, outputs and gradients equal: ``tests/test_stacking.py``), but steps every
+    layer at each time step, the tutorial's ``MyRNN`` order. The serial chain of
+    ``L`` layers over ``T`` steps shortens from ``L * T`` dependent steps to ``T + L - 1``:
+    layer ``l`` at step ``t`` and layer ``l - 1`` at step ``t + 1`` depend on nothing of
+    each other, so the loop's executor runs them side by side on two cores (a
+    wavefront). Measured with ``lowlevel bench`` (implementation ``lowlevel_stacked``).
+
+    Every layer but the last must return sequences and none may go backwards, return
+    states or differ in ``implementation`` or ``compute_dtype``; the result returns
+    what the last layer returns.
+    """
+    layers = list(layers)
+    if not layers or not all(isinstance(layer, RNN) for layer in layers):
+        raise TypeError("`layers` must be a non-empty list of lowlevel sequence layers; "
+                        f"received {[type(layer).__name__ for layer in layers]}.")
+    for i, layer in enumerate(layers):
+        if i < len(layers) - 1 and not layer.return_sequences:
+            raise ValueError(f"`layers[{i}]` must return sequences to feed layers[{i + 1}]; "
+                             "build it with return_sequences=True.")
+        if layer.go_backwards or layer.return_state or layer.zero_output_for_mask:
+            raise ValueError(f"`layers[{i}]` must have go_backwards, return_state and "
+                             "zero_output_for_mask False to be stacked per step.")
+        for attribute in ("implementation", "compute_dtype"):
+            if getattr(layer, attribute) != getattr(layers[0], attribute):
+                raise ValueError(f"`layers[{i}].{attribute}` {getattr(layer, attribute)!r} "
+                                 f"differs from layers[0]'s {getattr(layers[0], attribute)!r}.")
+    mixed = layers[0]._compute_dtype
+    return RNN(StackedCells([layer.cell for layer in layers]),
+               return_sequences=layers[-1].return_sequences,
+               implementation=layers[0].implementation,
+               compute_dtype=None if mixed is None else mixed, name=name)
+
+
 def clone(layer):
     """A new layer of the same configuration, with freshly initialised weights."""
     return type(layer).from_config(layer.get_config())
 
 
-__all__ = ["RNN", "SimpleRNN", "LSTM", "GRU", "StackedCells", "clone"]
+__all__ = ["RNN", "SimpleRNN", "LSTM", "GRU", "StackedCells", "stack_layers", "clone"]

@@ -87,13 +87,28 @@ class StackedCells(KerasOrderedWeights, tf.Module):
         for c in self.cells:
             c.reset_dropout_mask()
 
+    def cast_weights(self, dtype):
+        """Every cell's :meth:`~lowlevel.cells.RecurrentCell.cast_weights`, one
+        ``(kernel, recurrent_kernel, bias)`` per cell: the ``weights`` of :meth:`step`."""
+        return [c.cast_weights(dtype) for c in self.cells]
+
     # ------------------------------------------------------------------ step
-    def step(self, x_t, states, masks=None):
-        """One step of every cell, bottom to top; returns ``(output, new_states)``."""
+    def step(self, x_t, states, masks=None, weights=None):
+        """One step of every cell, bottom to top; returns ``(output, new_states)``.
+
+        ``masks`` and ``weights`` (as :meth:`cast_weights` returns them), when given,
+        hold one entry per cell, passed to that cell's ``step``.
+        """
         masks = masks or [(None, None)] * len(self.cells)
+        weights = weights or [None] * len(self.cells)
         new_states = []
-        for cell, cell_states, cell_masks in zip(self.cells, states, masks):
-            x_t, cell_states = cell.step(x_t, cell_states, cell_masks)
+        for cell, cell_states, cell_masks, cell_weights in zip(self.cells, states, masks,
+                                                               weights):
+            if cell_weights is None:  # the cell's own variables
+                x_t, cell_states = cell.step(x_t, cell_states, cell_masks)
+            else:
+                x_t, cell_states = cell.step(x_t, cell_states, cell_masks,
+                                             weights=cell_weights)
             new_states.append(cell_states)
         return x_t, new_states
 

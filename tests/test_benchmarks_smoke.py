@@ -1,63 +1,77 @@
-"""The step-speed benchmarks, run once at the tiny ``quick`` size without timing.
+"""The step-speed cases, run once at the tiny ``quick`` size without timing.
 
-Uses the same builders as ``benchmarks/test_step_speed.py``, so a benchmark that
-compares different computations (or crashes) fails here first.
+``lowlevel bench`` and ``benchmarks/test_step_speed.py`` time the cases of
+:mod:`lowlevel.speed`; a case that computes something else than its baseline (or
+crashes) fails here first. Tolerances: float32 1e-5 against ``keras_layer``; the
+bfloat16 path 5e-2 against ``keras_mixed_bfloat16`` (``lowlevel.tolerances``).
 """
 
 import math
-import os
-import sys
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), os.pardir, "benchmarks"))
-import step_builders  # noqa: E402
-from lowlevel.tolerances import assert_close  # noqa: E402
+from lowlevel import speed
+from lowlevel.bench import baseline_of
+from lowlevel.tolerances import assert_close
 
 SIZE = "quick"
-IMPLS = [i for i in step_builders.IMPLEMENTATIONS if i != "keras_layer"]
 
 
 def _cases(phase):
-    return [pytest.param(kind, impl, id=f"{kind}-{impl}")
-            for kind in step_builders.KINDS for impl in step_builders.IMPLEMENTATIONS
-            if step_builders.applies(kind, impl, phase, SIZE) is None]
+    """Every non-baseline case; those this machine cannot run skip with the reason."""
+    params = []
+    for kind in speed.KINDS:
+        for impl in speed.IMPLEMENTATIONS:
+            if impl in (speed.BASELINE, "keras_mixed_bfloat16"):
+                continue
+            if speed.applies(kind, impl, phase, SIZE) is not None:
+                continue
+            reason = speed.unavailable(impl)
+            marks = [pytest.mark.skip(reason=reason)] if reason else []
+            params.append(pytest.param(kind, impl, marks=marks, id=f"{kind}-{impl}"))
+    return params
 
 
-_keras_cache = {}
+def _tolerance_dtype(implementation):
+    return tf.bfloat16 if "bfloat16" in implementation else tf.float32
 
 
-def _keras_reference(kind):
-    """Forward output and first-step loss of the baseline (two stacked Keras layers)."""
-    if kind not in _keras_cache:
-        case = step_builders.build_case(kind, "keras_layer", SIZE)
-        _keras_cache[kind] = (case.forward(case.x).numpy(),
-                              case.train_step(case.x, case.target).numpy())
-    return _keras_cache[kind]
+_baseline_cache = {}
+
+
+def _baseline(kind, implementation):
+    """Forward output and first-step loss of the implementation's baseline."""
+    base = baseline_of(implementation)
+    if (kind, base) not in _baseline_cache:
+        case = speed.build_case(kind, base, SIZE)
+        _baseline_cache[kind, base] = (case.run("forward"), case.run("train_step"))
+    return _baseline_cache[kind, base]
 
 
 @pytest.mark.parametrize("kind, implementation", _cases("forward"))
-def test_benchmark_forward_equals_keras_layer_output(kind, implementation):
-    case = step_builders.build_case(kind, implementation, SIZE)
-    out = case.forward(case.x)
-    size = step_builders.SIZES[SIZE]
+def test_benchmark_forward_equals_its_baseline_output(kind, implementation):
+    case = speed.build_case(kind, implementation, SIZE)
+    out = case.run("forward")
+    size = speed.SIZES[SIZE]
     assert out.shape == (size["batch"], size["units"])
-    expected, _ = _keras_reference(kind)
-    assert_close(out, expected, tf.float32, f"{kind} {implementation} forward")
+    expected, _ = _baseline(kind, implementation)
+    assert_close(out, expected, _tolerance_dtype(implementation),
+                 f"{kind} {implementation} forward")
 
 
 @pytest.mark.parametrize("kind, implementation", _cases("train_step"))
-def test_benchmark_train_step_returns_finite_keras_loss(kind, implementation):
-    case = step_builders.build_case(kind, implementation, SIZE)
-    loss = float(case.train_step(case.x, case.target).numpy())
+def test_benchmark_train_step_returns_finite_baseline_loss(kind, implementation):
+    case = speed.build_case(kind, implementation, SIZE)
+    loss = float(case.run("train_step"))
     assert math.isfinite(loss)
     # The loss is taken before the update: same weights and data give the same loss.
-    _, expected = _keras_reference(kind)
-    assert_close(np.float64(loss), np.float64(expected), tf.float32,
+    _, expected = _baseline(kind, implementation)
+    assert_close(np.float64(loss), np.float64(expected), _tolerance_dtype(implementation),
                  f"{kind} {implementation} first train-step loss")
-    assert math.isfinite(float(case.train_step(case.x, case.target).numpy()))
+    second = float(case.run("train_step"))
+    assert math.isfinite(second) and second != loss  # the update changed the weights
 
 
 def test_keras_lstm_to_block_lstm_v2_stacks_kernels_and_keeps_gate_order_i_f_c_o():
@@ -65,8 +79,31 @@ def test_keras_lstm_to_block_lstm_v2_stacks_kernels_and_keeps_gate_order_i_f_c_o
     gate_of_column = np.repeat(np.arange(4.0), units)  # i, f, c, o as Keras fuses them
     kernel = np.tile(gate_of_column, (input_dim, 1))
     recurrent = np.tile(gate_of_column, (units, 1)) + 10.0
-    w, b = step_builders.keras_lstm_to_block_lstm(kernel, recurrent, gate_of_column)
+    w, b = speed.keras_lstm_to_block_lstm(kernel, recurrent, gate_of_column)
     assert w.shape == (input_dim + units, 4 * units)
     np.testing.assert_array_equal(w[:input_dim], kernel)
     np.testing.assert_array_equal(w[input_dim:], recurrent)
     np.testing.assert_array_equal(b, gate_of_column)
+
+
+def test_keras_to_torch_gru_reorders_gates_z_r_h_to_r_z_n_and_splits_biases():
+    units, input_dim = 2, 3
+    gate_of_column = np.repeat(np.arange(3.0), units)  # z, r, h
+    kernel = np.tile(gate_of_column, (input_dim, 1))
+    bias = np.stack([gate_of_column, gate_of_column + 10.0])  # [input bias, recurrent bias]
+    w_ih, w_hh, b_ih, b_hh = speed.keras_to_torch("gru", kernel, kernel[:units], bias)
+    r_z_n = np.repeat([1.0, 0.0, 2.0], units)
+    np.testing.assert_array_equal(w_ih, np.tile(r_z_n, (input_dim, 1)).T)
+    np.testing.assert_array_equal(w_hh, np.tile(r_z_n, (units, 1)).T)
+    np.testing.assert_array_equal(b_ih, r_z_n)
+    np.testing.assert_array_equal(b_hh, r_z_n + 10.0)
+
+
+@pytest.mark.parametrize("phase", speed.PHASES)
+@pytest.mark.parametrize("kind", speed.KINDS)
+def test_matmul_flops_counts_each_layers_fused_products(kind, phase):
+    size = speed.SIZES["tutorial"]  # batch 128, time 80, input 100, units 64, 2 layers
+    gates = {"simple": 1, "lstm": 4, "gru": 3}[kind]
+    per_step = 2 * 128 * gates * 64 * ((100 + 64) + (64 + 64))  # both layers' [x, h] @ W
+    expected = per_step * 80 * (1 if phase == "forward" else 3)
+    assert speed.matmul_flops(kind, size, phase) == expected

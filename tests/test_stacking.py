@@ -77,3 +77,47 @@ def test_stacked_cells_build_gives_upper_cells_the_lower_output_size():
     stack.build(input_shape=(None, 7))
     assert [tuple(w.shape) for w in stack.weights] == [
         (7, 15), (5, 15), (2, 15), (5, 8), (2, 8), (8,)]
+
+
+@pytest.mark.parametrize("implementation", ["fast", "reference"])
+@pytest.mark.parametrize("kind", KINDS)
+def test_stack_layers_equals_calling_the_layers_in_turn_outputs_masks_and_gradients(
+        kind, implementation):
+    layers = [getattr(lowlevel, kind)(4, input_dim=features, dtype=tf.float64,
+                                      return_sequences=True, implementation=implementation)
+              for features in (3, 4)]
+    rng = np.random.default_rng(1)
+    for layer in layers:
+        layer.set_weights([rng.normal(0, 0.5, w.shape) for w in layer.get_weights()])
+    stacked = lowlevel.stack_layers(layers)
+    x = tf.constant(rng.normal(size=[2, 6, 3]))
+    mask = tf.constant([[True, True, False, True, True, False], [False] + [True] * 5])
+    variables = [v for layer in layers for v in layer.trainable_variables]
+    # The stack shares the layers' variables: nothing to copy.
+    assert [v.ref() for v in stacked.trainable_variables] == [v.ref() for v in variables]
+    with tf.GradientTape(persistent=True) as tape:
+        in_turn = layers[1](layers[0](x, mask=mask), mask=mask)
+        at_once = stacked(x, mask=mask)
+        loss_in_turn = tf.reduce_sum(tf.sin(in_turn))
+        loss_at_once = tf.reduce_sum(tf.sin(at_once))
+    assert_close(at_once, in_turn, tf.float64, "stack_layers output")
+    for a, e in zip(tape.gradient(loss_at_once, variables), tape.gradient(loss_in_turn, variables)):
+        assert_close(a, e, tf.float64, "stack_layers gradient")
+
+
+@pytest.mark.parametrize("second, message", [
+    (dict(return_sequences=False), r"layers\[0\]` must return sequences"),
+    (dict(go_backwards=True), r"layers\[1\]` must have go_backwards"),
+    (dict(implementation="reference"), r"layers\[1\]\.implementation"),
+    (dict(compute_dtype="bfloat16"), r"layers\[1\]\.compute_dtype"),
+])
+def test_stack_layers_rejects_stacks_that_differ_from_per_step_stepping(second, message):
+    first = dict(return_sequences=True)
+    if second.get("return_sequences") is False:
+        first = dict(return_sequences=False)
+        second = {}
+    layers = [lowlevel.GRU(3, input_dim=2, **first), lowlevel.GRU(3, input_dim=3, **second)]
+    with pytest.raises(ValueError, match=message):
+        lowlevel.stack_layers(layers)
+    with pytest.raises(TypeError, match="`layers` must be a non-empty list"):
+        lowlevel.stack_layers([lowlevel.GRUCell(3)])

@@ -195,9 +195,37 @@ class RecurrentCell(KerasOrderedWeights, tf.Module):
         return self._cached_masks[1]
 
     # -------------------------------------------------------------------- step
-    def step(self, x_t, states, masks=(None, None)):
-        """One time step with explicit dropout masks; returns ``(output, new_states)``."""
+    def step(self, x_t, states, masks=(None, None), weights=None):
+        """One time step with explicit dropout masks; returns ``(output, new_states)``.
+
+        ``weights``: ``(kernel, recurrent_kernel, bias)`` to compute with instead of
+        the cell's variables (see :meth:`step_weights`).
+        """
         raise NotImplementedError
+
+    def step_weights(self, weights=None):
+        """``(kernel, recurrent_kernel, bias)`` for one :meth:`step`.
+
+        ``weights=None`` (the default) gives the cell's own variables; otherwise
+        ``weights`` itself, e.g. :meth:`cast_weights`'s tensors. ``bias`` is ``None``
+        without ``use_bias``.
+        """
+        if weights is None:
+            return self.kernel, self.recurrent_kernel, self.bias
+        kernel, recurrent_kernel, bias = weights
+        return kernel, recurrent_kernel, bias
+
+    def cast_weights(self, dtype):
+        """``(kernel, recurrent_kernel, bias)`` cast to ``dtype``: the ``weights`` of :meth:`step`.
+
+        The mixed-precision path of the sequence layers (``compute_dtype``) calls this
+        once per call, before the time loop, so the variables stay in :attr:`dtype`
+        (float32, for the optimizer's small updates) while every step's matmuls run in
+        ``dtype`` (bfloat16 or float16), as Keras's ``mixed_bfloat16`` policy. The
+        gradient flows back through the cast to the variables, in their own dtype.
+        """
+        return tuple(None if w is None else tf.cast(w, dtype)
+                     for w in (self.kernel, self.recurrent_kernel, self.bias))
 
     def __call__(self, x_t, states, training=False):
         """``output, new_states = cell(x_t, states, training=False)``.

@@ -90,20 +90,22 @@ class GRUCell(RecurrentCell):
     def _bias_shape(self):
         return [2, 3 * self.units] if self.reset_after else [3 * self.units]
 
-    def step(self, x_t, states, masks=(None, None)):
+    def step(self, x_t, states, masks=(None, None), weights=None):
         """``x_t [batch, input_dim]``, ``states [h_prev]`` -> ``(h, [h])``.
 
         Dropout masks, when given, multiply ``x_t`` and the ``h_prev`` that feeds the
         gates (one mask for all three); the interpolation uses the undropped ``h_prev``.
+        ``weights``: ``(kernel, recurrent_kernel, bias)`` instead of the variables
+        (:meth:`step_weights`; the layers pass them cast to their ``compute_dtype``).
         """
         (h_prev,) = states
         x_mask, h_mask = masks
+        kernel, recurrent_kernel, bias = self.step_weights(weights)
         if x_mask is not None:
             x_t = x_t * x_mask
         h_for_gates = h_prev if h_mask is None else h_prev * h_mask
-        h = gru_step(x_t, h_prev, h_for_gates, self.kernel, self.recurrent_kernel,
-                     self.bias, self.activation, self.recurrent_activation,
-                     self.reset_after)
+        h = gru_step(x_t, h_prev, h_for_gates, kernel, recurrent_kernel, bias,
+                     self.activation, self.recurrent_activation, self.reset_after)
         return h, [h]
 
     def get_config(self):

@@ -73,20 +73,23 @@ class LSTMCell(RecurrentCell):
                                          "bias_initializer")
         return tf.concat([rest, tf.ones([n], self.dtype), cell_and_output], axis=0)
 
-    def step(self, x_t, states, masks=(None, None)):
+    def step(self, x_t, states, masks=(None, None), weights=None):
         """``x_t [batch, input_dim]``, ``states [h_prev, c_prev]`` -> ``(h, [h, c])``.
 
         Dropout masks, when given, multiply ``x_t`` and ``h_prev`` before the
         matmuls (one mask for all four gates); ``c_prev`` is never dropped.
+        ``weights``: ``(kernel, recurrent_kernel, bias)`` instead of the variables
+        (:meth:`step_weights`; the layers pass them cast to their ``compute_dtype``).
         """
         h_prev, c_prev = states
         x_mask, h_mask = masks
+        kernel, recurrent_kernel, bias = self.step_weights(weights)
         if x_mask is not None:
             x_t = x_t * x_mask
         if h_mask is not None:
             h_prev = h_prev * h_mask
-        h, c = lstm_step(x_t, h_prev, c_prev, self.kernel, self.recurrent_kernel,
-                         self.bias, self.activation, self.recurrent_activation)
+        h, c = lstm_step(x_t, h_prev, c_prev, kernel, recurrent_kernel, bias,
+                         self.activation, self.recurrent_activation)
         return h, [h, c]
 
     def get_config(self):

@@ -34,19 +34,22 @@ class SimpleRNNCell(RecurrentCell):
     gates = 1
     state_count = 1
 
-    def step(self, x_t, states, masks=(None, None)):
+    def step(self, x_t, states, masks=(None, None), weights=None):
         """``x_t [batch, input_dim]``, ``states [h_prev]`` -> ``(h, [h])``.
 
         With dropout masks ``m_x [batch, input_dim]`` and ``m_h [batch, units]``::
 
             h = activation((x_t * m_x) @ kernel + bias + (h_prev * m_h) @ recurrent_kernel)
+
+        ``weights``: ``(kernel, recurrent_kernel, bias)`` instead of the variables
+        (:meth:`step_weights`; the layers pass them cast to their ``compute_dtype``).
         """
         (h_prev,) = states
         x_mask, h_mask = masks
+        kernel, recurrent_kernel, bias = self.step_weights(weights)
         if x_mask is not None:
             x_t = x_t * x_mask
         if h_mask is not None:
             h_prev = h_prev * h_mask
-        h = simple_rnn_step(x_t, h_prev, self.kernel, self.recurrent_kernel, self.bias,
-                            self.activation)
+        h = simple_rnn_step(x_t, h_prev, kernel, recurrent_kernel, bias, self.activation)
         return h, [h]

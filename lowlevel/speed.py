@@ -1,0 +1,410 @@
+"""What the speed benchmarks run: one seeded case per cell kind x implementation x size.
+
+``build_case(kind, implementation, size)`` returns a :class:`Case`: the same seeded data
+and the same starting weights (Keras's initialisation, copied with ``set_weights``) for
+every implementation, plus two callables:
+
+* ``forward(x) -> [batch, units]`` — last output of the top layer of a stack;
+* ``train_step(x, target) -> loss`` — forward, ``mean((y - target)**2)``, backward, one
+  RMSprop update (lowlevel's RMSprop for ``lowlevel*``, Keras's or PyTorch's otherwise).
+
+Both are compiled (``tf.function``) except for the eager cell loop and PyTorch. Both
+return something with ``.numpy()``; a timed call ends with it, so the device work is
+inside the measurement. Used by ``lowlevel bench`` (:mod:`lowlevel.bench`), by the
+pytest-benchmark suite in ``benchmarks/`` and, untimed, by ``tests/test_benchmarks_smoke.py``.
+
+Implementations:
+
+==========================  ==========================================================
+``keras_layer``             the baseline: stacked ``keras.layers.<Kind>`` (its generic
+                            ``tf.while_loop``; ``use_cudnn=False``)
+``lowlevel``                stacked ``lowlevel.<Kind>``, default implementation
+``lowlevel_<impl>``         the same, ``implementation=<impl>`` forced
+``lowlevel_stacked``        the same layers run as one loop by ``lowlevel.stack_layers``
+``lowlevel_bfloat16``       ``lowlevel`` with ``compute_dtype='bfloat16'`` (float32 variables)
+``keras_mixed_bfloat16``    ``keras_layer`` under the ``mixed_bfloat16`` dtype policy
+``keras_cell_loop_function`` the tutorial's loop over ``tf.unstack(x, axis=1)``
+                            stepping Keras cells, in ``tf.function``
+``keras_cell_loop_eager``   the same loop, eager
+``block_lstm``              LSTM: stacked ``tf.raw_ops.BlockLSTMV2``
+``keras_cudnn``             GPU only: ``keras.layers.LSTM/GRU(use_cudnn=True)``
+``torch``                   ``torch.nn.RNN/LSTM/GRU`` when PyTorch is installed
+==========================  ==========================================================
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import platform
+from dataclasses import dataclass
+from typing import Callable
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+import lowlevel
+import lowlevel.optimizers
+
+SEED = 0
+LEARNING_RATE = 1e-3
+
+# Shapes; every size stacks ``layers`` layers (all but the top return sequences).
+SIZES = {
+    "quick": dict(batch=8, time=10, input=6, units=5, layers=2),        # smoke tests only
+    "tutorial": dict(batch=128, time=80, input=100, units=64, layers=2),
+    "large": dict(batch=64, time=200, input=256, units=256, layers=2),
+}
+DEFAULT_SIZES = ("tutorial", "large")
+
+KINDS = ("simple", "lstm", "gru")
+PHASES = ("forward", "train_step")
+GATES = {"simple": 1, "lstm": 4, "gru": 3}  # fused gate blocks of each kernel
+
+# ``lowlevel`` is the layers' default implementation; ``lowlevel_<name>`` forces one.
+LOWLEVEL_IMPLEMENTATIONS = {"lowlevel": None, "lowlevel_reference": "reference",
+                            "lowlevel_fast": "fast", "lowlevel_bptt": "bptt"}
+# The baseline comes first, so that it is built and traced first.
+IMPLEMENTATIONS = ("keras_layer", *LOWLEVEL_IMPLEMENTATIONS, "lowlevel_stacked",
+                   "lowlevel_bfloat16",
+                   "keras_mixed_bfloat16", "keras_cell_loop_function",
+                   "keras_cell_loop_eager", "block_lstm", "keras_cudnn", "torch")
+BASELINE = "keras_layer"
+
+_LOWLEVEL_LAYER = {"simple": lowlevel.SimpleRNN, "lstm": lowlevel.LSTM, "gru": lowlevel.GRU}
+_KERAS_LAYER = {"simple": keras.layers.SimpleRNN, "lstm": keras.layers.LSTM,
+                "gru": keras.layers.GRU}
+_KERAS_CELL = {"simple": keras.layers.SimpleRNNCell, "lstm": keras.layers.LSTMCell,
+               "gru": keras.layers.GRUCell}
+
+
+def gpu_present() -> bool:
+    return bool(tf.config.list_physical_devices("GPU"))
+
+
+def torch_available() -> bool:
+    return importlib.util.find_spec("torch") is not None
+
+
+def applies(kind: str, implementation: str, phase: str, size: str | dict) -> str | None:
+    """``None`` if the combination is benchmarked, else why it is not (by its nature)."""
+    if implementation not in IMPLEMENTATIONS:
+        raise ValueError(f"`implementation` must be one of {IMPLEMENTATIONS}; "
+                         f"received {implementation!r}.")
+    if implementation == "keras_cell_loop_eager" and (phase != "forward" or size == "large"):
+        return "eager cell loop is slow: benchmarked at forward, tutorial (and quick) size only"
+    if implementation == "block_lstm" and kind != "lstm":
+        return "tf.raw_ops.BlockLSTMV2 is an LSTM kernel"
+    if implementation == "keras_cudnn" and kind == "simple":
+        return "Keras has no cuDNN SimpleRNN"
+    return None
+
+
+def unavailable(implementation: str) -> str | None:
+    """``None`` if this machine can run ``implementation``, else what it lacks."""
+    if implementation == "keras_cudnn" and not gpu_present():
+        return "no GPU visible: cuDNN layers need one"
+    if implementation == "torch" and not torch_available():
+        return "PyTorch is not installed (pip install 'lowlevel[torch]')"
+    return None
+
+
+@dataclass
+class Case:
+    kind: str
+    implementation: str
+    size: dict
+    x: tf.Tensor                                # [batch, time, input]
+    target: tf.Tensor                           # [batch, units]
+    forward: Callable                           # x -> [batch, units]
+    train_step: Callable                        # (x, target) -> loss []
+
+    def run(self, phase: str) -> np.ndarray:
+        """One call of ``phase``, materialised on the host."""
+        if phase == "forward":
+            return np.asarray(self.forward(self.x).numpy(), np.float32)
+        return np.asarray(self.train_step(self.x, self.target).numpy(), np.float32)
+
+
+def resolve_size(size: str | dict) -> dict:
+    if isinstance(size, str):
+        if size not in SIZES:
+            raise ValueError(f"`size` must be one of {tuple(SIZES)} or a dict; received {size!r}.")
+        return dict(SIZES[size])
+    missing = {"batch", "time", "input", "units", "layers"} - set(size)
+    if missing:
+        raise ValueError(f"`size` is missing {sorted(missing)}; received {size!r}.")
+    for key, value in size.items():
+        if not isinstance(value, int) or value < 1:
+            raise ValueError(f"`size[{key!r}]` must be a positive int; received {value!r}.")
+    return dict(size)
+
+
+def make_data(size: dict, seed: int = SEED):
+    """``x [batch, time, input]`` and ``target [batch, units]``, standard normal, float32."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((size["batch"], size["time"], size["input"])).astype(np.float32)
+    target = rng.standard_normal((size["batch"], size["units"])).astype(np.float32)
+    return tf.constant(x), tf.constant(target)
+
+
+def keras_model(kind: str, size: dict, seed: int = SEED, dtype=None,
+                use_cudnn=False) -> keras.Sequential:
+    """Stacked ``keras.layers.<Kind>`` with seeded Keras-default initialisation."""
+    keras.utils.set_random_seed(seed)
+    extra = {} if kind == "simple" else {"use_cudnn": use_cudnn}
+    stack = [_KERAS_LAYER[kind](size["units"], return_sequences=i < size["layers"] - 1,
+                                dtype=dtype, **extra)
+             for i in range(size["layers"])]
+    return keras.Sequential([keras.Input((size["time"], size["input"])), *stack])
+
+
+def reference_weights(kind: str, size: dict, seed: int = SEED) -> list[list[np.ndarray]]:
+    """Per layer, ``[kernel, recurrent_kernel, bias]`` as Keras initialises them."""
+    return [layer.get_weights() for layer in keras_model(kind, size, seed).layers]
+
+
+def mse(y, target):
+    return tf.reduce_mean(tf.square(tf.cast(y, tf.float32) - target))
+
+
+def matmul_flops(kind: str, size: dict, phase: str) -> float:
+    """Floating-point operations in the matmuls of one call (elementwise work not counted).
+
+    Per layer and step, ``[x_t, h_{t-1}] [batch, in + units] @ [in + units, G*units]`` costs
+    ``2 * batch * (in + units) * G * units``; a training step adds the two backward
+    products of each (``dX = dY W^T``, ``dW = X^T dY``), three times the forward.
+    """
+    total, features = 0.0, size["input"]
+    for _ in range(size["layers"]):
+        total += 2.0 * size["batch"] * (features + size["units"]) * GATES[kind] * size["units"]
+        features = size["units"]
+    total *= size["time"]
+    return total if phase == "forward" else 3.0 * total
+
+
+# ------------------------------------------------------------------ implementations
+def _tf_train_step(apply, variables, optimizer):
+    @tf.function
+    def train_step(x, target):
+        with tf.GradientTape() as tape:
+            loss = mse(apply(x), target)
+        optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+        return loss
+
+    return train_step
+
+
+def _keras_layer(kind, size, weights, dtype=None, use_cudnn=False):
+    model = keras_model(kind, size, dtype=dtype, use_cudnn=use_cudnn)
+    for layer, w in zip(model.layers, weights):
+        layer.set_weights(w)
+    forward = tf.function(lambda x: model(x, training=False))
+    train = _tf_train_step(lambda x: model(x, training=True), model.trainable_variables,
+                           keras.optimizers.RMSprop(LEARNING_RATE))
+    return forward, train
+
+
+def _lowlevel(kind, size, weights, implementation=None, compute_dtype=None, stacked=False):
+    layers, input_dim = [], size["input"]
+    options = {} if compute_dtype is None else {"compute_dtype": compute_dtype}
+    for i, w in enumerate(weights):
+        layer = _LOWLEVEL_LAYER[kind](size["units"], input_dim=input_dim,
+                                      return_sequences=i < size["layers"] - 1,
+                                      implementation=implementation, **options)
+        layer.set_weights(w)
+        layers.append(layer)
+        input_dim = size["units"]
+    variables = [v for layer in layers for v in layer.trainable_variables]
+    if stacked:
+        apply = lowlevel.stack_layers(layers)
+    else:
+        def apply(x):
+            for layer in layers:
+                x = layer(x)
+            return x
+
+    return tf.function(apply), _tf_train_step(apply, variables,
+                                              lowlevel.optimizers.RMSprop(LEARNING_RATE))
+
+
+def _keras_cell_loop(kind, size, weights, compiled: bool):
+    """The tutorial's hand loop: ``tf.unstack`` over time, the Keras cells per step."""
+    cells, input_dim = [], size["input"]
+    for w in weights:
+        cell = _KERAS_CELL[kind](size["units"])
+        cell.build((None, input_dim))
+        cell.set_weights(w)
+        cells.append(cell)
+        input_dim = size["units"]
+    variables = [v for cell in cells for v in cell.trainable_variables]
+    optimizer = keras.optimizers.RMSprop(LEARNING_RATE)
+
+    def apply(x):                                           # x [batch, time, input]
+        batch = tf.shape(x)[0]
+        states = [cell.get_initial_state(batch) for cell in cells]
+        for x_t in tf.unstack(x, axis=1):                   # x_t [batch, input]
+            for i, cell in enumerate(cells):
+                x_t, states[i] = cell(x_t, states[i])       # x_t [batch, units]
+        return x_t                                          # [batch, units]
+
+    def train_step(x, target):
+        with tf.GradientTape() as tape:
+            loss = mse(apply(x), target)
+        optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+        return loss
+
+    if compiled:
+        return tf.function(apply), tf.function(train_step)
+    return apply, train_step
+
+
+def keras_lstm_to_block_lstm(kernel, recurrent_kernel, bias):
+    """Keras LSTM weights -> ``BlockLSTMV2``'s ``w [input+units, 4*units]``, ``b [4*units]``.
+
+    BlockLSTMV2 stacks the input and recurrent kernels into one matrix (input rows
+    first) and fuses its gates as i, f, c, o — Keras's order, so the columns are kept.
+    (The older ``BlockLSTM``/``LSTMBlockCell`` use i, c, f, o plus a ``forget_bias``;
+    checked numerically: reordering to i, c, f, o for V2 gives a 0.8 max error.)
+    """
+    w = np.concatenate([kernel, recurrent_kernel], axis=0)  # [input+units, 4*units]
+    return w, np.asarray(bias)
+
+
+def _block_lstm(kind, size, weights):
+    units = size["units"]
+    params = [tuple(tf.Variable(a) for a in keras_lstm_to_block_lstm(*w)) for w in weights]
+    variables = [v for pair in params for v in pair]
+    no_peephole = tf.zeros([units], tf.float32)
+
+    def apply(x):                                           # x [batch, time, input]
+        h = tf.transpose(x, [1, 0, 2])                      # [time, batch, input]
+        batch, time = tf.shape(x)[0], tf.shape(x)[1]
+        zeros = tf.zeros([batch, units], tf.float32)
+        for w, b in params:
+            h = tf.raw_ops.BlockLSTMV2(
+                seq_len_max=tf.cast(time, tf.int64), x=h, cs_prev=zeros, h_prev=zeros,
+                w=w, wci=no_peephole, wcf=no_peephole, wco=no_peephole, b=b,
+                cell_clip=0.0, use_peephole=False)[-1]      # h [time, batch, units]
+        return h[-1]                                        # [batch, units]
+
+    return tf.function(apply), _tf_train_step(apply, variables,
+                                              keras.optimizers.RMSprop(LEARNING_RATE))
+
+
+def keras_to_torch(kind: str, kernel, recurrent_kernel, bias):
+    """Keras weights -> ``(weight_ih, weight_hh, bias_ih, bias_hh)`` of ``torch.nn.<Kind>``.
+
+    PyTorch stores ``W x`` (rows are gates: transpose Keras's columns). LSTM gates are
+    i, f, g, o in both. GRU: PyTorch orders r, z, n and computes the candidate as
+    ``tanh(W_in x + b_in + r * (W_hn h + b_hn))``, Keras's ``reset_after=True`` form
+    with ``bias [2, 3*units]`` = (input bias, recurrent bias); z, r, h -> r, z, n.
+    A single Keras bias becomes ``bias_ih`` with ``bias_hh = 0``.
+    """
+    kernel, recurrent_kernel, bias = (np.asarray(a, np.float32)
+                                      for a in (kernel, recurrent_kernel, bias))
+    if kind == "gru":
+        def reorder(a):  # columns z, r, h -> r, z, n
+            z, r, h = np.split(a, 3, axis=-1)
+            return np.concatenate([r, z, h], axis=-1)
+
+        kernel, recurrent_kernel, bias = reorder(kernel), reorder(recurrent_kernel), reorder(bias)
+        bias_ih, bias_hh = bias
+    else:
+        bias_ih, bias_hh = bias, np.zeros_like(bias)
+    return kernel.T.copy(), recurrent_kernel.T.copy(), bias_ih, bias_hh
+
+
+def _torch(kind, size, weights):
+    import torch  # noqa: PLC0415 (optional)
+
+    module_class = {"simple": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[kind]
+    module = module_class(size["input"], size["units"], num_layers=size["layers"],
+                          batch_first=True)
+    with torch.no_grad():
+        for layer, w in enumerate(weights):
+            for name, value in zip(("weight_ih", "weight_hh", "bias_ih", "bias_hh"),
+                                   keras_to_torch(kind, *w)):
+                getattr(module, f"{name}_l{layer}").copy_(torch.from_numpy(value))
+    optimizer = torch.optim.RMSprop(module.parameters(), lr=LEARNING_RATE, alpha=0.9, eps=1e-7)
+
+    def forward(x):
+        with torch.no_grad():
+            return module(torch.from_numpy(np.asarray(x)))[0][:, -1]   # [batch, units]
+
+    def train_step(x, target):
+        optimizer.zero_grad()
+        y = module(torch.from_numpy(np.asarray(x)))[0][:, -1]
+        loss = torch.mean((y - torch.from_numpy(np.asarray(target))) ** 2)
+        loss.backward()
+        optimizer.step()
+        return loss.detach()
+
+    return forward, train_step
+
+
+def build_case(kind: str, implementation: str, size: str | dict, seed: int = SEED) -> Case:
+    if kind not in KINDS:
+        raise ValueError(f"`kind` must be one of {KINDS}; received {kind!r}.")
+    size = resolve_size(size)
+    reason = unavailable(implementation) or (
+        None if implementation == "keras_cell_loop_eager"
+        else applies(kind, implementation, "forward", size))
+    if reason is not None:
+        raise ValueError(f"{implementation} cannot run {kind}: {reason}.")
+    x, target = make_data(size, seed)
+    weights = reference_weights(kind, size, seed)
+    if implementation == "keras_layer":
+        forward, train_step = _keras_layer(kind, size, weights)
+    elif implementation == "keras_mixed_bfloat16":
+        forward, train_step = _keras_layer(kind, size, weights, dtype="mixed_bfloat16")
+    elif implementation == "keras_cudnn":
+        forward, train_step = _keras_layer(kind, size, weights, use_cudnn=True)
+    elif implementation in LOWLEVEL_IMPLEMENTATIONS:
+        forward, train_step = _lowlevel(kind, size, weights,
+                                        LOWLEVEL_IMPLEMENTATIONS[implementation])
+    elif implementation == "lowlevel_stacked":
+        forward, train_step = _lowlevel(kind, size, weights, stacked=True)
+    elif implementation == "lowlevel_bfloat16":
+        forward, train_step = _lowlevel(kind, size, weights, compute_dtype="bfloat16")
+    elif implementation == "keras_cell_loop_function":
+        forward, train_step = _keras_cell_loop(kind, size, weights, compiled=True)
+    elif implementation == "keras_cell_loop_eager":
+        forward, train_step = _keras_cell_loop(kind, size, weights, compiled=False)
+    elif implementation == "block_lstm":
+        forward, train_step = _block_lstm(kind, size, weights)
+    else:  # torch
+        forward, train_step = _torch(kind, size, weights)
+    return Case(kind, implementation, size, x, target, forward, train_step)
+
+
+def environment() -> dict:
+    """Versions, device and threads: what a timing is only meaningful next to."""
+    info = {
+        "tensorflow": tf.__version__, "keras": keras.__version__, "numpy": np.__version__,
+        "python": platform.python_version(), "platform": platform.platform(),
+        "cpu": _cpu_model(), "cpu_count": os.cpu_count(),
+        "gpus": [d.name for d in tf.config.list_physical_devices("GPU")],
+        # 0 means TensorFlow's default: as many threads as cores.
+        "inter_op_threads": tf.config.threading.get_inter_op_parallelism_threads(),
+        "intra_op_threads": tf.config.threading.get_intra_op_parallelism_threads(),
+        "tf32": tf.config.experimental.tensor_float_32_execution_enabled(),
+        "xla_jit": bool(tf.config.optimizer.get_jit()),
+        "seed": SEED,
+    }
+    if torch_available():
+        import torch  # noqa: PLC0415 (optional)
+        info.update(torch=torch.__version__, torch_threads=torch.get_num_threads())
+    return info
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
