@@ -190,10 +190,13 @@ def plot(result, path):
                     if (row["kind"], row["phase"]) == group and row["implementation"] == impl:
                         xs.append(g + (j - (len(impls) - 1) / 2) * width)
                         ys.append(row["ratio"])
-            ax.bar(xs, ys, width, label=impl)
+            base = baseline_of(impl)
+            ax.bar(xs, ys, width,
+                   label=impl if base == speed.BASELINE else f"{impl} (vs {base})")
         ax.axhline(1.0, color="black", linewidth=0.8)
+        ax.set_ylim(0, 1.4 * max(row["ratio"] for row in rows))  # room for the legend
         ax.set_xticks(range(len(groups)), [f"{kind}\n{phase}" for kind, phase in groups])
-        ax.set_ylabel("speed vs baseline (x)")
+        ax.set_ylabel("speed vs keras_layer (x)")
         ax.set_title(f"{size_name}: " + ", ".join(f"{k} {v}"
                                                   for k, v in result["sizes"][size_name].items()))
         ax.legend(fontsize=7, ncol=3)
