@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from lowlevel import speed
+from lowlevel import other_kernels, speed
 from lowlevel.bench import baseline_of
 from lowlevel.tolerances import assert_close
 
@@ -79,7 +79,7 @@ def test_keras_lstm_to_block_lstm_v2_stacks_kernels_and_keeps_gate_order_i_f_c_o
     gate_of_column = np.repeat(np.arange(4.0), units)  # i, f, c, o as Keras fuses them
     kernel = np.tile(gate_of_column, (input_dim, 1))
     recurrent = np.tile(gate_of_column, (units, 1)) + 10.0
-    w, b = speed.keras_lstm_to_block_lstm(kernel, recurrent, gate_of_column)
+    w, b = other_kernels.keras_lstm_to_block_lstm(kernel, recurrent, gate_of_column)
     assert w.shape == (input_dim + units, 4 * units)
     np.testing.assert_array_equal(w[:input_dim], kernel)
     np.testing.assert_array_equal(w[input_dim:], recurrent)
@@ -91,7 +91,7 @@ def test_keras_to_torch_gru_reorders_gates_z_r_h_to_r_z_n_and_splits_biases():
     gate_of_column = np.repeat(np.arange(3.0), units)  # z, r, h
     kernel = np.tile(gate_of_column, (input_dim, 1))
     bias = np.stack([gate_of_column, gate_of_column + 10.0])  # [input bias, recurrent bias]
-    w_ih, w_hh, b_ih, b_hh = speed.keras_to_torch("gru", kernel, kernel[:units], bias)
+    w_ih, w_hh, b_ih, b_hh = other_kernels.keras_to_torch("gru", kernel, kernel[:units], bias)
     r_z_n = np.repeat([1.0, 0.0, 2.0], units)
     np.testing.assert_array_equal(w_ih, np.tile(r_z_n, (input_dim, 1)).T)
     np.testing.assert_array_equal(w_hh, np.tile(r_z_n, (units, 1)).T)
