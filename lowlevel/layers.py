@@ -350,11 +350,10 @@ def stack_layers(layers, name=None) -> RNN:
             if getattr(layer, attribute) != getattr(layers[0], attribute):
                 raise ValueError(f"`layers[{i}].{attribute}` {getattr(layer, attribute)!r} "
                                  f"differs from layers[0]'s {getattr(layers[0], attribute)!r}.")
-    mixed = layers[0]._compute_dtype
     return RNN(StackedCells([layer.cell for layer in layers]),
                return_sequences=layers[-1].return_sequences,
                implementation=layers[0].implementation,
-               compute_dtype=None if mixed is None else mixed, name=name)
+               compute_dtype=layers[0]._compute_dtype, name=name)
 
 
 def clone(layer):

@@ -121,3 +121,14 @@ def test_stack_layers_rejects_stacks_that_differ_from_per_step_stepping(second, 
         lowlevel.stack_layers(layers)
     with pytest.raises(TypeError, match="`layers` must be a non-empty list"):
         lowlevel.stack_layers([lowlevel.GRUCell(3)])
+
+
+def test_stack_layers_keeps_the_layers_compute_dtype():
+    layers = [lowlevel.GRU(4, input_dim=3, return_sequences=True, compute_dtype="bfloat16"),
+              lowlevel.GRU(4, input_dim=4, compute_dtype="bfloat16")]
+    stacked = lowlevel.stack_layers(layers)
+    x = tf.constant(np.random.default_rng(2).normal(size=[2, 5, 3]), tf.float32)
+    out = stacked(x)
+    assert stacked.compute_dtype == out.dtype == tf.bfloat16
+    assert_close(tf.cast(out, tf.float64), tf.cast(layers[1](layers[0](x)), tf.float64),
+                 tf.bfloat16, "bfloat16 stack_layers output")

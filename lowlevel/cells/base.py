@@ -219,7 +219,7 @@ class RecurrentCell(KerasOrderedWeights, tf.Module):
         """``(kernel, recurrent_kernel, bias)`` cast to ``dtype``: the ``weights`` of :meth:`step`.
 
         The mixed-precision path of the sequence layers (``compute_dtype``) calls this
-        once per call, before the time loop, so the variables stay in :attr:`dtype`
+        at every step (``'bptt'``: once per call), so the variables stay in :attr:`dtype`
         (float32, for the optimizer's small updates) while every step's matmuls run in
         ``dtype`` (bfloat16 or float16), as Keras's ``mixed_bfloat16`` policy. The
         gradient flows back through the cast to the variables, in their own dtype.
