@@ -2,7 +2,8 @@
 
     python benchmarks/accuracy_table.py runs/imdb
 
-One row per run directory holding a finished ``metrics.json``: cell, style, embedding,
+One row per run directory holding a finished ``metrics.json``: cell, style, embedding
+(trainable, or GloVe frozen or fine-tuned, with its ``--glove-scale`` when not 1),
 the kept (best validation) epoch, its validation accuracy, the test accuracy of the
 kept weights, and the median epoch time with validation (epoch 1, which traces, left
 out).
@@ -17,7 +18,15 @@ import sys
 
 
 CELL_ORDER = {"simple": 0, "lstm": 1, "gru": 2}
-EMBEDDING_ORDER = {"trainable": 0, "GloVe, frozen": 1, "GloVe, fine-tuned": 2}
+
+
+def embedding_label(config: dict) -> str:
+    """'trainable', 'GloVe, frozen', 'GloVe, fine-tuned' or 'GloVe x0.1, fine-tuned'."""
+    if not config.get("glove"):
+        return "trainable"
+    scale = config.get("glove_scale", 1.0)  # runs older than --glove-scale: 1
+    vectors = "GloVe" if scale == 1 else f"GloVe x{scale:g}"
+    return f"{vectors}, {'frozen' if config.get('freeze_embedding') else 'fine-tuned'}"
 
 
 def row(run_dir: str) -> tuple[tuple, str] | None:
@@ -31,10 +40,10 @@ def row(run_dir: str) -> tuple[tuple, str] | None:
         return None  # unfinished
     config, epochs = metrics["config"], metrics["epochs"]
     kept = metrics["kept_epoch"]
-    embedding = ("trainable" if not config.get("glove") else
-                 "GloVe, frozen" if config.get("freeze_embedding") else "GloVe, fine-tuned")
+    embedding = embedding_label(config)
     seconds = statistics.median(e["seconds"] for e in epochs[1:] or epochs)
-    key = (CELL_ORDER[config["cell"]], config["style"], EMBEDDING_ORDER[embedding])
+    key = (CELL_ORDER[config["cell"]], config["style"], bool(config.get("glove")),
+           not config.get("freeze_embedding"), -config.get("glove_scale", 1.0))
     return key, (f"| {config['cell']} | {config['style']} | {embedding} | {len(epochs)} | "
                  f"{kept} | {epochs[kept - 1]['val_accuracy']:.4f} | "
                  f"{metrics['test_accuracy']:.4f} | {seconds:.0f} s |")

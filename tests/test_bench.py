@@ -107,19 +107,23 @@ def test_epoch_time_measures_both_sides_over_the_same_steps(tmp_path):
 def test_accuracy_table_reports_the_kept_epoch_and_skips_unfinished_runs(tmp_path, capsys):
     import accuracy_table
 
-    def run(name, cell, glove, freeze, kept, test_accuracy):
+    def run(name, cell, glove, freeze, kept, test_accuracy, **scale):
         (tmp_path / name).mkdir()
         epochs = [{"epoch": e, "val_accuracy": 0.5 + e / 100, "seconds": 10.0 + e}
                   for e in (1, 2, 3)]
         metrics = {"config": {"cell": cell, "style": "layer", "glove": glove,
-                              "freeze_embedding": freeze},
+                              "freeze_embedding": freeze, **scale},
                    "epochs": epochs, "kept_epoch": kept, "test_accuracy": test_accuracy}
         (tmp_path / name / "metrics.json").write_text(json.dumps(metrics))
 
     run("b", "gru", None, False, 2, 0.8123)
-    run("a", "lstm", "g.txt", True, 3, 0.7001)
+    run("d", "lstm", "g.txt", False, 1, 0.8402, glove_scale=0.1)
+    run("e", "lstm", "g.txt", False, 2, 0.8222)  # older than --glove-scale: 1
+    run("a", "lstm", "g.txt", True, 3, 0.7001, glove_scale=1.0)
     run("c", "lstm", None, False, 1, None)  # still training
     accuracy_table.main([str(tmp_path)])
     lines = capsys.readouterr().out.strip().splitlines()[2:]
     assert lines == ["| lstm | layer | GloVe, frozen | 3 | 3 | 0.5300 | 0.7001 | 12 s |",
+                     "| lstm | layer | GloVe, fine-tuned | 3 | 2 | 0.5200 | 0.8222 | 12 s |",
+                     "| lstm | layer | GloVe x0.1, fine-tuned | 3 | 1 | 0.5100 | 0.8402 | 12 s |",
                      "| gru | layer | trainable | 3 | 2 | 0.5200 | 0.8123 | 12 s |"]

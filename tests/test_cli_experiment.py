@@ -58,9 +58,9 @@ def test_config_to_flags_to_config_round_trips():
         lr=0.0025, clip="global_norm:5", epochs=4, batch_size=32, seed=11, out="runs/x",
         resume=True, keep="last", checkpoint_every=50, strategy="mirrored")
     assert all(getattr(config, f.name) != f.default for f in dataclasses.fields(config)
-               if f.name != "glove")  # glove needs --data imdb; checked separately
+               if f.name not in ("glove", "glove_scale"))  # need --data imdb: see below
     assert parse_config(cli_experiment.config_to_argv(config)) == config
-    glove = ExperimentConfig(glove="g.txt.gz::g.txt")
+    glove = ExperimentConfig(glove="g.txt.gz::g.txt", glove_scale=0.25)
     assert parse_config(cli_experiment.config_to_argv(glove)) == glove
 
 
@@ -72,6 +72,9 @@ def test_config_to_flags_to_config_round_trips():
     (["--imdb-path", "/nonexistent/imdb.npz"],
      "error: `--imdb-path`: no file at '/nonexistent/imdb.npz'"),
     (["--data", "synthetic", "--glove", "g.txt"], "error: `--glove` needs `--data imdb`"),
+    (["--glove-scale", "0.1"], "error: `--glove-scale` needs `--glove`"),
+    (["--glove", "g.txt", "--glove-scale", "0"],
+     "error: `--glove-scale` must be a finite number > 0; received 0.0"),
 ])
 def test_bad_flags_exit_2_with_a_message_naming_the_flag(argv, message, capsys, tmp_path):
     assert cli_experiment.main(["train", "--out", str(tmp_path / "run"), *argv]) == 2

@@ -15,6 +15,7 @@ import pytest
 import tensorflow as tf
 
 from lowlevel import experiment
+from lowlevel.data import glove, imdb
 from lowlevel.experiment import ExperimentConfig, NonFiniteError
 
 TINY = dict(data="synthetic", num_train=200, num_test=64, num_words=500, maxlen=12,
@@ -268,19 +269,22 @@ def tiny_imdb(tmp_path, rng=np.random.default_rng(0)):
     return tmp_path
 
 
-def test_imdb_run_with_frozen_glove_then_predict_from_words(tiny_imdb, capsys):
+def test_imdb_run_with_frozen_scaled_glove_then_predict_from_words(tiny_imdb, capsys):
     config = ExperimentConfig(
         data="imdb", imdb_path=str(tiny_imdb / "imdb.npz"),
         word_index=str(tiny_imdb / "word_index.json"), glove=str(tiny_imdb / "glove.txt.gz"),
-        freeze_embedding=True, num_words=20, maxlen=10, units=4, batch_size=16, epochs=1,
-        style="layer", out=str(tiny_imdb / "run"))
+        glove_scale=0.5, freeze_embedding=True, num_words=20, maxlen=10, units=4,
+        batch_size=16, epochs=1, style="layer", out=str(tiny_imdb / "run"))
     experiment.train(config)
-    assert "7/10 vocabulary words found (70.0%), dim 6" in capsys.readouterr().err
+    assert ("7/10 vocabulary words found (70.0%), dim 6, scaled by 0.5"
+            in capsys.readouterr().err)
     with open(tiny_imdb / "run" / "config.json") as f:
         assert json.load(f)["embedding_dim"] == 6  # the GloVe file's, not --embedding-dim
     kept = checkpoint_tensors(str(tiny_imdb / "run" / "kept" / "weights"))
     embedding = next(v for k, v in kept.items() if "embeddings" in k)
-    assert np.all(embedding[3 + 8:] == 0) and np.any(embedding[3 + 1] != 0)  # frozen GloVe rows
+    vectors, _ = glove.load(config.glove, imdb.get_word_index(config.word_index), 20)
+    assert np.any(vectors[3 + 1] != 0)
+    np.testing.assert_array_equal(embedding, 0.5 * vectors)  # frozen, scaled GloVe rows
     [p] = experiment.predict(config.out, ["The movie was WONDERFUL!"])
     assert 0 < p < 1
     row = experiment.encode(config, "The movie was WONDERFUL!",
