@@ -28,6 +28,7 @@ import time
 import numpy as np
 
 from lowlevel import experiment
+from lowlevel.experiment_config import ExperimentConfig
 from lowlevel.optimizers import RMSprop
 from lowlevel.train import make_train_step
 
@@ -105,7 +106,7 @@ def main(argv=None) -> int:
     results = []
     for cell in args.cells.split(","):
         for style in args.styles.split(","):
-            config = experiment.ExperimentConfig(
+            config = ExperimentConfig(
                 data=args.data, imdb_path=args.imdb_path, num_train=args.num_train,
                 num_test=1, cell=cell, style=style, out="unused")
             results.append(measure(config, args.repeats))

@@ -32,7 +32,7 @@ import json
 import sys
 import typing
 
-from lowlevel.experiment import ExperimentConfig, flag
+from lowlevel.experiment_config import ExperimentConfig, flag
 
 COMMANDS = ("train", "evaluate", "predict")
 

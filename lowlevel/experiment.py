@@ -1,6 +1,7 @@
 """The IMDB sentiment experiment as a tool: one frozen config, one resumable training driver.
 
-``train(ExperimentConfig(...))`` runs the tutorial's experiment with three fixes:
+``train(ExperimentConfig(...))`` (the settings: :mod:`lowlevel.experiment_config`) runs
+the tutorial's experiment with three fixes:
 
 * validation on a split carved from the TRAINING set (``val_split``; the tutorial
   validated on the test set), the best epoch's weights kept by validation accuracy
@@ -24,12 +25,11 @@ set, trains its share of each batch and writes its own outputs: give each its ow
 Outputs in ``out``: ``config.json`` (what ``evaluate``/``predict`` rebuild the model
 from), ``checkpoints/``, ``kept/`` (the kept weights), ``metrics.json``, ``metrics.csv``,
 ``gradients.csv`` (per step: loss, pre-clip global norm, clipping, per-layer gradient
-norms), ``curves.png``, ``tensorboard/``.
+norms), ``curves.png``, ``tensorboard/`` (the last five: :mod:`lowlevel.run_records`).
 """
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import json
 import math
@@ -39,138 +39,15 @@ import time
 
 import numpy as np
 import tensorflow as tf
-from tensorflow.core.framework import summary_pb2
 
-from lowlevel import distribute, optimizers
+from lowlevel import distribute
 from lowlevel.data import glove, imdb, synthetic
-from lowlevel.models import CELLS, STYLES, SentimentClassifier
-from lowlevel.train import Clip, accuracy, binary_cross_entropy, make_train_step
-
-DATA = ("imdb", "synthetic")
-OPTIMIZERS = {"rmsprop": optimizers.RMSprop, "adam": optimizers.Adam, "sgd": optimizers.SGD}
-KEEP = ("best", "last")
-EPOCH_FIELDS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy",
-                "global_norm_mean", "clipped_fraction")
-# Fields that may differ between a run and its resumption.
-RESUMABLE_CHANGES = ("resume", "epochs", "checkpoint_every")
-
-
-def _field(default, help, choices=None, metavar=None):
-    """A config field whose metadata makes its command-line flag (help, choices, metavar)."""
-    return dataclasses.field(default=default,
-                             metadata={"help": help, "choices": choices, "metavar": metavar})
-
-
-@dataclasses.dataclass(frozen=True)
-class ExperimentConfig:
-    """Everything a run depends on; command-line flags are built from these fields
-    (``num_words`` -> ``--num-words``; see ``lowlevel.cli_experiment``)."""
-
-    # Data.
-    data: str = _field("imdb", "corpus: IMDB or the offline synthetic one", DATA)  # the tutorial's
-    imdb_path: str | None = _field(None, "Keras-layout imdb.npz (default: Keras's cache or "
-                                         "download)", metavar="PATH")  # None: as the tutorial
-    word_index: str | None = _field(None, "IMDB word index json, for --glove and predict "
-                                          "(default: Keras's cache or download)", metavar="PATH")
-    num_train: int = _field(25000, "synthetic corpus: training reviews")  # IMDB's 25,000
-    num_test: int = _field(25000, "synthetic corpus: test reviews")  # IMDB's 25,000
-    num_words: int = _field(10000, "vocabulary size (ids >= it become oov)")  # total_words
-    maxlen: int = _field(80, "review length after pre-padding/truncating")  # max_review_len
-    val_split: float = _field(0.1, "fraction of the training set held out for validation"
-                              )  # 2,500 IMDB reviews; the tutorial validated on the test set
-    # Model.
-    cell: str = _field("simple", "recurrent cell", tuple(CELLS))  # the tutorial's SimpleRNNCell
-    style: str = _field("cell", "'cell': stepped by hand (MyRNN); 'layer': sequence layers",
-                        STYLES)  # the tutorial's first script steps cells by hand
-    units: int = _field(64, "units of each recurrent layer and of the head")  # tutorial's 64
-    layers: int = _field(2, "stacked recurrent layers")  # tutorial's two cells
-    dropout: float = _field(0.5, "cell input dropout and head dropout")  # tutorial's 0.5
-    embedding_dim: int = _field(100, "embedding width (ignored with --glove: the file's)")  # 100
-    glove: str | None = _field(None, "GloVe vectors (.txt, .txt.gz, .zip) for the embedding",
-                               metavar="PATH")
-    glove_scale: float = _field(1.0, "multiply the GloVe vectors by this before training "
-                                     "(see README: 0.1 lets RMSprop fine-tune them)"
-                                )  # 1: the vectors as read, as the tutorial
-    freeze_embedding: bool = _field(False, "do not train the embedding")  # tutorial trains it
-    # Optimisation.
-    optimizer: str = _field("rmsprop", "optimiser", tuple(OPTIMIZERS))  # tutorial: RMSprop
-    lr: float = _field(1e-3, "learning rate")  # tutorial: RMSprop(1e-3)
-    clip: str = _field("none", "gradient clipping 'none' or MODE:THRESHOLD, MODE in "
-                               "value|norm|global_norm (e.g. global_norm:5)",
-                       metavar="MODE:THRESHOLD")  # off by default: clipping is a study option
-    epochs: int = _field(10, "training epochs")  # tutorial: 50, long past the best epoch
-    batch_size: int = _field(128, "examples per step")  # tutorial's batchsz
-    seed: int = _field(0, "seed of weights, dropout, data order and validation split"
-                       )  # fixed: the same flags give the same run, bit for bit
-    strategy: str = _field("default", "data parallelism: none, MirroredStrategy over the "
-                                      "local GPUs (else logical CPUs), or MultiWorker"
-                                      "MirroredStrategy from TF_CONFIG (see lowlevel.distribute)",
-                           distribute.STRATEGIES)  # one device, as the tutorial
-    # Run management.
-    out: str = _field("runs/experiment", "run directory", metavar="DIR")  # relative to cwd
-    resume: bool = _field(False, "continue the run in --out from its last checkpoint"
-                          )  # off: an existing run is never overwritten by accident
-    keep: str = _field("best", "weights kept at the end: best validation accuracy or last",
-                       KEEP)  # best: the tutorial kept the last, overfitted ones
-    checkpoint_every: int = _field(0, "also checkpoint every N steps (0: epoch ends only)",
-                                   metavar="N")
-
-    def __post_init__(self):
-        for name in ("data", "cell", "style", "optimizer", "keep", "strategy"):
-            choices = _choices(name)
-            if getattr(self, name) not in choices:
-                _bad(name, f"one of {list(choices)}", getattr(self, name))
-        for name, low in (("num_train", 1), ("num_test", 1), ("num_words", 4), ("maxlen", 1),
-                          ("units", 1), ("layers", 1), ("embedding_dim", 1), ("epochs", 1),
-                          ("batch_size", 1), ("seed", 0), ("checkpoint_every", 0)):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                _bad(name, f"an integer >= {low}", value)
-        if not (isinstance(self.val_split, (int, float)) and 0 <= self.val_split < 1):
-            _bad("val_split", "a number in [0, 1)", self.val_split)
-        if not (isinstance(self.dropout, (int, float)) and 0 <= self.dropout < 1):
-            _bad("dropout", "a number in [0, 1)", self.dropout)
-        for name in ("lr", "glove_scale"):
-            value = getattr(self, name)
-            if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
-                _bad(name, "a finite number > 0", value)
-        self.clipping()  # raises on a bad --clip
-        if self.keep == "best" and self.val_split == 0:
-            raise ValueError("`--keep best` needs a validation set: `--val-split` > 0 or "
-                             "`--keep last`; received --val-split 0.")
-        if self.glove is not None and self.data != "imdb":
-            raise ValueError("`--glove` needs `--data imdb` (it maps IMDB words to vectors); "
-                             f"received --data {self.data}.")
-        if self.glove_scale != 1 and self.glove is None:
-            raise ValueError("`--glove-scale` needs `--glove` (it scales the GloVe vectors); "
-                             f"received --glove-scale {self.glove_scale:g} without it.")
-
-    def clipping(self) -> Clip:
-        try:
-            return Clip.parse(self.clip)
-        except ValueError as error:
-            raise ValueError(f"`--clip` must be 'none' or MODE:THRESHOLD with MODE in "
-                             f"value|norm|global_norm and THRESHOLD > 0; received "
-                             f"{self.clip!r} ({error})") from None
-
-    def check_files(self):
-        """FileNotFoundError naming the flag for each given path that does not exist."""
-        for name in ("imdb_path", "word_index", "glove"):
-            path = getattr(self, name)
-            if path is not None and not os.path.isfile(glove.split_path(path)[0]):
-                raise FileNotFoundError(f"`{flag(name)}`: no file at {path!r}.")
-
-
-def flag(name: str) -> str:
-    return "--" + name.replace("_", "-")
-
-
-def _choices(name):
-    return {f.name: f.metadata["choices"] for f in dataclasses.fields(ExperimentConfig)}[name]
-
-
-def _bad(name, expected, value):
-    raise ValueError(f"`{flag(name)}` must be {expected}; received {value!r}.")
+from lowlevel.experiment_config import (OPTIMIZERS, RESUMABLE_CHANGES, ExperimentConfig,
+                                        flag)
+from lowlevel.models import SentimentClassifier
+from lowlevel.run_records import (EPOCH_FIELDS, GradientLog, clear_line, progress_bar,
+                                  scalar, write_json, write_outputs)
+from lowlevel.train import accuracy, binary_cross_entropy, make_train_step
 
 
 class NonFiniteError(RuntimeError):
@@ -280,7 +157,7 @@ def train(config: ExperimentConfig, on_step=None, log=None) -> dict:
     with strategy.scope():  # model and optimiser variables mirrored unless 'default'
         model = build_model(config, None if matrix is None else matrix.shape[1], matrix)
         optimizer = OPTIMIZERS[config.optimizer](config.lr)
-    _write_json(os.path.join(out, "config.json"),
+    write_json(os.path.join(out, "config.json"),
                 {"config": dataclasses.asdict(config),
                  "embedding_dim": int(model.embedding.embeddings.shape[1])})
     if config.strategy == "default":
@@ -314,7 +191,7 @@ def train(config: ExperimentConfig, on_step=None, log=None) -> dict:
     x_train, y_train = splits["train"]
     steps = len(x_train) // config.batch_size  # full batches only
     writer = tf.summary.create_file_writer(os.path.join(out, "tensorboard"))
-    gradient_log = _GradientLog(os.path.join(out, "gradients.csv"), model.trainable_layer_names,
+    gradient_log = GradientLog(os.path.join(out, "gradients.csv"), model.trainable_layer_names,
                                 keep_steps=int(progress["global_step"]))
     history = json.loads(progress["history"].numpy().decode())
     while int(progress["epoch"]) < config.epochs:
@@ -339,13 +216,13 @@ def train(config: ExperimentConfig, on_step=None, log=None) -> dict:
             layer_norms = gradient_log.record(step, metrics)
             with writer.as_default(step=step):
                 for key in ("loss", "accuracy", "global_norm", "clipped"):
-                    _scalar(f"train/{key}", metrics[key])
+                    scalar(f"train/{key}", metrics[key])
                 for layer, layer_norm in layer_norms.items():
-                    _scalar(f"grad/{layer}", layer_norm)
+                    scalar(f"grad/{layer}", layer_norm)
             # (An epoch's last step is saved by the epoch-end checkpoint just below.)
             if config.checkpoint_every and step % config.checkpoint_every == 0 and k + 1 < steps:
                 manager.save(checkpoint_number=step)
-            _progress_bar(epoch, config.epochs, k + 1, steps, progress["sums"].numpy(), log)
+            progress_bar(epoch, config.epochs, k + 1, steps, progress["sums"].numpy(), log)
             if on_step is not None:
                 on_step(step, metrics, model)
         # End of epoch: validate, keep the best weights, record, checkpoint.
@@ -368,9 +245,9 @@ def train(config: ExperimentConfig, on_step=None, log=None) -> dict:
             for key in ("loss", "accuracy", "val_loss", "val_accuracy", "global_norm_mean",
                         "clipped_fraction"):
                 if row[key] is not None:
-                    _scalar(f"epoch/{key}", row[key])
+                    scalar(f"epoch/{key}", row[key])
         writer.flush()
-        print(f"{_CLEAR_LINE if _is_tty(log) else ''}epoch {epoch + 1}/{config.epochs}: "
+        print(f"{clear_line(log)}epoch {epoch + 1}/{config.epochs}: "
               + " ".join(f"{key} {row[key]:.4f}" for key in EPOCH_FIELDS[1:]
                          if row[key] is not None) + f" ({row['seconds']:.1f} s)", file=log)
         progress["history"].assign(json.dumps(history))
@@ -378,7 +255,7 @@ def train(config: ExperimentConfig, on_step=None, log=None) -> dict:
         progress["step_in_epoch"].assign(0)
         progress["sums"].assign(tf.zeros([4], tf.float64))
         manager.save(checkpoint_number=int(progress["global_step"]))
-        _write_outputs(out, config, history, int(progress["best_epoch"]) or None)
+        write_outputs(out, config, history, int(progress["best_epoch"]) or None)
 
     writer.close()
     # The kept weights, then the test set, once.
@@ -390,7 +267,7 @@ def train(config: ExperimentConfig, on_step=None, log=None) -> dict:
     test = evaluate_arrays(eval_fn, *splits["test"], config.batch_size)
     print(f"test (weights of epoch {kept_epoch}): loss {test['loss']:.4f} "
           f"accuracy {test['accuracy']:.4f}", file=log)
-    return _write_outputs(out, config, history, best_epoch, kept_epoch, test)
+    return write_outputs(out, config, history, best_epoch, kept_epoch, test)
 
 
 def _check_resumable(config):
@@ -406,117 +283,6 @@ def _check_resumable(config):
     if changed:
         raise ValueError("`--resume` must use the run's own settings; changed: "
                          f"{'; '.join(changed)}.")
-
-
-class _GradientLog:
-    """``gradients.csv``: one row per training step — loss, the pre-clip global norm,
-    whether clipping acted, and each layer's pre-clip gradient norm
-    ``sqrt(Σ_{variables of the layer} ‖g‖²)``.
-
-    On a resume, rows after the restored step are dropped: they are redone, so the file
-    ends as an uninterrupted run's would.
-    """
-
-    def __init__(self, path, layer_names, keep_steps):
-        self.path, self.layer_names = path, list(layer_names)
-        self.layers = list(dict.fromkeys(self.layer_names))
-        self.columns = ["step", "loss", "global_norm", "clipped"] + [
-            f"norm/{layer}" for layer in self.layers]
-        rows = []
-        if keep_steps and os.path.exists(path):
-            with open(path, newline="") as f:
-                rows = [r for r in csv.DictReader(f) if int(r["step"]) <= keep_steps]
-        with open(path, "w", newline="") as f:
-            writer = csv.DictWriter(f, self.columns)
-            writer.writeheader()
-            writer.writerows(rows)
-
-    def record(self, step, metrics) -> dict:
-        squares = np.asarray(metrics["variable_norms"], np.float64) ** 2
-        layer_norms = {layer: float(np.sqrt(sum(sq for sq, name in
-                                                zip(squares, self.layer_names)
-                                                if name == layer)))
-                       for layer in self.layers}
-        row = {"step": step, "loss": float(metrics["loss"]),
-               "global_norm": float(metrics["global_norm"]),
-               "clipped": int(bool(metrics["clipped"])),
-               **{f"norm/{k}": v for k, v in layer_norms.items()}}
-        with open(self.path, "a", newline="") as f:
-            csv.DictWriter(f, self.columns).writerow(row)
-        return layer_norms
-
-
-# TensorBoard's scalar-plugin metadata (what tf.summary.scalar writes), so that the
-# summaries need no `tensorboard` package: core TF's tf.summary.write suffices.
-_SCALAR_METADATA = summary_pb2.SummaryMetadata(
-    plugin_data=summary_pb2.SummaryMetadata.PluginData(plugin_name="scalars"))
-
-
-def _scalar(name, value):
-    tf.summary.write(name, tf.cast(value, tf.float32), metadata=_SCALAR_METADATA)
-
-
-_CLEAR_LINE = "\r\033[K"
-
-
-def _is_tty(log) -> bool:
-    return bool(getattr(log, "isatty", lambda: False)())
-
-
-def _progress_bar(epoch, epochs, done, total, sums, log, width=30):
-    """Redrawn in place on a terminal; silent otherwise (the epoch line remains)."""
-    if not _is_tty(log):
-        return
-    filled = width * done // total
-    log.write(f"\repoch {epoch + 1}/{epochs} [{'=' * filled}{'.' * (width - filled)}] "
-              f"{done}/{total} loss {sums[0] / done:.4f} accuracy {sums[1] / done:.4f}")
-    log.flush()
-
-
-# --------------------------------------------------------------------------- outputs
-
-def _write_json(path, content):
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump(content, f, indent=2)
-    os.replace(tmp, path)  # never a half-written file
-
-
-def _write_outputs(out, config, history, best_epoch, kept_epoch=None, test=None) -> dict:
-    """``metrics.json``, ``metrics.csv`` and ``curves.png``; returns the metrics dict."""
-    metrics = {"config": dataclasses.asdict(config), "epochs": history,
-               "best_epoch": best_epoch, "kept_epoch": kept_epoch,
-               "test_loss": None if test is None else test["loss"],
-               "test_accuracy": None if test is None else test["accuracy"]}
-    _write_json(os.path.join(out, "metrics.json"), metrics)
-    with open(os.path.join(out, "metrics.csv"), "w", newline="") as f:
-        writer = csv.DictWriter(f, EPOCH_FIELDS + ("seconds",))
-        writer.writeheader()
-        writer.writerows(history)
-    plot_curves(history, os.path.join(out, "curves.png"), best_epoch)
-    return metrics
-
-
-def plot_curves(history, path, best_epoch=None):
-    """Loss and accuracy per epoch, training and validation, as a PNG."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    epochs = [row["epoch"] for row in history]
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
-    for ax, key in zip(axes, ("loss", "accuracy")):
-        ax.plot(epochs, [row[key] for row in history], "o-", label="training")
-        if history and history[0]["val_" + key] is not None:
-            ax.plot(epochs, [row["val_" + key] for row in history], "o-", label="validation")
-        if best_epoch:
-            ax.axvline(best_epoch, color="grey", linestyle=":", label="best epoch")
-        ax.set_xlabel("epoch")
-        ax.set_title(key)
-        ax.legend()
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
 
 
 # ------------------------------------------------------------------ evaluate, predict

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from lowlevel import cli_experiment, experiment
-from lowlevel.experiment import ExperimentConfig
+from lowlevel import cli_experiment, experiment, experiment_config
+from lowlevel.experiment_config import ExperimentConfig
 
 TINY = ["--data", "synthetic", "--num-train", "200", "--num-test", "64", "--num-words", "500",
         "--maxlen", "12", "--units", "4", "--embedding-dim", "4", "--batch-size", "16",
@@ -37,7 +37,7 @@ def test_every_config_field_is_a_train_flag():
     options = {o for a in parser()._subparsers._group_actions[0].choices["train"]._actions
                for o in a.option_strings}
     for field in dataclasses.fields(ExperimentConfig):
-        assert experiment.flag(field.name) in options
+        assert experiment_config.flag(field.name) in options
     for wanted in ("--data", "--imdb-path", "--cell", "--style", "--units", "--layers",
                    "--epochs", "--batch-size", "--maxlen", "--num-words", "--embedding-dim",
                    "--glove", "--freeze-embedding", "--clip", "--optimizer", "--lr", "--seed",

@@ -23,7 +23,7 @@ import pytest
 import tensorflow as tf
 
 from lowlevel import cli_experiment, distribute, experiment, optimizers
-from lowlevel.experiment import ExperimentConfig
+from lowlevel.experiment_config import ExperimentConfig
 from lowlevel.models import SentimentClassifier
 from lowlevel.tolerances import assert_close
 from lowlevel.train import Clip, make_train_step

@@ -16,7 +16,9 @@ import tensorflow as tf
 
 from lowlevel import experiment
 from lowlevel.data import glove, imdb
-from lowlevel.experiment import ExperimentConfig, NonFiniteError
+from lowlevel.experiment import NonFiniteError
+from lowlevel.experiment_config import ExperimentConfig
+from lowlevel.run_records import EPOCH_FIELDS
 
 TINY = dict(data="synthetic", num_train=200, num_test=64, num_words=500, maxlen=12,
             units=4, embedding_dim=4, batch_size=16, epochs=3, seed=3)
@@ -57,7 +59,7 @@ def test_run_writes_metrics_json_csv_png_tensorboard_and_checkpoints(finished_ru
     assert saved["config"] == dataclasses.asdict(config)
     assert [row["epoch"] for row in saved["epochs"]] == [1, 2, 3]
     for row in saved["epochs"]:
-        assert set(experiment.EPOCH_FIELDS) <= set(row)
+        assert set(EPOCH_FIELDS) <= set(row)
         assert 0 <= row["val_accuracy"] <= 1 and row["global_norm_mean"] > 0
         assert row["clipped_fraction"] == 0  # --clip none
     assert 0 <= saved["test_accuracy"] <= 1 and saved["test_loss"] > 0

@@ -1,0 +1,141 @@
+"""The experiment's settings: one frozen dataclass, from which `lowlevel train` builds its
+flags (``num_words`` -> ``--num-words``; see :mod:`lowlevel.cli_experiment`).
+
+Defaults are the tutorial's; the comment beside each field says where it comes from.
+Every field is checked on construction, and a bad value raises an error naming its flag.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+
+from lowlevel import distribute, optimizers
+from lowlevel.data import glove
+from lowlevel.models import CELLS, STYLES
+from lowlevel.train import Clip
+
+DATA = ("imdb", "synthetic")
+OPTIMIZERS = {"rmsprop": optimizers.RMSprop, "adam": optimizers.Adam, "sgd": optimizers.SGD}
+KEEP = ("best", "last")
+# Fields that may differ between a run and its resumption.
+RESUMABLE_CHANGES = ("resume", "epochs", "checkpoint_every")
+
+
+def _field(default, help, choices=None, metavar=None):
+    """A config field whose metadata makes its command-line flag (help, choices, metavar)."""
+    return dataclasses.field(default=default,
+                             metadata={"help": help, "choices": choices, "metavar": metavar})
+
+
+@dataclasses.dataclass(frozen=True)
+class ExperimentConfig:
+    """Everything a run depends on; command-line flags are built from these fields
+    (``num_words`` -> ``--num-words``; see ``lowlevel.cli_experiment``)."""
+
+    # Data.
+    data: str = _field("imdb", "corpus: IMDB or the offline synthetic one", DATA)  # the tutorial's
+    imdb_path: str | None = _field(None, "Keras-layout imdb.npz (default: Keras's cache or "
+                                         "download)", metavar="PATH")  # None: as the tutorial
+    word_index: str | None = _field(None, "IMDB word index json, for --glove and predict "
+                                          "(default: Keras's cache or download)", metavar="PATH")
+    num_train: int = _field(25000, "synthetic corpus: training reviews")  # IMDB's 25,000
+    num_test: int = _field(25000, "synthetic corpus: test reviews")  # IMDB's 25,000
+    num_words: int = _field(10000, "vocabulary size (ids >= it become oov)")  # total_words
+    maxlen: int = _field(80, "review length after pre-padding/truncating")  # max_review_len
+    val_split: float = _field(0.1, "fraction of the training set held out for validation"
+                              )  # 2,500 IMDB reviews; the tutorial validated on the test set
+    # Model.
+    cell: str = _field("simple", "recurrent cell", tuple(CELLS))  # the tutorial's SimpleRNNCell
+    style: str = _field("cell", "'cell': stepped by hand (MyRNN); 'layer': sequence layers",
+                        STYLES)  # the tutorial's first script steps cells by hand
+    units: int = _field(64, "units of each recurrent layer and of the head")  # tutorial's 64
+    layers: int = _field(2, "stacked recurrent layers")  # tutorial's two cells
+    dropout: float = _field(0.5, "cell input dropout and head dropout")  # tutorial's 0.5
+    embedding_dim: int = _field(100, "embedding width (ignored with --glove: the file's)")  # 100
+    glove: str | None = _field(None, "GloVe vectors (.txt, .txt.gz, .zip) for the embedding",
+                               metavar="PATH")
+    glove_scale: float = _field(1.0, "multiply the GloVe vectors by this before training "
+                                     "(see README: 0.1 lets RMSprop fine-tune them)"
+                                )  # 1: the vectors as read, as the tutorial
+    freeze_embedding: bool = _field(False, "do not train the embedding")  # tutorial trains it
+    # Optimisation.
+    optimizer: str = _field("rmsprop", "optimiser", tuple(OPTIMIZERS))  # tutorial: RMSprop
+    lr: float = _field(1e-3, "learning rate")  # tutorial: RMSprop(1e-3)
+    clip: str = _field("none", "gradient clipping 'none' or MODE:THRESHOLD, MODE in "
+                               "value|norm|global_norm (e.g. global_norm:5)",
+                       metavar="MODE:THRESHOLD")  # off by default: clipping is a study option
+    epochs: int = _field(10, "training epochs")  # tutorial: 50, long past the best epoch
+    batch_size: int = _field(128, "examples per step")  # tutorial's batchsz
+    seed: int = _field(0, "seed of weights, dropout, data order and validation split"
+                       )  # fixed: the same flags give the same run, bit for bit
+    strategy: str = _field("default", "data parallelism: none, MirroredStrategy over the "
+                                      "local GPUs (else logical CPUs), or MultiWorker"
+                                      "MirroredStrategy from TF_CONFIG (see lowlevel.distribute)",
+                           distribute.STRATEGIES)  # one device, as the tutorial
+    # Run management.
+    out: str = _field("runs/experiment", "run directory", metavar="DIR")  # relative to cwd
+    resume: bool = _field(False, "continue the run in --out from its last checkpoint"
+                          )  # off: an existing run is never overwritten by accident
+    keep: str = _field("best", "weights kept at the end: best validation accuracy or last",
+                       KEEP)  # best: the tutorial kept the last, overfitted ones
+    checkpoint_every: int = _field(0, "also checkpoint every N steps (0: epoch ends only)",
+                                   metavar="N")
+
+    def __post_init__(self):
+        for name in ("data", "cell", "style", "optimizer", "keep", "strategy"):
+            choices = _choices(name)
+            if getattr(self, name) not in choices:
+                _bad(name, f"one of {list(choices)}", getattr(self, name))
+        for name, low in (("num_train", 1), ("num_test", 1), ("num_words", 4), ("maxlen", 1),
+                          ("units", 1), ("layers", 1), ("embedding_dim", 1), ("epochs", 1),
+                          ("batch_size", 1), ("seed", 0), ("checkpoint_every", 0)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                _bad(name, f"an integer >= {low}", value)
+        if not (isinstance(self.val_split, (int, float)) and 0 <= self.val_split < 1):
+            _bad("val_split", "a number in [0, 1)", self.val_split)
+        if not (isinstance(self.dropout, (int, float)) and 0 <= self.dropout < 1):
+            _bad("dropout", "a number in [0, 1)", self.dropout)
+        for name in ("lr", "glove_scale"):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+                _bad(name, "a finite number > 0", value)
+        self.clipping()  # raises on a bad --clip
+        if self.keep == "best" and self.val_split == 0:
+            raise ValueError("`--keep best` needs a validation set: `--val-split` > 0 or "
+                             "`--keep last`; received --val-split 0.")
+        if self.glove is not None and self.data != "imdb":
+            raise ValueError("`--glove` needs `--data imdb` (it maps IMDB words to vectors); "
+                             f"received --data {self.data}.")
+        if self.glove_scale != 1 and self.glove is None:
+            raise ValueError("`--glove-scale` needs `--glove` (it scales the GloVe vectors); "
+                             f"received --glove-scale {self.glove_scale:g} without it.")
+
+    def clipping(self) -> Clip:
+        try:
+            return Clip.parse(self.clip)
+        except ValueError as error:
+            raise ValueError(f"`--clip` must be 'none' or MODE:THRESHOLD with MODE in "
+                             f"value|norm|global_norm and THRESHOLD > 0; received "
+                             f"{self.clip!r} ({error})") from None
+
+    def check_files(self):
+        """FileNotFoundError naming the flag for each given path that does not exist."""
+        for name in ("imdb_path", "word_index", "glove"):
+            path = getattr(self, name)
+            if path is not None and not os.path.isfile(glove.split_path(path)[0]):
+                raise FileNotFoundError(f"`{flag(name)}`: no file at {path!r}.")
+
+
+def flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _choices(name):
+    return {f.name: f.metadata["choices"] for f in dataclasses.fields(ExperimentConfig)}[name]
+
+
+def _bad(name, expected, value):
+    raise ValueError(f"`{flag(name)}` must be {expected}; received {value!r}.")
