@@ -9,7 +9,8 @@ so ``‖∂L/∂h_t‖`` shrinks or grows roughly geometrically with the distanc
 from the loss. This module measures both sides exactly, from the tape:
 
 - :func:`state_gradient_norms` / :func:`stack_state_gradient_norms`: ``‖∂L/∂h_t‖`` per
-  time step of real layers, by re-running their cells under one tape with zero probes.
+  time step of real layers, by re-running their cells under one tape with zero probes
+  (masked or ``go_backwards`` layers: by the hand-written backward of ``lowlevel.bptt``).
 - :func:`step_jacobians`, :func:`spectral_norms`, :func:`jacobian_product_norms`:
   the one-step Jacobians and the norms of their products.
 - :func:`recurrent_spectrum`, :func:`rescale_recurrent_kernel`: singular values and
@@ -26,6 +27,7 @@ import numbers
 import numpy as np
 import tensorflow as tf
 
+from lowlevel import bptt
 from lowlevel.cells import GRUCell, LSTMCell
 
 # Fused column blocks of recurrent_kernel, in Keras's order.
@@ -41,18 +43,18 @@ def gate_names(cell) -> tuple:
 
 
 # --------------------------------------------------------------- ∂L/∂h_t per step
-def _check_layer(layer, mask):
-    if mask is not None:
-        raise NotImplementedError("gradient instruments do not support `mask`; received a "
-                                  "mask. Pass unmasked, equal-length sequences.")
-    if getattr(layer, "go_backwards", False):
-        raise NotImplementedError(f"gradient instruments do not support go_backwards=True; "
-                                  f"received layer {layer.name!r} with go_backwards=True.")
+def _check_layer(layer, mask, what="stack_state_gradient_norms"):
     cell = getattr(layer, "cell", None)
     if cell is None or not hasattr(cell, "state_count"):
         raise TypeError("`layer` must be a lowlevel SimpleRNN, LSTM or GRU (one cell, not "
                         f"StackedCells); received {type(layer).__name__} with cell "
                         f"{type(cell).__name__}.")
+    if mask is not None:
+        raise NotImplementedError(f"{what} does not support `mask`; received a mask. Pass "
+                                  "unmasked, equal-length sequences.")
+    if getattr(layer, "go_backwards", False):
+        raise NotImplementedError(f"{what} does not support go_backwards=True; received "
+                                  f"layer {layer.name!r} with go_backwards=True.")
 
 
 def _probed_forward(layer, inputs, initial_state, tape, probes):
@@ -94,10 +96,24 @@ def state_gradients(layer, inputs, loss_fn, initial_state=None, mask=None):
         returns (``[batch, time, units]`` with ``return_sequences``, else ``[batch, units]``).
       initial_state: optional ``[h]`` or ``[h, c]``, each ``[batch, units]``.
 
+      mask: optional ``[batch, time]`` bool; masked steps keep the previous state and
+        get ``grads = 0``.
+
     Returns:
       ``output`` (equal to ``layer(inputs)``) and ``grads [batch, time, units]`` with
-      ``grads[:, t] = ∂L/∂h_t`` — for LSTM the hidden state ``h``, with ``c_t`` held fixed.
+      ``grads[:, t] = ∂L/∂h_t`` — for LSTM the hidden state ``h``, with ``c_t`` held fixed;
+      with ``go_backwards`` ``grads[:, k]`` belongs to the k-th step taken.
+
+    A layer with a ``mask`` or ``go_backwards=True`` is measured by the hand-written
+    backward pass (:func:`lowlevel.bptt.state_gradients`, whose δh̃_t is this ∂L/∂h_t:
+    ``tests/test_bptt.py``); the probes below follow the plain forward loop only.
     """
+    if mask is not None or getattr(layer, "go_backwards", False):
+        cell = getattr(layer, "cell", None)
+        if cell is not None and bptt.supports(cell):
+            return bptt.state_gradients(layer, inputs, loss_fn, initial_state, mask)
+        _check_layer(layer, mask, f"state_gradients of a {type(cell).__name__} that "
+                                  "lowlevel.bptt cannot run")
     _check_layer(layer, mask)
     with tf.GradientTape() as tape:
         probes = []

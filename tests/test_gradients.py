@@ -222,13 +222,51 @@ def test_rescale_recurrent_kernel_hits_target_and_leaves_other_gates(kind, gate,
     assert_close(cell.recurrent_kernel, expected, F64, "only the chosen block scaled")
 
 
+def _clone_with(layer, **changes):
+    twin = type(layer).from_config({**layer.get_config(), **changes})
+    twin.build(layer.cell.kernel.shape[0])
+    twin.set_weights(layer.get_weights())
+    return twin
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_state_gradients_of_a_right_padded_sequence_equal_those_of_its_unpadded_prefix(kind):
+    """Masked steps carry the state unchanged: ∂L/∂h_t = 0 there, the prefix's elsewhere."""
+    layer = _layer(kind)
+    x = _inputs(time=6)
+    mask = np.arange(6)[None, :] < 4  # every example: 4 real steps, 2 of padding
+    output, grads = gradients.state_gradients(layer, x, _half_sum_of_squares,
+                                              mask=np.repeat(mask, 3, axis=0))
+    expected_output, expected = gradients.state_gradients(layer, x[:, :4],
+                                                          _half_sum_of_squares)
+    assert_close(output, expected_output, F64, "output")
+    assert_close(grads[:, :4], expected, F64, "∂L/∂h_t, real steps")
+    assert np.all(grads.numpy()[:, 4:] == 0.0)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_state_gradients_going_backwards_equal_those_of_the_reversed_sequence(kind):
+    """go_backwards=True reads x_{T-1} first: grads[:, k] belongs to the k-th step taken."""
+    forward = _layer(kind)
+    backward = _clone_with(forward, go_backwards=True)
+    x = _inputs()
+    output, grads = gradients.state_gradients(backward, x, _half_sum_of_squares)
+    expected_output, expected = gradients.state_gradients(forward, x[:, ::-1],
+                                                          _half_sum_of_squares)
+    assert_close(output, expected_output, F64, "output")
+    assert_close(grads, expected, F64, "∂L/∂h_t in the order taken")
+
+
 def test_instruments_refuse_what_they_do_not_measure_with_a_message():
-    layer = _layer("SimpleRNN", go_backwards=True)
+    softsign = _layer("SimpleRNN", activation="softsign", go_backwards=True)
     with pytest.raises(NotImplementedError, match="go_backwards"):
-        gradients.state_gradient_norms(layer, _inputs(), _half_sum_of_squares)
+        gradients.state_gradient_norms(softsign, _inputs(), _half_sum_of_squares)
     with pytest.raises(NotImplementedError, match="mask"):
-        gradients.state_gradient_norms(_layer("GRU"), _inputs(), _half_sum_of_squares,
-                                       mask=np.ones((3, 5), bool))
+        gradients.state_gradient_norms(_layer("SimpleRNN", activation="softsign"), _inputs(),
+                                       _half_sum_of_squares, mask=np.ones((3, 5), bool))
+    with pytest.raises(NotImplementedError, match="go_backwards"):
+        gradients.stack_state_gradient_norms([_layer("GRU", go_backwards=True)], _inputs(),
+                                             _half_sum_of_squares)
     with pytest.raises(ValueError, match="return_sequences"):
         gradients.stack_state_gradient_norms([_layer("GRU"), _layer("GRU", input_dim=4)],
                                              _inputs(), _half_sum_of_squares)
