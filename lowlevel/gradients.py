@@ -43,7 +43,7 @@ def gate_names(cell) -> tuple:
 
 
 # --------------------------------------------------------------- ∂L/∂h_t per step
-def _check_layer(layer, mask, what="stack_state_gradient_norms"):
+def _check_layer(layer, mask, what="this instrument"):
     cell = getattr(layer, "cell", None)
     if cell is None or not hasattr(cell, "state_count"):
         raise TypeError("`layer` must be a lowlevel SimpleRNN, LSTM or GRU (one cell, not "
@@ -95,7 +95,6 @@ def state_gradients(layer, inputs, loss_fn, initial_state=None, mask=None):
       loss_fn: ``L = loss_fn(output)`` -> scalar, with ``output`` what ``layer(inputs)``
         returns (``[batch, time, units]`` with ``return_sequences``, else ``[batch, units]``).
       initial_state: optional ``[h]`` or ``[h, c]``, each ``[batch, units]``.
-
       mask: optional ``[batch, time]`` bool; masked steps keep the previous state and
         get ``grads = 0``.
 
@@ -145,7 +144,7 @@ def stack_state_gradient_norms(layers, inputs, loss_fn) -> list:
     if not layers:
         raise ValueError("`layers` must be a non-empty list of sequence layers; received [].")
     for i, layer in enumerate(layers):
-        _check_layer(layer, None)
+        _check_layer(layer, None, "stack_state_gradient_norms")
         if i < len(layers) - 1 and not layer.return_sequences:
             raise ValueError(f"`layers[{i}]` feeds another layer, so it must have "
                              "return_sequences=True; received return_sequences=False.")
