@@ -31,11 +31,12 @@ demo: install
 	    --out runs/demo
 	$(BIN)/lowlevel predict --run runs/demo "1 70 120 170" "1 95 145 195"
 
+# Up to 4 worker processes (pytest-xdist); a plain `pytest` runs serially.
 test: install
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto --maxprocesses 4
 
 bench: install
-	$(BIN)/python -m pytest benchmarks -n 0 --benchmark-enable --benchmark-json=benchmarks/results.json
+	$(BIN)/python -m pytest benchmarks --benchmark-enable --benchmark-json=benchmarks/results.json
 
 # The README's accuracy table on the real IMDB data: every cell x style, then the
 # GloVe-initialised LSTM frozen, fine-tuned, and fine-tuned from vectors scaled by 0.1.
