@@ -186,8 +186,8 @@ def matmul_flops(kind: str, size: dict, phase: str) -> float:
 
 
 # ------------------------------------------------------------------ implementations
-def _tf_train_step(apply, variables, optimizer):
-    @tf.function
+def _train_step(apply, variables, optimizer):
+    """``(x, target) -> loss``: forward, mean squared error, backward, one update."""
     def train_step(x, target):
         with tf.GradientTape() as tape:
             loss = mse(apply(x), target)
@@ -195,6 +195,10 @@ def _tf_train_step(apply, variables, optimizer):
         return loss
 
     return train_step
+
+
+def _tf_train_step(apply, variables, optimizer):
+    return tf.function(_train_step(apply, variables, optimizer))
 
 
 def _keras_layer(kind, size, weights, dtype=None, use_cudnn=False):
@@ -240,7 +244,6 @@ def _keras_cell_loop(kind, size, weights, compiled: bool):
         cells.append(cell)
         input_dim = size["units"]
     variables = [v for cell in cells for v in cell.trainable_variables]
-    optimizer = keras.optimizers.RMSprop(LEARNING_RATE)
 
     def apply(x):                                           # x [batch, time, input]
         batch = tf.shape(x)[0]
@@ -250,12 +253,7 @@ def _keras_cell_loop(kind, size, weights, compiled: bool):
                 x_t, states[i] = cell(x_t, states[i])       # x_t [batch, units]
         return x_t                                          # [batch, units]
 
-    def train_step(x, target):
-        with tf.GradientTape() as tape:
-            loss = mse(apply(x), target)
-        optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
-        return loss
-
+    train_step = _train_step(apply, variables, keras.optimizers.RMSprop(LEARNING_RATE))
     if compiled:
         return tf.function(apply), tf.function(train_step)
     return apply, train_step
