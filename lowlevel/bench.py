@@ -31,12 +31,12 @@ import tensorflow as tf
 
 from lowlevel import speed
 
-DEFAULT_IMPLEMENTATIONS = ("keras_layer", "lowlevel", "lowlevel_stacked", "lowlevel_reference",
-                           "lowlevel_bptt",
+DEFAULT_IMPLEMENTATIONS = ("keras_layer", "lowlevel", "lowlevel_stacked", "lowlevel_unrolled",
+                           "lowlevel_reference", "lowlevel_bptt",
                            "lowlevel_bfloat16", "keras_mixed_bfloat16",
                            "keras_cell_loop_function", "block_lstm", "keras_cudnn", "torch")
-QUICK_IMPLEMENTATIONS = ("keras_layer", "lowlevel", "lowlevel_stacked", "lowlevel_bfloat16",
-                         "keras_mixed_bfloat16", "torch")
+QUICK_IMPLEMENTATIONS = ("keras_layer", "lowlevel", "lowlevel_stacked", "lowlevel_unrolled",
+                         "lowlevel_bfloat16", "keras_mixed_bfloat16", "torch")
 QUICK_REPEATS = 5
 DEFAULT_REPEATS = 11
 
@@ -191,7 +191,9 @@ def plot(result, path):
                         xs.append(g + (j - (len(impls) - 1) / 2) * width)
                         ys.append(row["ratio"])
             base = baseline_of(impl)
-            ax.bar(xs, ys, width,
+            # One colour per implementation, the same in every chart (tab20: 20 of them).
+            colour = plt.get_cmap("tab20")(speed.IMPLEMENTATIONS.index(impl) % 20)
+            ax.bar(xs, ys, width, color=colour,
                    label=impl if base == speed.BASELINE else f"{impl} (vs {base})")
         ax.axhline(1.0, color="black", linewidth=0.8)
         ax.set_ylim(0, 1.4 * max(row["ratio"] for row in rows))  # room for the legend
@@ -234,7 +236,7 @@ def add_parser(commands):
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     bench.add_argument("--quick", action="store_true",
                        help=f"tutorial size, {', '.join(QUICK_IMPLEMENTATIONS)}, "
-                            f"{QUICK_REPEATS} repeats (about a minute on 2 cores)")
+                            f"{QUICK_REPEATS} repeats (80-90 s on 2 cores)")
     bench.add_argument("--size", action="append", choices=sorted(speed.SIZES),
                        help="preset sizes, repeatable (default: tutorial and large; "
                             "--quick: tutorial)")

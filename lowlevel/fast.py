@@ -17,8 +17,9 @@ implementation ``lowlevel_fast``):
 - no peeled first step: the output starts as zeros of the cell's ``output_size``;
 - the outputs' TensorArray exists only when the sequence is returned, and the mask's
   ``tf.where`` only when there is a mask;
-- full Python unrolling gives about the same step time but 5-25 s of first-call tracing
-  at 80 steps, so it is not used.
+- no unrolling: the loop traces in about a second at any length. The steps written
+  out without a loop are faster still, at the price of a first call of seconds
+  (``implementation='unrolled'``, :mod:`lowlevel.unrolled`).
 """
 
 from __future__ import annotations

@@ -13,7 +13,11 @@ gradients (``tests/test_implementations.py``):
   ``tf.while_loop`` (the default: measured faster with ``benchmarks/test_step_speed.py``);
 - ``'bptt'``: :func:`lowlevel.bptt.bptt_unroll`, a ``tf.custom_gradient`` core with
   hand-written backpropagation through time (SimpleRNN, LSTM, GRU cells with their
-  default-style activations; anything else falls back to ``'fast'``).
+  default-style activations; anything else falls back to ``'fast'``);
+- ``'unrolled'``: :func:`lowlevel.unrolled.chunked_unroll`, no loop: every step
+  written out, traced ten steps at a time, the weights read once per call. The
+  fastest step here, and the slowest first call (seconds, growing with the number of
+  steps); the number of steps must be known when tracing (else ``'fast'`` runs).
 
 ``compute_dtype`` (``None``: the variables' dtype) computes in a lower precision than
 the variables are stored in, as Keras's ``mixed_bfloat16`` / ``mixed_float16`` dtype
@@ -48,8 +52,9 @@ from lowlevel.cells import GRUCell, LSTMCell, SimpleRNNCell
 from lowlevel.stacking import StackedCells
 from lowlevel.fast import fast_unroll
 from lowlevel.unroll import unroll
+from lowlevel.unrolled import chunked_unroll
 
-IMPLEMENTATIONS = ("reference", "fast", "bptt")
+IMPLEMENTATIONS = ("reference", "fast", "bptt", "unrolled")
 DEFAULT_IMPLEMENTATION = "fast"
 
 
@@ -159,14 +164,18 @@ class RNN(KerasOrderedWeights, tf.Module):
             initial_state = _cast(initial_state, self.compute_dtype)
             masks = _cast(masks, self.compute_dtype)
 
-        def step(x_t, states):
+        def step(x_t, states, weights=None):
+            """``weights``: the variables already read (``'unrolled'``), or ``None``."""
             kwargs = {} if masks is None else {"masks": masks}
             if self._mixed:
                 # Cast at every step, as Keras casts at every read: each step's weight
                 # gradient then returns to float32 before the sum over time (cast once,
                 # outside the loop, the sum ran in bfloat16: 2e-2 off float64 at 80 steps
                 # against Keras's 3e-3).
-                kwargs["weights"] = self.cell.cast_weights(self.compute_dtype)
+                kwargs["weights"] = (self.cell.cast_weights(self.compute_dtype)
+                                     if weights is None else _cast(weights, self.compute_dtype))
+            elif weights is not None:
+                kwargs["weights"] = weights
             return self.cell.step(x_t, states, **kwargs)
 
         options = dict(mask=mask, go_backwards=self.go_backwards,
@@ -183,6 +192,13 @@ class RNN(KerasOrderedWeights, tf.Module):
                                         weights=weights, **options)
         if self.implementation == "reference":
             return unroll(step, inputs, initial_state, **options)
+        if self.implementation == "unrolled":
+            # Read the variables once per call, not once per step (cast to their own
+            # dtype, ``cast_weights`` gives the variables themselves).
+            weights = (_cast(self.cell.cast_weights(self.dtype), self.dtype)
+                       if hasattr(self.cell, "cast_weights") else None)
+            return chunked_unroll(step, inputs, initial_state, weights=weights,
+                                  output_size=self.cell.output_size, **options)
         return fast_unroll(step, inputs, initial_state, output_size=self.cell.output_size,
                           **options)
 
@@ -311,8 +327,10 @@ def _check_compute_dtype(value, variable_dtype):
 
 
 def _cast(nest, dtype):
-    """Cast every tensor of a nest (``None`` entries, e.g. absent dropout masks, stay)."""
-    return tf.nest.map_structure(lambda t: None if t is None else tf.cast(t, dtype), nest)
+    """Cast every tensor of a nest (``None`` entries, e.g. absent dropout masks, stay);
+    variables are read (``tf.cast`` alone returns a variable of ``dtype`` unread)."""
+    return tf.nest.map_structure(
+        lambda t: None if t is None else tf.convert_to_tensor(tf.cast(t, dtype)), nest)
 
 
 def _dtype_name(dtype):

@@ -21,6 +21,7 @@ Implementations:
 ``lowlevel``                stacked ``lowlevel.<Kind>``, default implementation
 ``lowlevel_<impl>``         the same, ``implementation=<impl>`` forced
 ``lowlevel_stacked``        the same layers run as one loop by ``lowlevel.stack_layers``
+``lowlevel_unrolled``       ``lowlevel_stacked`` with ``implementation='unrolled'``
 ``lowlevel_bfloat16``       ``lowlevel`` with ``compute_dtype='bfloat16'`` (float32 variables)
 ``keras_mixed_bfloat16``    ``keras_layer`` under the ``mixed_bfloat16`` dtype policy
 ``keras_cell_loop_function`` the tutorial's loop over ``tf.unstack(x, axis=1)``
@@ -68,6 +69,7 @@ LOWLEVEL_IMPLEMENTATIONS = {"lowlevel": None, "lowlevel_reference": "reference",
                             "lowlevel_fast": "fast", "lowlevel_bptt": "bptt"}
 # The baseline comes first, so that it is built and traced first.
 IMPLEMENTATIONS = ("keras_layer", *LOWLEVEL_IMPLEMENTATIONS, "lowlevel_stacked",
+                   "lowlevel_unrolled",
                    "lowlevel_bfloat16",
                    "keras_mixed_bfloat16", "keras_cell_loop_function",
                    "keras_cell_loop_eager", "block_lstm", "keras_cudnn", "torch")
@@ -187,7 +189,14 @@ def matmul_flops(kind: str, size: dict, phase: str) -> float:
 
 # ------------------------------------------------------------------ implementations
 def _train_step(apply, variables, optimizer):
-    """``(x, target) -> loss``: forward, mean squared error, backward, one update."""
+    """``(x, target) -> loss``: forward, mean squared error, backward, one update.
+
+    The optimizer is built first (its slots created), as ``model.fit`` builds it: a
+    ``tf.function`` that creates variables is traced twice, which the first call
+    would otherwise count.
+    """
+    optimizer.build(variables)
+
     def train_step(x, target):
         with tf.GradientTape() as tape:
             loss = mse(apply(x), target)
@@ -287,6 +296,8 @@ def build_case(kind: str, implementation: str, size: str | dict, seed: int = SEE
                                         LOWLEVEL_IMPLEMENTATIONS[implementation])
     elif implementation == "lowlevel_stacked":
         forward, train_step = _lowlevel(kind, size, weights, stacked=True)
+    elif implementation == "lowlevel_unrolled":
+        forward, train_step = _lowlevel(kind, size, weights, "unrolled", stacked=True)
     elif implementation == "lowlevel_bfloat16":
         forward, train_step = _lowlevel(kind, size, weights, compute_dtype="bfloat16")
     elif implementation == "keras_cell_loop_function":

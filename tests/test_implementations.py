@@ -1,7 +1,8 @@
 """Every ``implementation`` of the sequence layers computes the reference's numbers and Keras's.
 
 ``'reference'`` is :func:`lowlevel.unroll.unroll`, ``'fast'`` :func:`lowlevel.fast.fast_unroll`,
-``'bptt'`` :func:`lowlevel.bptt.bptt_unroll` (hand-written gradient). Outputs, returned
+``'bptt'`` :func:`lowlevel.bptt.bptt_unroll` (hand-written gradient), ``'unrolled'``
+:func:`lowlevel.unrolled.chunked_unroll` (no loop, compiled chunks). Outputs, returned
 states and gradients with respect to inputs, initial states and weights must agree
 with Keras (through :mod:`lowlevel.parity`, with the layers' default implementation
 switched) and with the reference path, to the dtype's tolerance, with masks and
@@ -18,10 +19,12 @@ from lowlevel import parity
 from lowlevel.fast import fast_unroll
 from lowlevel.tolerances import assert_close, scaled_error, tolerance
 from lowlevel.unroll import unroll
+from lowlevel.unrolled import CHUNK_SIZE, chunked_unroll
 
 IMPLEMENTATIONS = lowlevel.layers.IMPLEMENTATIONS
 # tests/test_parity.py already runs the whole matrix on the default implementation.
 NON_DEFAULT = [i for i in IMPLEMENTATIONS if i != lowlevel.layers.DEFAULT_IMPLEMENTATION]
+NOT_REFERENCE = [i for i in IMPLEMENTATIONS if i != "reference"]
 KINDS = [("SimpleRNN", {}), ("LSTM", {}), ("GRU", {}), ("GRU", {"reset_after": False})]
 
 # Options crossed with every kind; each row runs in one dtype and mode to stay small.
@@ -118,7 +121,7 @@ def test_every_implementation_equals_the_reference_path_outputs_and_gradients(
               for _ in range(layers["reference"].cell.state_count)]
     mask = tf.constant(rng.random((3, 6)) < 0.6) if use_mask else None
     expected = _run(layers["reference"], x, states, mask, "function", True)
-    for impl in ("fast", "bptt"):
+    for impl in NOT_REFERENCE:
         got = _run(layers[impl], x, states, mask, "function", True)
         for a, b in zip(got[0], expected[0]):
             assert_close(a, b, dtype, f"{impl} output")
@@ -131,14 +134,14 @@ def test_eager_calls_of_every_implementation_equal_the_compiled_reference():
     x = tf.constant(np.random.default_rng(2).normal(size=(2, 4, 4)))
     mask = tf.constant([[True, False, True, True], [False, True, True, False]])
     expected = _run(layers["reference"], x, [], mask, "function", False)
-    for impl in ("fast", "bptt"):
+    for impl in NOT_REFERENCE:
         layers[impl]._compiled_forward = layers[impl]._forward  # run eagerly, step by step
         got = _run(layers[impl], x, [], mask, "eager", False)
         for a, b in zip(got[0] + got[1], expected[0] + expected[1]):
             assert_close(a, b, tf.float64, f"{impl} eager")
 
 
-# ------------------------------------------------------------------ the fast loop
+# ------------------------------------------------------------- the compiled loops
 class Accumulator:
     """``total += x_t``; outputs the total (see tests/test_unroll.py)."""
 
@@ -148,10 +151,29 @@ class Accumulator:
         return total, [total]
 
 
-@pytest.mark.parametrize("output_size", [None, 1])
+def _fast(output_size):
+    def loop(step, x, init, **options):
+        return fast_unroll(step, x, init, output_size=output_size, **options)
+    return loop
+
+
+def _chunked(chunk_size):
+    def loop(step, x, init, **options):
+        return chunked_unroll(lambda x_t, states, weights: step(x_t, states), x, init,
+                              output_size=1, chunk_size=chunk_size, **options)
+    return loop
+
+
+# fast_unroll peeling its first step (output_size None) or not; chunked_unroll in one
+# chunk (7), in chunks with a remainder (2), and a step per chunk (1).
+LOOPS = {"fast-peeled": _fast(None), "fast": _fast(1), "chunks-of-1": _chunked(1),
+         "chunks-of-2": _chunked(2), "one-chunk": _chunked(7)}
+
+
+@pytest.mark.parametrize("loop", LOOPS)
 @pytest.mark.parametrize("mode", ["eager", "function"])
-def test_fast_unroll_equals_unroll_on_the_accumulator_with_masks_and_go_backwards(
-        mode, output_size):
+def test_compiled_loops_equal_unroll_on_the_accumulator_with_masks_and_go_backwards(
+        mode, loop):
     x = tf.constant(np.tile(2.0 ** np.arange(5), (2, 1))[:, :, None])  # [2, 5, 1]
     mask = tf.constant([[True, True, False, True, False], [False, False, True, True, False]])
     for options in [{}, {"mask": mask}, {"mask": mask, "go_backwards": True},
@@ -159,8 +181,7 @@ def test_fast_unroll_equals_unroll_on_the_accumulator_with_masks_and_go_backward
         def both(x):
             init = [tf.zeros([2, 1], tf.float64)]
             return (unroll(Accumulator().step, x, init, return_sequences=True, **options),
-                    fast_unroll(Accumulator().step, x, init, return_sequences=True,
-                                output_size=output_size, **options))
+                    LOOPS[loop](Accumulator().step, x, init, return_sequences=True, **options))
         if mode == "function":
             both = tf.function(both)
         expected, got = both(x)
@@ -174,6 +195,51 @@ def test_fast_unroll_without_return_sequences_returns_no_sequence():
                                            output_size=1)
     assert sequence is None
     np.testing.assert_array_equal(last.numpy(), [[3.0], [3.0]])
+
+
+# ------------------------------------------------------------- the unrolled chunks
+def test_chunked_unroll_hands_every_step_the_same_weights():
+    seen = []
+
+    def step(x_t, states, weights):
+        seen.append(weights)
+        return states[0] + weights * x_t, [states[0] + weights * x_t]
+
+    weights = tf.constant(3.0, tf.float64)
+    last, _, _ = chunked_unroll(step, tf.ones([1, 4, 1], tf.float64),
+                                [tf.zeros([1, 1], tf.float64)], weights=weights,
+                                output_size=1, chunk_size=3)
+    assert len(seen) == 4 and last.numpy().item() == 12.0
+
+
+@pytest.mark.parametrize("kind,extra", KINDS, ids=[k + str(e) for k, e in KINDS])
+def test_unrolled_over_several_chunks_equals_the_reference_outputs_and_gradients(kind, extra):
+    """More steps than one chunk, and a remainder: the chunks hand states on exactly."""
+    time = 2 * CHUNK_SIZE + 3
+    layers = _twins(kind, extra, "float64", return_sequences=True, return_state=True,
+                    go_backwards=True)
+    rng = np.random.default_rng(11)
+    x = tf.constant(rng.normal(size=(3, time, 4)))
+    states = [tf.constant(rng.normal(size=(3, 5)))
+              for _ in range(layers["reference"].cell.state_count)]
+    mask = tf.constant(rng.random((3, time)) < 0.7)
+    expected = _run(layers["reference"], x, states, mask, "function", False)
+    got = _run(layers["unrolled"], x, states, mask, "function", False)
+    for a, b in zip(got[0] + got[1], expected[0] + expected[1]):
+        assert_close(a, b, tf.float64, f"unrolled {kind} over {time} steps")
+
+
+def test_unrolled_without_a_known_number_of_steps_runs_the_fast_loop():
+    layer = lowlevel.LSTM(5, input_dim=4, implementation="unrolled", return_sequences=True)
+    reference = lowlevel.LSTM(5, input_dim=4, implementation="reference", return_sequences=True)
+    reference.set_weights(layer.get_weights())
+    call = tf.function(lambda x: layer(x),
+                       input_signature=[tf.TensorSpec([None, None, 4], tf.float32)])
+    graph = call.get_concrete_function().graph
+    assert any(node.op == "While" or node.op == "StatelessWhile"
+               for f in graph.as_graph_def().library.function for node in f.node_def)
+    x = tf.constant(np.random.default_rng(1).normal(size=(2, 7, 4)), tf.float32)
+    assert_close(call(x), reference(x), tf.float32, "unrolled, time unknown when traced")
 
 
 # ------------------------------------------------------------------ the argument

@@ -16,6 +16,7 @@ import pytest
 import tensorflow as tf
 
 import lowlevel
+import lowlevel.unrolled
 from lowlevel.fast import fast_unroll
 from lowlevel.tolerances import assert_close, scaled_error
 
@@ -24,7 +25,7 @@ KINDS = [("SimpleRNN", {}), ("LSTM", {}), ("GRU", {}), ("GRU", {"reset_after": F
 KIND_IDS = ["SimpleRNN", "LSTM", "GRU", "GRU-reset_before"]
 # Our compute dtype -> Keras's dtype policy of the same computation.
 POLICIES = {"bfloat16": "mixed_bfloat16", "float16": "mixed_float16"}
-IMPLEMENTATIONS = ["reference", "fast", "bptt"]
+IMPLEMENTATIONS = ["reference", "fast", "bptt", "unrolled"]
 
 RNG = np.random.default_rng(0)
 X = RNG.normal(size=[BATCH, TIME, FEATURES]).astype("float32")
@@ -249,6 +250,7 @@ def _casts(layer):
 
 @pytest.mark.parametrize("implementation", IMPLEMENTATIONS)
 def test_weights_are_cast_at_every_step_and_once_for_bptt(implementation):
+    assert TIME <= lowlevel.unrolled.CHUNK_SIZE  # one chunk: its steps are the function's
     layer = lowlevel.GRU(UNITS, input_dim=FEATURES, compute_dtype="bfloat16",
                          implementation=implementation)
     outer, inner = _casts(layer)
@@ -256,6 +258,8 @@ def test_weights_are_cast_at_every_step_and_once_for_bptt(implementation):
         assert len(outer) == 5 and not inner
     elif implementation == "fast":  # inputs, initial state; the three weights in the body
         assert len(outer) == 2 and len(inner) == 3
+    elif implementation == "unrolled":  # inputs, initial state; three weights at each step
+        assert len(outer) == 2 and len(inner) == 3 * TIME
     else:  # the reference loop peels its first step out of the loop: three more outside
         assert len(outer) == 5 and len(inner) == 3
     assert {op.get_attr("DstT") for op in outer} == {tf.bfloat16}

@@ -1,0 +1,92 @@
+"""The unrolled time loop: straight-line steps, traced a chunk at a time.
+
+:func:`chunked_unroll` takes the arguments of :func:`lowlevel.unroll.unroll` (plus the
+step's weights) and returns the same values (``tests/test_implementations.py``), but
+writes no loop at all: the sequence is cut into chunks of ``chunk_size`` steps, each
+chunk is the steps one after the other in a ``tf.function``, and the chunks are called
+in turn. TensorFlow inlines the chunk calls into the caller's graph, so the executor
+sees every step of every layer as plain ops:
+
+- no ``tf.while_loop`` frame to enter per step, and no per-step stack of saved
+  activations for the backward pass (a loop's gradient pushes every intermediate onto
+  a ``TensorList`` and pops it back); the backward pass is as straight as the forward;
+- with stacked cells (:func:`lowlevel.stack_layers`) the wavefront runs unhindered:
+  layer 2 at step ``t`` beside layer 1 at step ``t + 1``, in the backward pass too;
+- the weights are read once per call and given to every step (``weights``), instead
+  of one variable read per weight and step.
+
+The price is the first call. Python traces one chunk (and its gradient) only, the same
+chunk being called again, but TensorFlow's graph optimiser (Grappler) then works
+through the whole inlined graph, whose size grows with the number of steps: at the
+tutorial size (80 steps, two LSTM layers) the first training step took 5 s where
+``'fast'`` took 1 s (``lowlevel bench`` reports both, ``first s``).
+Measured with ``lowlevel bench`` (implementation ``lowlevel_unrolled``).
+
+Needs the number of time steps when tracing (``inputs.shape[1]`` known); otherwise it
+runs :func:`lowlevel.fast.fast_unroll`.
+"""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+from lowlevel.fast import _apply_mask, fast_unroll
+
+# Steps per traced chunk. The chunks are inlined, so the step time does not depend on
+# it: 5, 10 and 20 measured alike (tutorial size, LSTM and GRU), and so did the first
+# call, which Grappler's pass over the inlined graph dominates.
+CHUNK_SIZE = 10
+
+
+def chunked_unroll(step, inputs, initial_states, weights=None, mask=None,
+                   go_backwards=False, return_sequences=False, zero_output_for_mask=False,
+                   output_size=None, chunk_size=CHUNK_SIZE):
+    """``unroll``'s loop written out, ``chunk_size`` steps per compiled chunk.
+
+    ``step(x_t, states, weights) -> (output, new_states)``; ``weights`` (any nest of
+    tensors, or ``None``) is handed to every step unchanged. ``output_size``: the step's
+    output width (``cell.output_size``), needed to start the output before the first
+    step. Returns ``(last_output [batch, units], outputs [batch, time, units] or None,
+    final_states)``, as :func:`lowlevel.unroll.unroll`.
+    """
+    time_steps = inputs.shape[1]
+    if time_steps is None or output_size is None:
+        return fast_unroll(lambda x_t, states: step(x_t, states, weights), inputs,
+                           initial_states, mask=mask, go_backwards=go_backwards,
+                           return_sequences=return_sequences,
+                           zero_output_for_mask=zero_output_for_mask, output_size=output_size)
+    xs = tf.transpose(inputs, [1, 0, 2])  # [time, batch, features]
+    masks = None
+    if mask is not None:
+        masks = tf.transpose(tf.cast(mask, tf.bool), [1, 0])[:, :, tf.newaxis]  # [time, batch, 1]
+    if go_backwards:
+        xs = tf.reverse(xs, axis=[0])
+        masks = None if masks is None else tf.reverse(masks, axis=[0])
+
+    @tf.function(autograph=False)  # plain Python loops: nothing for AutoGraph to convert
+    def run_chunk(x_chunk, mask_chunk, output, states, weights):
+        """``x_chunk [steps, batch, features]`` -> ``(output, outputs [steps, batch,
+        units] or None, states)``."""
+        outputs = []
+        for k, x_t in enumerate(tf.unstack(x_chunk)):
+            new_output, new_states = step(x_t, states, weights)
+            if mask_chunk is not None:
+                new_output, new_states = _apply_mask(mask_chunk[k], new_output, output,
+                                                     new_states, states, zero_output_for_mask)
+            output, states = new_output, new_states
+            outputs.append(output)
+        return output, (tf.stack(outputs) if return_sequences else None), states
+
+    batch = xs.shape[1] if xs.shape[1] is not None else tf.shape(xs)[1]
+    output = tf.zeros([batch, output_size], inputs.dtype)
+    states, sequence = initial_states, []
+    for start in range(0, time_steps, chunk_size):
+        end = min(start + chunk_size, time_steps)
+        output, outputs, states = run_chunk(
+            xs[start:end], None if masks is None else masks[start:end], output, states,
+            weights)
+        sequence.append(outputs)
+    if return_sequences:
+        sequence = tf.transpose(tf.concat(sequence, axis=0), [1, 0, 2])  # [batch, time, units]
+        return output, sequence, states
+    return output, None, states
