@@ -25,7 +25,7 @@ def lstm_step(x_t, h_prev, c_prev, kernel, recurrent_kernel, bias, activation,
     """
     z = x_t @ kernel + h_prev @ recurrent_kernel  # [batch, 4 * units]
     if bias is not None:
-        z = z + bias
+        z = tf.nn.bias_add(z, bias)  # = z + bias; its gradient is one op, not sum + reshape
     z_i, z_f, z_c, z_o = tf.split(z, 4, axis=-1)  # 4 x [batch, units]
     i = recurrent_activation(z_i)
     f = recurrent_activation(z_f)

@@ -19,7 +19,7 @@ def simple_rnn_step(x_t, h_prev, kernel, recurrent_kernel, bias, activation):
     """
     z = x_t @ kernel  # [batch, units]
     if bias is not None:
-        z = z + bias
+        z = tf.nn.bias_add(z, bias)  # = z + bias; its gradient is one op, not sum + reshape
     return activation(z + h_prev @ recurrent_kernel)
 
 
