@@ -13,6 +13,7 @@ import os
 
 from lowlevel import distribute, optimizers
 from lowlevel.data import glove
+from lowlevel.layers import DEFAULT_IMPLEMENTATION, IMPLEMENTATIONS
 from lowlevel.models import CELLS, STYLES
 from lowlevel.train import Clip
 
@@ -50,6 +51,9 @@ class ExperimentConfig:
     cell: str = _field("simple", "recurrent cell", tuple(CELLS))  # the tutorial's SimpleRNNCell
     style: str = _field("cell", "'cell': stepped by hand (MyRNN); 'layer': sequence layers",
                         STYLES)  # the tutorial's first script steps cells by hand
+    implementation: str = _field(DEFAULT_IMPLEMENTATION,
+                                 "time loop of --style layer's sequence layers (README, Speed)",
+                                 IMPLEMENTATIONS)  # the layers' default
     units: int = _field(64, "units of each recurrent layer and of the head")  # tutorial's 64
     layers: int = _field(2, "stacked recurrent layers")  # tutorial's two cells
     dropout: float = _field(0.5, "cell input dropout and head dropout")  # tutorial's 0.5
@@ -84,7 +88,8 @@ class ExperimentConfig:
                                    metavar="N")
 
     def __post_init__(self):
-        for name in ("data", "cell", "style", "optimizer", "keep", "strategy"):
+        for name in ("data", "cell", "style", "implementation", "optimizer", "keep",
+                     "strategy"):
             choices = _choices(name)
             if getattr(self, name) not in choices:
                 _bad(name, f"one of {list(choices)}", getattr(self, name))
@@ -106,6 +111,10 @@ class ExperimentConfig:
         if self.keep == "best" and self.val_split == 0:
             raise ValueError("`--keep best` needs a validation set: `--val-split` > 0 or "
                              "`--keep last`; received --val-split 0.")
+        if self.style == "cell" and self.implementation != DEFAULT_IMPLEMENTATION:
+            raise ValueError("`--implementation` chooses the time loop of `--style layer`; "
+                             "the cell style steps its cells by hand. Received "
+                             f"--implementation {self.implementation} with --style cell.")
         if self.glove is not None and self.data != "imdb":
             raise ValueError("`--glove` needs `--data imdb` (it maps IMDB words to vectors); "
                              f"received --data {self.data}.")

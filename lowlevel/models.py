@@ -57,6 +57,8 @@ class SentimentClassifier(KerasOrderedWeights, tf.Module):
     layers of 64 units with cell dropout 0.5, head ``Dense(64)`` -> ``Dropout(0.5)``
     -> ReLU -> ``Dense(1)``. ``embedding_matrix [num_words, dim]`` initialises the
     embedding (e.g. GloVe); ``trainable_embedding=False`` freezes it.
+    ``implementation`` (layer style only): the sequence layers' time loop
+    (``lowlevel.layers.IMPLEMENTATIONS``; ``None``: their default).
 
     ``weights`` (and ``get_weights``) are ordered as the Keras twin's
     ``model.weights``: embedding, recurrent layers bottom-up (kernel,
@@ -66,12 +68,16 @@ class SentimentClassifier(KerasOrderedWeights, tf.Module):
     def __init__(self, cell="simple", style="layer", num_words=10000, embedding_dim=100,
                  units=64, num_layers=2, dropout=0.5, head_units=64, head_dropout=0.5,
                  embedding_matrix=None, trainable_embedding=True, seed=None,
-                 dtype=tf.float32, name=None):
+                 implementation=None, dtype=tf.float32, name=None):
         super().__init__(name=name)
         if cell not in CELLS:
             raise ValueError(f"`cell` must be one of {sorted(CELLS)}; received {cell!r}.")
         if style not in STYLES:
             raise ValueError(f"`style` must be one of {STYLES}; received {style!r}.")
+        if style == "cell" and implementation is not None:
+            raise ValueError("`implementation` chooses the time loop of style='layer'; the "
+                             f"cell style steps its cells by hand. Received {implementation!r} "
+                             "with style='cell'.")
         self.cell_kind, self.style = cell, style
         self.units = _checks.positive_int(units, "units")
         num_layers = _checks.positive_int(num_layers, "num_layers")
@@ -102,7 +108,8 @@ class SentimentClassifier(KerasOrderedWeights, tf.Module):
         else:
             self.rnn = [
                 LAYERS[cell](self.units, dropout=dropout, seed=seed_of(i), input_dim=sizes[i],
-                             return_sequences=i < num_layers - 1, dtype=dtype)
+                             return_sequences=i < num_layers - 1,
+                             implementation=implementation, dtype=dtype)
                 for i in range(num_layers)]
             recurrent_weights = [w for layer in self.rnn for w in layer.weights]
             recurrent_layers = [f"rnn{i}" for i, layer in enumerate(self.rnn)

@@ -53,7 +53,8 @@ def test_no_flags_give_the_default_config():
 def test_config_to_flags_to_config_round_trips():
     config = ExperimentConfig(
         data="synthetic", imdb_path="a.npz", word_index="w.json", num_train=300, num_test=70,
-        num_words=600, maxlen=33, val_split=0.2, cell="gru", style="layer", units=7, layers=3,
+        num_words=600, maxlen=33, val_split=0.2, cell="gru", style="layer",
+        implementation="unrolled", units=7, layers=3,
         dropout=0.25, embedding_dim=9, freeze_embedding=True, optimizer="adam",
         lr=0.0025, clip="global_norm:5", epochs=4, batch_size=32, seed=11, out="runs/x",
         resume=True, keep="last", checkpoint_every=50, strategy="mirrored")

@@ -231,6 +231,9 @@ def test_validation_split_is_carved_from_the_training_set(tmp_path):
     (dict(epochs=0), r"`--epochs` must be an integer >= 1; received 0"),
     (dict(lr=float("nan")), r"`--lr` must be a finite number > 0"),
     (dict(glove="g.txt", data="synthetic"), r"`--glove` needs `--data imdb`"),
+    (dict(implementation="cudnn"), r"`--implementation` must be one of \['reference', "),
+    (dict(implementation="unrolled"), r"`--implementation` chooses the time loop of "
+                                      r"`--style layer`.*--style cell"),
 ])
 def test_bad_settings_name_the_flag_and_the_value(changes, message):
     with pytest.raises(ValueError, match=message):

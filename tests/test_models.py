@@ -101,6 +101,30 @@ def test_cell_style_and_layer_style_compute_the_same_function():
     assert_close(cell_style(ids), layer_style(ids), tf.float32, "cell vs layer style")
 
 
+@pytest.mark.parametrize("implementation", ["reference", "bptt", "unrolled"])
+def test_layer_style_on_every_implementation_trains_as_the_default_one(implementation):
+    """The time loop changes no number: 5 RMSprop steps with dropout on (same seeds)."""
+    def model(implementation):
+        return SentimentClassifier("gru", "layer", head_units=SIZES["units"], dropout=0.3,
+                                   head_dropout=0.3, seed=4, implementation=implementation,
+                                   **SIZES)
+    default, other = model(None), model(implementation)
+    other.set_weights(default.get_weights())
+    assert all(layer.implementation == implementation for layer in other.rnn)
+    steps = [make_train_step(m, optimizers.RMSprop(1e-2), Clip()) for m in (default, other)]
+    for ids, labels in _batches(5):
+        losses = [float(step(ids, labels)["loss"]) for step in steps]
+        assert_close(losses[1], losses[0], tf.float32, f"{implementation} loss")
+    for a, b in zip(other.get_weights(), default.get_weights()):
+        assert_close(a, b, tf.float32, f"{implementation} weights after 5 steps")
+
+
+def test_implementation_is_rejected_for_the_cell_style():
+    with pytest.raises(ValueError, match="`implementation` chooses the time loop of "
+                                         "style='layer'.*'unrolled' with style='cell'"):
+        SentimentClassifier("lstm", "cell", implementation="unrolled", **SIZES)
+
+
 def test_frozen_embedding_is_not_trained_and_fine_tuned_one_is():
     matrix = np.random.default_rng(2).normal(size=[SIZES["num_words"], 5]).astype("float32")
     for trainable in (False, True):
