@@ -194,8 +194,8 @@ class RNN(KerasOrderedWeights, tf.Module):
             return unroll(step, inputs, initial_state, **options)
         if self.implementation == "unrolled":
             # Read the variables once per call, not once per step (cast to their own
-            # dtype, ``cast_weights`` gives the variables themselves).
-            weights = (_cast(self.cell.cast_weights(self.dtype), self.dtype)
+            # dtype, ``cast_weights`` gives the variables themselves, unread).
+            weights = (_read(self.cell.cast_weights(self.dtype))
                        if hasattr(self.cell, "cast_weights") else None)
             return chunked_unroll(step, inputs, initial_state, weights=weights,
                                   output_size=self.cell.output_size, **options)
@@ -327,10 +327,13 @@ def _check_compute_dtype(value, variable_dtype):
 
 
 def _cast(nest, dtype):
-    """Cast every tensor of a nest (``None`` entries, e.g. absent dropout masks, stay);
-    variables are read (``tf.cast`` alone returns a variable of ``dtype`` unread)."""
-    return tf.nest.map_structure(
-        lambda t: None if t is None else tf.convert_to_tensor(tf.cast(t, dtype)), nest)
+    """Cast every tensor of a nest (``None`` entries, e.g. absent dropout masks, stay)."""
+    return tf.nest.map_structure(lambda t: None if t is None else tf.cast(t, dtype), nest)
+
+
+def _read(nest):
+    """Every variable of a nest read into a tensor (``None`` entries stay)."""
+    return tf.nest.map_structure(lambda t: None if t is None else tf.convert_to_tensor(t), nest)
 
 
 def _dtype_name(dtype):
