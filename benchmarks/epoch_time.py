@@ -12,6 +12,7 @@ same number of steps (full batches of 128), in one process, alternating
 
     python benchmarks/epoch_time.py --imdb-path imdb.npz --cells lstm --styles layer
     python benchmarks/epoch_time.py --data synthetic --num-train 2000   # offline
+    python benchmarks/epoch_time.py --styles layer --implementation unrolled
 
 Prints ``keras seconds / lowlevel seconds`` (> 1: lowlevel faster) per cell and style
 and writes them as JSON with ``--json``.
@@ -85,6 +86,7 @@ def measure(config, repeats: int = 2, log=sys.stderr) -> dict:
             seconds[name].append(time.perf_counter() - start)
     medians = {name: float(np.median(s)) for name, s in seconds.items()}
     result = {"cell": config.cell, "style": config.style, "steps": steps,
+              "implementation": config.implementation,
               "seconds": seconds, "lowlevel": medians["lowlevel"], "keras": medians["keras"],
               "ratio": medians["keras"] / medians["lowlevel"]}
     print(f"{config.cell:6} {config.style:5}: lowlevel {medians['lowlevel']:7.1f} s, "
@@ -93,22 +95,36 @@ def measure(config, repeats: int = 2, log=sys.stderr) -> dict:
     return result
 
 
-def main(argv=None) -> int:
+def config_for(args, cell, style) -> ExperimentConfig:
+    """The measured configuration; ``--implementation`` applies to the layer style only
+    (the cell style steps its cells by hand)."""
+    return ExperimentConfig(
+        data=args.data, imdb_path=args.imdb_path, num_train=args.num_train, num_test=1,
+        cell=cell, style=style, out="unused",
+        **({"implementation": args.implementation}
+           if args.implementation and style == "layer" else {}))
+
+
+def parse(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", choices=["imdb", "synthetic"], default="imdb")
     parser.add_argument("--imdb-path", help="Keras-layout imdb.npz (default: Keras's cache)")
     parser.add_argument("--num-train", type=int, default=25000, help="synthetic corpus size")
     parser.add_argument("--cells", default="simple,lstm,gru")
     parser.add_argument("--styles", default="cell,layer")
+    parser.add_argument("--implementation", help="time loop of the layer style (lowlevel "
+                        "train --implementation; default the layers' default)")
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--json", metavar="PATH")
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse(argv)
     results = []
     for cell in args.cells.split(","):
         for style in args.styles.split(","):
-            config = ExperimentConfig(
-                data=args.data, imdb_path=args.imdb_path, num_train=args.num_train,
-                num_test=1, cell=cell, style=style, out="unused")
+            config = config_for(args, cell, style)
             results.append(measure(config, args.repeats))
     if args.json:
         with open(args.json, "w") as f:

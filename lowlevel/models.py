@@ -9,7 +9,9 @@
 
 *Cell style* steps a :class:`~lowlevel.StackedCells` over time by hand, like the
 tutorial's ``MyRNN``; *layer style* stacks sequence layers (each non-last one with
-``return_sequences=True``). Same weights, same function (``tests/test_models.py``).
+``return_sequences=True``) and runs them as one time loop (:func:`lowlevel.stack_layers`:
+the same function, layer ``l`` at step ``t`` beside layer ``l - 1`` at step ``t + 1``).
+Same weights, same function (``tests/test_models.py``).
 The Keras twin is ``reference.build_model``.
 """
 
@@ -23,7 +25,7 @@ from lowlevel.cells import GRUCell, LSTMCell, SimpleRNNCell, dropout_mask
 from lowlevel._weights import KerasOrderedWeights
 from lowlevel.cells.base import _initial_value
 from lowlevel.embedding import Embedding
-from lowlevel.layers import GRU, LSTM, SimpleRNN
+from lowlevel.layers import GRU, LSTM, SimpleRNN, stack_layers
 from lowlevel.stacking import StackedCells
 
 CELLS = {"simple": SimpleRNNCell, "lstm": LSTMCell, "gru": GRUCell}
@@ -114,6 +116,11 @@ class SentimentClassifier(KerasOrderedWeights, tf.Module):
             recurrent_weights = [w for layer in self.rnn for w in layer.weights]
             recurrent_layers = [f"rnn{i}" for i, layer in enumerate(self.rnn)
                                 for _ in layer.weights]
+            # One time loop over the stack ('bptt' differentiates each layer by hand, so
+            # its layers run in turn). Kept as a bound method, which nothing tracks:
+            # checkpoints and `trainable_variables` see the layers once, as `self.rnn`.
+            if self.rnn[0].implementation != "bptt":
+                self._run_stack = stack_layers(self.rnn).__call__
         self.head = Dense(self.units, head_units, dtype=dtype, name="head")
         self.out = Dense(head_units, 1, dtype=dtype, name="out")
         self._rng = (tf.random.Generator.from_seed(seed + 1000) if seed is not None
@@ -134,10 +141,19 @@ class SentimentClassifier(KerasOrderedWeights, tf.Module):
         ``rnn1``, ..., ``head``, ``out``."""
         return [n for n, w in zip(self._layer_names, self._weights) if w.trainable]
 
+    @property
+    def stacked(self):
+        """The layer style's one time loop over its layers (:func:`lowlevel.stack_layers`
+        of ``rnn``); ``None`` when the layers run in turn (cell style, ``'bptt'``)."""
+        run_stack = getattr(self, "_run_stack", None)
+        return None if run_stack is None else run_stack.__self__
+
     # ------------------------------------------------------------------ call
     def encode(self, ids, training=False):
         """``ids [batch, time]`` -> last hidden state of the top layer ``[batch, units]``."""
         x = self.embedding(ids)  # [batch, time, embedding_dim]
+        if self.stacked is not None:
+            return self._run_stack(x, training=training)
         if self.style == "layer":
             for layer in self.rnn:
                 x = layer(x, training=training)

@@ -80,11 +80,13 @@ def chunked_unroll(step, inputs, initial_states, weights=None, mask=None,
     batch = xs.shape[1] if xs.shape[1] is not None else tf.shape(xs)[1]
     output = tf.zeros([batch, output_size], inputs.dtype)
     states, sequence = initial_states, []
-    for start in range(0, time_steps, chunk_size):
-        end = min(start + chunk_size, time_steps)
-        output, outputs, states = run_chunk(
-            xs[start:end], None if masks is None else masks[start:end], output, states,
-            weights)
+    # tf.split, not slicing: a slice's gradient is a zero tensor the size of all of
+    # `xs` per chunk (summed afterwards), split's is one concat.
+    sizes = [min(chunk_size, time_steps - start) for start in range(0, time_steps, chunk_size)]
+    x_chunks = tf.split(xs, sizes)
+    mask_chunks = [None] * len(sizes) if masks is None else tf.split(masks, sizes)
+    for x_chunk, mask_chunk in zip(x_chunks, mask_chunks):
+        output, outputs, states = run_chunk(x_chunk, mask_chunk, output, states, weights)
         sequence.append(outputs)
     if return_sequences:
         sequence = tf.transpose(tf.concat(sequence, axis=0), [1, 0, 2])  # [batch, time, units]

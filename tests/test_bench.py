@@ -104,6 +104,16 @@ def test_epoch_time_measures_both_sides_over_the_same_steps(tmp_path):
     assert result["ratio"] == pytest.approx(result["keras"] / result["lowlevel"])
 
 
+def test_epoch_time_implementation_applies_to_the_layer_style_only():
+    args = epoch_time.parse(["--implementation", "unrolled"])
+    assert epoch_time.config_for(args, "lstm", "layer").implementation == "unrolled"
+    default = experiment.ExperimentConfig(cell="lstm", style="cell", out="unused")
+    assert (epoch_time.config_for(args, "lstm", "cell").implementation
+            == default.implementation)
+    assert epoch_time.config_for(epoch_time.parse([]), "gru", "layer").implementation \
+        == default.implementation
+
+
 def test_accuracy_table_reports_the_kept_epoch_and_skips_unfinished_runs(tmp_path, capsys):
     import accuracy_table
 

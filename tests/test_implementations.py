@@ -229,6 +229,26 @@ def test_unrolled_over_several_chunks_equals_the_reference_outputs_and_gradients
         assert_close(a, b, tf.float64, f"unrolled {kind} over {time} steps")
 
 
+def test_unrolled_input_gradient_is_one_concat_of_chunks_not_a_zero_tensor_per_chunk():
+    """The chunks are cut with tf.split: the gradient for an embedding's output (say)
+    joins the chunks' gradients once, instead of a full-size StridedSliceGrad each."""
+    layer = lowlevel.LSTM(5, input_dim=4, implementation="unrolled")
+    x = tf.constant(np.random.default_rng(2).normal(size=(2, 3 * CHUNK_SIZE, 4)), tf.float32)
+
+    @tf.function
+    def input_gradient(x):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = layer(x)
+        return tape.gradient(y, x)
+
+    graph = input_gradient.get_concrete_function(x).graph.as_graph_def()
+    ops = [node.op for node in graph.node] + [
+        node.op for f in graph.library.function for node in f.node_def]
+    assert "StridedSliceGrad" not in ops
+    assert ops.count("ConcatV2") >= 1
+
+
 def test_unrolled_without_a_known_number_of_steps_runs_the_fast_loop():
     layer = lowlevel.LSTM(5, input_dim=4, implementation="unrolled", return_sequences=True)
     reference = lowlevel.LSTM(5, input_dim=4, implementation="reference", return_sequences=True)

@@ -119,6 +119,41 @@ def test_layer_style_on_every_implementation_trains_as_the_default_one(implement
         assert_close(a, b, tf.float32, f"{implementation} weights after 5 steps")
 
 
+@pytest.mark.parametrize("implementation", [None, "reference", "unrolled"])
+def test_layer_style_runs_its_layers_as_one_stacked_time_loop(implementation):
+    model = SentimentClassifier("lstm", "layer", implementation=implementation, **SIZES)
+    assert model.stacked is not None
+    assert model.stacked.cell.cells == [layer.cell for layer in model.rnn]
+    assert model.stacked.implementation == model.rnn[0].implementation
+    # Seen once by trainable_variables and checkpoints: through `rnn`, not the stack.
+    assert len(model.trainable_variables) == len(model.weights)
+
+
+def test_layers_run_in_turn_for_bptt_and_the_cell_style():
+    assert SentimentClassifier("lstm", "layer", implementation="bptt", **SIZES).stacked is None
+    assert SentimentClassifier("lstm", "cell", **SIZES).stacked is None
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_stacked_layer_style_equals_its_layers_called_in_turn_with_dropout(cell):
+    """Same function and same dropout masks: each cell draws from its own generator."""
+    def model():
+        return SentimentClassifier(cell, "layer", dropout=0.4, seed=7, **SIZES)
+    stacked, in_turn = model(), model()
+    in_turn.set_weights(stacked.get_weights())
+    ids, _ = _batches(1)[0]
+    with tf.GradientTape(persistent=True) as tape:
+        ours = stacked.encode(ids, training=True)
+        x = in_turn.embedding(ids)
+        for layer in in_turn.rnn:
+            x = layer(x, training=True)
+    assert_close(ours, x, tf.float32, "stacked vs in turn, dropout on")
+    assert not np.allclose(ours, stacked.encode(ids, training=False))  # dropout acted
+    for a, b in zip(tape.gradient(ours, stacked.trainable_variables[1:7]),
+                    tape.gradient(x, in_turn.trainable_variables[1:7])):
+        assert_close(a, b, tf.float32, "recurrent weight gradient")
+
+
 def test_implementation_is_rejected_for_the_cell_style():
     with pytest.raises(ValueError, match="`implementation` chooses the time loop of "
                                          "style='layer'.*'unrolled' with style='cell'"):
