@@ -10,8 +10,8 @@ from lowlevel.bidirectional import Bidirectional
 from lowlevel.cells import GRUCell, LSTMCell, SimpleRNNCell
 from lowlevel.clipping import clip_by_global_norm, clip_by_norm, clip_by_value, global_norm
 from lowlevel.embedding import Embedding
-from lowlevel.layers import GRU, LSTM, RNN, SimpleRNN, stack_layers
-from lowlevel.stacking import StackedCells
+from lowlevel.layers import GRU, LSTM, RNN, SimpleRNN
+from lowlevel.stacking import StackedCells, stack_layers
 from lowlevel.unroll import unroll
 
 __version__ = "0.1.0"

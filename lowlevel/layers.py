@@ -49,7 +49,6 @@ import tensorflow as tf
 from lowlevel import _checks
 from lowlevel._weights import KerasOrderedWeights
 from lowlevel.cells import GRUCell, LSTMCell, SimpleRNNCell
-from lowlevel.stacking import StackedCells
 from lowlevel.fast import fast_unroll
 from lowlevel.unroll import unroll
 from lowlevel.unrolled import chunked_unroll
@@ -340,46 +339,9 @@ def _dtype_name(dtype):
     return None if dtype is None else dtype.name
 
 
-def stack_layers(layers, name=None) -> RNN:
-    """Run a stack of sequence layers as one time loop: ``RNN(StackedCells(cells))``.
-
-    ``stack_layers([lowlevel.LSTM(64, return_sequences=True), lowlevel.LSTM(64)])(x)``
-    computes what calling the two layers in turn computes (the same cells and
-    variables, outputs and gradients equal: ``tests/test_stacking.py``), but steps every
-    layer at each time step, the tutorial's ``MyRNN`` order. The serial chain of
-    ``L`` layers over ``T`` steps shortens from ``L * T`` dependent steps to ``T + L - 1``:
-    layer ``l`` at step ``t`` and layer ``l - 1`` at step ``t + 1`` depend on nothing of
-    each other, so the loop's executor runs them side by side on two cores (a
-    wavefront). Measured with ``lowlevel bench`` (implementation ``lowlevel_stacked``).
-
-    Every layer but the last must return sequences and none may go backwards, return
-    states or differ in ``implementation`` or ``compute_dtype``; the result returns
-    what the last layer returns.
-    """
-    layers = list(layers)
-    if not layers or not all(isinstance(layer, RNN) for layer in layers):
-        raise TypeError("`layers` must be a non-empty list of lowlevel sequence layers; "
-                        f"received {[type(layer).__name__ for layer in layers]}.")
-    for i, layer in enumerate(layers):
-        if i < len(layers) - 1 and not layer.return_sequences:
-            raise ValueError(f"`layers[{i}]` must return sequences to feed layers[{i + 1}]; "
-                             "build it with return_sequences=True.")
-        if layer.go_backwards or layer.return_state or layer.zero_output_for_mask:
-            raise ValueError(f"`layers[{i}]` must have go_backwards, return_state and "
-                             "zero_output_for_mask False to be stacked per step.")
-        for attribute in ("implementation", "compute_dtype"):
-            if getattr(layer, attribute) != getattr(layers[0], attribute):
-                raise ValueError(f"`layers[{i}].{attribute}` {getattr(layer, attribute)!r} "
-                                 f"differs from layers[0]'s {getattr(layers[0], attribute)!r}.")
-    return RNN(StackedCells([layer.cell for layer in layers]),
-               return_sequences=layers[-1].return_sequences,
-               implementation=layers[0].implementation,
-               compute_dtype=layers[0]._compute_dtype, name=name)
-
-
 def clone(layer):
     """A new layer of the same configuration, with freshly initialised weights."""
     return type(layer).from_config(layer.get_config())
 
 
-__all__ = ["RNN", "SimpleRNN", "LSTM", "GRU", "StackedCells", "stack_layers", "clone"]
+__all__ = ["RNN", "SimpleRNN", "LSTM", "GRU", "clone"]

@@ -25,8 +25,8 @@ from lowlevel.cells import GRUCell, LSTMCell, SimpleRNNCell, dropout_mask
 from lowlevel._weights import KerasOrderedWeights
 from lowlevel.cells.base import _initial_value
 from lowlevel.embedding import Embedding
-from lowlevel.layers import GRU, LSTM, SimpleRNN, stack_layers
-from lowlevel.stacking import StackedCells
+from lowlevel.layers import GRU, LSTM, SimpleRNN
+from lowlevel.stacking import StackedCells, stack_layers
 
 CELLS = {"simple": SimpleRNNCell, "lstm": LSTMCell, "gru": GRUCell}
 LAYERS = {"simple": SimpleRNN, "lstm": LSTM, "gru": GRU}
