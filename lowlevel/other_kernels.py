@@ -2,7 +2,9 @@
 
 - :func:`block_lstm_stack`: TensorFlow's fused ``tf.raw_ops.BlockLSTMV2``, one op per
   layer for the whole sequence;
-- :func:`torch_stack`: PyTorch's ``torch.nn.RNN/LSTM/GRU`` (optional dependency).
+- :func:`torch_stack`: PyTorch's ``torch.nn.RNN/LSTM/GRU`` (optional dependency), run
+  with subnormal numbers flushed to zero, as TensorFlow's CPU kernels run
+  (:func:`flush_subnormals_in_torch`).
 
 Both are built from the per-layer ``[kernel, recurrent_kernel, bias]`` lists that
 ``keras_layer.get_weights()`` returns; ``tests/test_benchmarks_smoke.py`` checks their
@@ -72,12 +74,31 @@ def keras_to_torch(kind: str, kernel, recurrent_kernel, bias):
     return kernel.T.copy(), recurrent_kernel.T.copy(), bias_ih, bias_hh
 
 
+def flush_subnormals_in_torch():
+    """Make PyTorch flush subnormal floats to zero, as TensorFlow's CPU kernels do.
+
+    TensorFlow computes with flush-to-zero (a float32 ``1e-39`` through a matmul comes
+    out ``0``); PyTorch keeps subnormals by default, and arithmetic on them is slow on
+    x86: gradients vanishing through 200 GRU steps made PyTorch's training step at the
+    large size take 7.9 s, falling to 0.5 s as training moved the weights; flushed, it
+    took 0.44-0.60 s from the first step. Flushing gives both frameworks the same
+    arithmetic. The setting is PyTorch's, process-wide and per thread: threads started
+    afterwards inherit it, so it is set before the first PyTorch case is built (with
+    PyTorch's thread pool already running, the step above took 0.9 s). Only the speed
+    table's PyTorch cases call it.
+    """
+    import torch  # noqa: PLC0415 (optional)
+
+    torch.set_flush_denormal(True)
+
+
 def torch_stack(kind, size, weights, learning_rate):
     """``(forward, train_step)`` of a ``torch.nn.<Kind>(num_layers=size['layers'])`` with
     the Keras weights; the step is forward, mean squared error, backward and one
     ``torch.optim.RMSprop`` update with Keras's defaults (rho 0.9, epsilon 1e-7)."""
     import torch  # noqa: PLC0415 (optional)
 
+    flush_subnormals_in_torch()
     module_class = {"simple": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[kind]
     module = module_class(size["input"], size["units"], num_layers=size["layers"],
                           batch_first=True)
