@@ -100,6 +100,7 @@ class SentimentClassifier(KerasOrderedWeights, tf.Module):
             return None if seed is None else seed + i
 
         sizes = [embedding_dim] + [self.units] * num_layers
+        self._run_stack = None
         if style == "cell":
             self.rnn = StackedCells([
                 CELLS[cell](self.units, dropout=dropout, seed=seed_of(i), input_dim=sizes[i],
@@ -145,8 +146,7 @@ class SentimentClassifier(KerasOrderedWeights, tf.Module):
     def stacked(self):
         """The layer style's one time loop over its layers (:func:`lowlevel.stack_layers`
         of ``rnn``); ``None`` when the layers run in turn (cell style, ``'bptt'``)."""
-        run_stack = getattr(self, "_run_stack", None)
-        return None if run_stack is None else run_stack.__self__
+        return None if self._run_stack is None else self._run_stack.__self__
 
     # ------------------------------------------------------------------ call
     def encode(self, ids, training=False):

@@ -81,11 +81,12 @@ def flush_subnormals_in_torch():
     out ``0``); PyTorch keeps subnormals by default, and arithmetic on them is slow on
     x86: gradients vanishing through 200 GRU steps made PyTorch's training step at the
     large size take 7.9 s, falling to 0.5 s as training moved the weights; flushed, it
-    took 0.44-0.60 s from the first step. Flushing gives both frameworks the same
-    arithmetic. The setting is PyTorch's, process-wide and per thread: threads started
-    afterwards inherit it, so it is set before the first PyTorch case is built (with
-    PyTorch's thread pool already running, the step above took 0.9 s). Only the speed
-    table's PyTorch cases call it.
+    took 0.43-0.60 s from the first step. Flushing gives both frameworks the same
+    arithmetic. The setting is the CPU's, per thread: threads started afterwards inherit
+    it, so it is set before the first PyTorch case is built (with PyTorch's thread pool
+    already running, the step above took 0.9 s), and NumPy on the calling thread flushes
+    too from then on. Only the speed table's PyTorch cases call it (``lowlevel bench``
+    and the benchmarks); ``torch.set_flush_denormal(False)`` turns it off.
     """
     import torch  # noqa: PLC0415 (optional)
 

@@ -113,12 +113,14 @@ def test_torch_runs_with_subnormals_flushed_to_zero_as_tensorflow_does():
     """A subnormal input through a one-unit RNN (tanh(x k) = x k for tiny x): zero in
     TensorFlow's kernels and in the bench's PyTorch case, kept by PyTorch's default."""
     torch = pytest.importorskip("torch", reason="PyTorch is not installed (optional)")
-    x = np.full((1, 1, 1), 1e-39, np.float32)  # subnormal: below float32's 1.18e-38
     size = {"input": 1, "units": 1, "layers": 1}
     weights = [[np.ones((1, 1), np.float32), np.zeros((1, 1), np.float32),
                 np.zeros(1, np.float32)]]
     try:
+        # Off first: an earlier PyTorch case in this process turned it on, and it
+        # flushes NumPy's float32 conversion on this thread too.
         torch.set_flush_denormal(False)
+        x = np.full((1, 1, 1), 1e-39, np.float32)  # subnormal: below float32's 1.18e-38
         assert torch.nn.functional.linear(torch.from_numpy(x[0]), torch.ones(1, 1)).item() > 0
         forward, _ = other_kernels.torch_stack("simple", size, weights, learning_rate=1e-3)
         assert forward(x).item() == 0.0
