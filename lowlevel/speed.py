@@ -35,9 +35,9 @@ Implementations:
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import os
-import functools
 import platform
 from dataclasses import dataclass
 from typing import Callable
@@ -252,7 +252,7 @@ def _lowlevel(kind, size, weights, implementation=None, compute_dtype=None, stac
             return x
 
     return _compiled(apply), _tf_train_step(apply, variables,
-                                              lowlevel.optimizers.RMSprop(LEARNING_RATE))
+                                            lowlevel.optimizers.RMSprop(LEARNING_RATE))
 
 
 def _keras_cell_loop(kind, size, weights, compiled: bool):
@@ -283,7 +283,7 @@ def _keras_cell_loop(kind, size, weights, compiled: bool):
 def _block_lstm(kind, size, weights):
     apply, variables = other_kernels.block_lstm_stack(weights, size["units"])
     return _compiled(apply), _tf_train_step(apply, variables,
-                                              keras.optimizers.RMSprop(LEARNING_RATE))
+                                            keras.optimizers.RMSprop(LEARNING_RATE))
 
 
 def build_case(kind: str, implementation: str, size: str | dict, seed: int = SEED) -> Case:
