@@ -51,7 +51,7 @@ from lowlevel._weights import KerasOrderedWeights
 from lowlevel.cells import GRUCell, LSTMCell, SimpleRNNCell
 from lowlevel.fast import fast_unroll
 from lowlevel.unroll import unroll
-from lowlevel.unrolled import chunked_unroll
+from lowlevel.unrolled import chunked_unroll, per_chunk_pays
 
 IMPLEMENTATIONS = ("reference", "fast", "bptt", "unrolled")
 DEFAULT_IMPLEMENTATION = "fast"
@@ -196,8 +196,10 @@ class RNN(KerasOrderedWeights, tf.Module):
             # dtype, ``cast_weights`` gives the variables themselves, unread).
             weights = (_read(self.cell.cast_weights(self.dtype))
                        if hasattr(self.cell, "cast_weights") else None)
+            per_chunk = weights is not None and per_chunk_pays(inputs.shape[0])
             return chunked_unroll(step, inputs, initial_state, weights=weights,
-                                  output_size=self.cell.output_size, **options)
+                                  output_size=self.cell.output_size,
+                                  weight_gradients_per_chunk=per_chunk, **options)
         return fast_unroll(step, inputs, initial_state, output_size=self.cell.output_size,
                           **options)
 

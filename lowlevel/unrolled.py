@@ -13,7 +13,9 @@ sees every step of every layer as plain ops:
 - with stacked cells (:func:`lowlevel.stack_layers`) the wavefront runs unhindered:
   layer 2 at step ``t`` beside layer 1 at step ``t + 1``, in the backward pass too;
 - the weights are read once per call and given to every step (``weights``), instead
-  of one variable read per weight and step.
+  of one variable read per weight and step;
+- at small batches each weight's gradient is one matmul per chunk rather than one per
+  step (:mod:`lowlevel.weight_gradients`, :func:`per_chunk_pays`).
 
 The price is the first call. Python traces one chunk (and its gradient) only, the same
 chunk being called again, but TensorFlow's graph optimiser (Grappler) then works
@@ -31,16 +33,35 @@ from __future__ import annotations
 import tensorflow as tf
 
 from lowlevel.fast import _apply_mask, fast_unroll
+from lowlevel.weight_gradients import defer_weight_gradients
 
 # Steps per traced chunk. The chunks are inlined, so the step time does not depend on
 # it: 5, 10 and 20 measured alike (tutorial size, LSTM and GRU), and so did the first
 # call, which Grappler's pass over the inlined graph dominates.
 CHUNK_SIZE = 10
 
+# Weight gradients per chunk (:func:`lowlevel.weight_gradients.defer_weight_gradients`)
+# pay where the batch, the inner dimension of every per-step weight-gradient matmul, is
+# small; at batch 128 it measured slower (thicker per-step matmuls, which overlap the
+# serial chain on the second core, against the copies that gather a chunk's rows; the
+# likely reason, not a measured one). Two-layer training step,
+# per step -> per chunk, one process each (the library, or a minimal two-layer LSTM *):
+#   batch 64, 200 steps, input 256, 256 units (large):  LSTM 716 -> 629 ms (and * 710 ->
+#     669, 712 -> 615, 696 -> 614), GRU 482 -> 487 ms, SimpleRNN 156 -> 146 ms
+#   * LSTM batch 64, 80 steps, input 100, 64 units:      34.9 -> 35.9 ms
+#   * LSTM batch 128, 80 steps, input 100, 64 units (tutorial): 52.3 -> 57.0, 55.0 -> 61.6 ms
+#   * LSTM batch 128, 200 steps, input 256, 256 units:   1776 -> 1892 ms
+PER_CHUNK_MAX_BATCH = 64
+
+
+def per_chunk_pays(batch) -> bool:
+    """Whether to form the weight gradients per chunk for this (static) batch size."""
+    return batch is not None and batch <= PER_CHUNK_MAX_BATCH
+
 
 def chunked_unroll(step, inputs, initial_states, weights=None, mask=None,
                    go_backwards=False, return_sequences=False, zero_output_for_mask=False,
-                   output_size=None, chunk_size=CHUNK_SIZE):
+                   output_size=None, chunk_size=CHUNK_SIZE, weight_gradients_per_chunk=False):
     """``unroll``'s loop written out, ``chunk_size`` steps per compiled chunk.
 
     ``step(x_t, states, weights) -> (output, new_states)``; ``weights`` (any nest of
@@ -48,6 +69,11 @@ def chunked_unroll(step, inputs, initial_states, weights=None, mask=None,
     output width (``cell.output_size``), needed to start the output before the first
     step. Returns ``(last_output [batch, units], outputs [batch, time, units] or None,
     final_states)``, as :func:`lowlevel.unroll.unroll`.
+
+    ``weight_gradients_per_chunk``: form each weight's gradient as one matmul per chunk
+    (:func:`lowlevel.weight_gradients.defer_weight_gradients`) instead of one per step;
+    needs ``weights``. The same gradients either way; which is faster depends on the
+    size (:func:`per_chunk_pays`).
     """
     time_steps = inputs.shape[1]
     if time_steps is None or output_size is None:
@@ -63,8 +89,7 @@ def chunked_unroll(step, inputs, initial_states, weights=None, mask=None,
         xs = tf.reverse(xs, axis=[0])
         masks = None if masks is None else tf.reverse(masks, axis=[0])
 
-    @tf.function(autograph=False)  # plain Python loops: nothing for AutoGraph to convert
-    def run_chunk(x_chunk, mask_chunk, output, states, weights):
+    def steps(x_chunk, mask_chunk, output, states, weights):
         """``x_chunk [steps, batch, features]`` -> ``(output, outputs [steps, batch,
         units] or None, states)``."""
         outputs = []
@@ -77,6 +102,13 @@ def chunked_unroll(step, inputs, initial_states, weights=None, mask=None,
             outputs.append(output)
         return output, (tf.stack(outputs) if return_sequences else None), states
 
+    if weight_gradients_per_chunk:
+        if weights is None:
+            raise ValueError("`weight_gradients_per_chunk=True` needs `weights` (the read "
+                             "variables every step uses); received None.")
+        steps = defer_weight_gradients(steps)
+    # autograph off: plain Python loops, nothing for AutoGraph to convert
+    run_chunk = tf.function(steps, autograph=False)
     batch = xs.shape[1] if xs.shape[1] is not None else tf.shape(xs)[1]
     output = tf.zeros([batch, output_size], inputs.dtype)
     states, sequence = initial_states, []

@@ -14,6 +14,7 @@ import tensorflow as tf
 
 from lowlevel import activations
 from lowlevel.cells.base import RecurrentCell
+from lowlevel.weight_gradients import weight_matmul
 
 
 def gru_step(x_t, h_prev, h_prev_for_gates, kernel, recurrent_kernel, bias, activation,
@@ -39,13 +40,14 @@ def gru_step(x_t, h_prev, h_prev_for_gates, kernel, recurrent_kernel, bias, acti
     else:
         b_in, b_rec = bias, None
 
-    x_proj = x_t @ kernel  # [batch, 3 * units]
+    # weight_matmul(a, w) is a @ w (lowlevel.weight_gradients)
+    x_proj = weight_matmul(x_t, kernel)  # [batch, 3 * units]
     if b_in is not None:
         x_proj = tf.nn.bias_add(x_proj, b_in)  # = x_proj + b_in; gradient in one op
     x_z, x_r, x_h = tf.split(x_proj, 3, axis=-1)
 
     if reset_after:
-        h_proj = h_prev_for_gates @ recurrent_kernel  # [batch, 3 * units]
+        h_proj = weight_matmul(h_prev_for_gates, recurrent_kernel)  # [batch, 3 * units]
         if b_rec is not None:
             h_proj = tf.nn.bias_add(h_proj, b_rec)
         h_z, h_r, h_h = tf.split(h_proj, 3, axis=-1)
@@ -53,11 +55,11 @@ def gru_step(x_t, h_prev, h_prev_for_gates, kernel, recurrent_kernel, bias, acti
         r = recurrent_activation(x_r + h_r)
         h_hat = activation(x_h + r * h_h)
     else:
-        h_proj = h_prev_for_gates @ recurrent_kernel[:, : 2 * units]  # [batch, 2 * units]
+        h_proj = weight_matmul(h_prev_for_gates, recurrent_kernel[:, : 2 * units])  # [batch, 2 * units]
         h_z, h_r = tf.split(h_proj, 2, axis=-1)
         z = recurrent_activation(x_z + h_z)
         r = recurrent_activation(x_r + h_r)
-        h_hat = activation(x_h + (r * h_prev_for_gates) @ recurrent_kernel[:, 2 * units:])
+        h_hat = activation(x_h + weight_matmul(r * h_prev_for_gates, recurrent_kernel[:, 2 * units:]))
     # z * h_prev + (1 - z) * h_hat, written with one op fewer and no constant (whose
     # gradient autodiff would form at every step only to drop it).
     return h_hat + z * (h_prev - h_hat)

@@ -1,0 +1,201 @@
+"""Weight gradients formed once per chunk (``lowlevel.weight_gradients``) are autodiff's.
+
+``chunked_unroll(..., weight_gradients_per_chunk=True)`` must give the outputs, states
+and every gradient (weights, inputs, initial states) that the per-step form gives, for
+every cell (the GRU's ``reset_after=False`` multiplies a *slice* of its recurrent
+kernel, so its gradient passes back through the slice), with masks, ``go_backwards``,
+dropout, stacked cells and a bfloat16 compute dtype; and its backward pass must hold
+one weight-gradient matmul per weight and chunk.
+"""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import lowlevel
+import lowlevel.layers
+from lowlevel.tolerances import assert_close
+from lowlevel.unrolled import PER_CHUNK_MAX_BATCH, chunked_unroll
+from lowlevel.weight_gradients import defer_weight_gradients, weight_matmul
+
+CELLS = [("SimpleRNNCell", {}), ("LSTMCell", {}), ("GRUCell", {}),
+         ("GRUCell", {"reset_after": False})]
+CHUNK = 4
+
+
+def _stack(name, extra, dtype="float64", units=6, input_dim=5, **options):
+    cell = getattr(lowlevel, name)
+    return lowlevel.StackedCells([cell(units, input_dim=input_dim, dtype=dtype, **extra, **options),
+                                  cell(units, input_dim=units, dtype=dtype, **extra, **options)])
+
+
+def _loss_and_gradients(stack, x, mask, go_backwards, per_chunk, compute_dtype=None,
+                        dropout_masks=None):
+    """A loss touching the sequence and the final states; its gradients with respect to
+    every weight, the input and the initial states."""
+    batch = x.shape[0]
+    initial = stack.get_initial_state(batch)
+    compute_dtype = compute_dtype or stack.dtype
+
+    def step(x_t, states, weights):
+        cast = tf.nest.map_structure(lambda w: None if w is None else tf.cast(w, compute_dtype),
+                                     weights)
+        return stack.step(x_t, states, masks=dropout_masks, weights=cast)
+
+    @tf.function
+    def run(x, initial):
+        with tf.GradientTape() as tape:
+            tape.watch([x, initial])
+            weights = tf.nest.map_structure(lambda w: None if w is None else tf.identity(w),
+                                            stack.cast_weights(stack.dtype))
+            _, sequence, states = chunked_unroll(
+                step, tf.cast(x, compute_dtype), tf.nest.map_structure(
+                    lambda s: tf.cast(s, compute_dtype), initial),
+                weights=weights, mask=mask, go_backwards=go_backwards, return_sequences=True,
+                output_size=stack.output_size, chunk_size=CHUNK,
+                weight_gradients_per_chunk=per_chunk)
+            loss = (tf.reduce_sum(tf.cast(sequence, tf.float64) ** 2)
+                    + tf.reduce_sum(tf.sin(tf.cast(tf.concat(tf.nest.flatten(states), 1),
+                                                   tf.float64))))
+        return loss, tape.gradient(loss, [*stack.trainable_variables, x, initial])
+
+    loss, gradients = run(x, initial)
+    return loss, tf.nest.flatten(gradients)
+
+
+def _data(batch=3, time=2 * CHUNK + 3, features=5, dtype="float64", seed=0):
+    rng = np.random.default_rng(seed)
+    x = tf.constant(rng.normal(size=(batch, time, features)), dtype)
+    mask = tf.constant(rng.random((batch, time)) < 0.7)
+    return x, mask
+
+
+@pytest.mark.parametrize("go_backwards", [False, True])
+@pytest.mark.parametrize("masked", [False, True])
+@pytest.mark.parametrize("name,extra", CELLS, ids=[n + str(e) for n, e in CELLS])
+def test_weight_gradient_per_chunk_equals_the_sum_of_per_step_gradients_float64(
+        name, extra, masked, go_backwards):
+    """dW = Σ_t a_tᵀ dy_t formed as one matmul per chunk: float64 to 1e-10."""
+    stack = _stack(name, extra)
+    x, mask = _data()
+    mask = mask if masked else None
+    loss_step, per_step = _loss_and_gradients(stack, x, mask, go_backwards, per_chunk=False)
+    loss_chunk, per_chunk = _loss_and_gradients(stack, x, mask, go_backwards, per_chunk=True)
+    assert_close(loss_chunk, loss_step, tf.float64, "loss")
+    assert len(per_chunk) == len(per_step)
+    for i, (got, expected) in enumerate(zip(per_chunk, per_step)):
+        assert_close(got, expected, tf.float64, f"{name} gradient {i}")
+
+
+@pytest.mark.parametrize("name,extra", CELLS, ids=[n + str(e) for n, e in CELLS])
+def test_weight_gradient_per_chunk_with_dropout_masks_equals_per_step(name, extra):
+    stack = _stack(name, extra, dropout=0.3, recurrent_dropout=0.2)
+    x, _ = _data()
+    tf.random.set_seed(3)
+    dropout_masks = stack.draw_dropout_masks(x.shape[0])
+    _, per_step = _loss_and_gradients(stack, x, None, False, False, dropout_masks=dropout_masks)
+    _, per_chunk = _loss_and_gradients(stack, x, None, False, True, dropout_masks=dropout_masks)
+    for i, (got, expected) in enumerate(zip(per_chunk, per_step)):
+        assert_close(got, expected, tf.float64, f"{name} with dropout, gradient {i}")
+
+
+def test_weight_gradient_per_chunk_in_bfloat16_compute_matches_per_step():
+    """float32 weights cast to bfloat16 at every step (a cast the gradient passes back
+    through): per chunk and per step agree to the bfloat16 tolerance, both to float64."""
+    stack32 = _stack("LSTMCell", {}, dtype="float32")
+    stack64 = _stack("LSTMCell", {}, dtype="float64")
+    stack64.set_weights(stack32.get_weights())
+    x, mask = _data(dtype="float32")
+    _, exact = _loss_and_gradients(stack64, tf.cast(x, tf.float64), mask, False, False)
+    for per_chunk in (False, True):
+        _, got = _loss_and_gradients(stack32, x, mask, False, per_chunk,
+                                     compute_dtype=tf.bfloat16)
+        for i, (g, e) in enumerate(zip(got, exact)):
+            assert_close(tf.cast(g, tf.float64), e, tf.bfloat16,
+                         f"bfloat16 per_chunk={per_chunk}, gradient {i}")
+
+
+def _weight_gradient_matmuls(per_chunk):
+    """MatMul nodes with ``transpose_a`` in a one-layer LSTM's training graph: the
+    weight-gradient matmuls (``aᵀ @ dy``); the input gradients are ``dy @ wᵀ``."""
+    stack = lowlevel.StackedCells([lowlevel.LSTMCell(3, input_dim=2)])
+    x = tf.zeros([2, 2 * CHUNK, 2])
+
+    @tf.function
+    def gradients(x):
+        with tf.GradientTape() as tape:
+            weights = [[tf.identity(w) for w in stack.cast_weights(tf.float32)[0]]]
+            last, _, _ = chunked_unroll(lambda x_t, s, w: stack.step(x_t, s, weights=w), x,
+                                        stack.get_initial_state(2), weights=weights,
+                                        output_size=3, chunk_size=CHUNK,
+                                        weight_gradients_per_chunk=per_chunk)
+        return tape.gradient(last, stack.trainable_variables)
+
+    graph = gradients.get_concrete_function(x).graph.as_graph_def()
+    nodes = list(graph.node) + [n for f in graph.library.function for n in f.node_def]
+    return sum(1 for n in nodes if n.op == "MatMul" and n.attr["transpose_a"].b)
+
+
+def test_backward_pass_forms_one_weight_gradient_matmul_per_weight_per_chunk():
+    """Both chunks are one traced function: per step 2 matmuls (kernel, recurrent
+    kernel) in each of its CHUNK steps; per chunk 2 in all."""
+    assert _weight_gradient_matmuls(per_chunk=False) == 2 * CHUNK
+    assert _weight_gradient_matmuls(per_chunk=True) == 2
+
+
+def test_weight_matmul_outside_a_chunk_is_the_plain_matmul_with_its_gradient():
+    a = tf.constant([[1.0, 2.0]])
+    w = tf.constant([[3.0], [4.0]])
+    with tf.GradientTape() as tape:
+        tape.watch(w)
+        y = weight_matmul(a, w)
+    assert y.numpy().item() == 11.0
+    np.testing.assert_array_equal(tape.gradient(y, w).numpy(), [[1.0], [2.0]])
+
+
+def test_deferred_function_keeps_none_in_its_arguments_and_results():
+    @defer_weight_gradients
+    def f(a, nothing, w):
+        return {"y": weight_matmul(a, w), "none": nothing}
+
+    a = tf.constant([[1.0, 2.0], [3.0, 4.0]])
+    w = tf.constant([[1.0], [1.0]])
+    with tf.GradientTape() as tape:
+        tape.watch(w)
+        result = f(a, None, w)
+        loss = tf.reduce_sum(result["y"])
+    assert result["none"] is None
+    np.testing.assert_array_equal(tape.gradient(loss, w).numpy(), [[4.0], [6.0]])
+
+
+def test_per_chunk_without_weights_is_an_error_naming_the_argument():
+    with pytest.raises(ValueError, match="weight_gradients_per_chunk.*needs `weights`"):
+        chunked_unroll(lambda x_t, s, w: (x_t, [x_t]), tf.zeros([1, 3, 1]), [tf.zeros([1, 1])],
+                       output_size=1, weight_gradients_per_chunk=True)
+
+
+@pytest.mark.parametrize("batch,expected", [(PER_CHUNK_MAX_BATCH, True),
+                                            (PER_CHUNK_MAX_BATCH + 1, False)])
+def test_unrolled_layer_forms_weight_gradients_per_chunk_at_small_batches_only(
+        monkeypatch, batch, expected):
+    """The measured rule: per chunk where the batch (every per-step weight-gradient
+    matmul's inner dimension) is at most PER_CHUNK_MAX_BATCH."""
+    seen = []
+
+    def spy(*args, weight_gradients_per_chunk, **kwargs):
+        seen.append(weight_gradients_per_chunk)
+        return chunked_unroll(*args, weight_gradients_per_chunk=weight_gradients_per_chunk,
+                              **kwargs)
+
+    monkeypatch.setattr(lowlevel.layers, "chunked_unroll", spy)
+    layer = lowlevel.LSTM(2, input_dim=3, implementation="unrolled")
+    reference = lowlevel.LSTM(2, input_dim=3, implementation="reference")
+    reference.set_weights(layer.get_weights())
+    x = tf.constant(np.random.default_rng(4).normal(size=(batch, 3, 3)), tf.float32)
+    with tf.GradientTape(persistent=True) as tape:
+        got, expected_output = layer(x), reference(x)
+    assert seen == [expected]
+    assert_close(got, expected_output, tf.float32, "output")
+    for g, e in zip(tape.gradient(got, layer.trainable_variables),
+                    tape.gradient(expected_output, reference.trainable_variables)):
+        assert_close(g, e, tf.float32, "weight gradient")
