@@ -29,6 +29,7 @@ import tensorflow as tf
 PARALLEL_ITERATIONS = 32  # Keras's backend value for its own RNN loop
 
 
+@tf.autograph.experimental.do_not_convert  # Python control flow only (unrolled.py says why)
 def fast_unroll(step, inputs, initial_states, mask=None, go_backwards=False,
                 return_sequences=False, zero_output_for_mask=False, output_size=None):
     """``unroll`` with a lean loop; same arguments and returns.

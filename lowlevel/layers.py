@@ -15,9 +15,11 @@ gradients (``tests/test_implementations.py``):
   hand-written backpropagation through time (SimpleRNN, LSTM, GRU cells with their
   default-style activations; anything else falls back to ``'fast'``);
 - ``'unrolled'``: :func:`lowlevel.unrolled.chunked_unroll`, no loop: every step
-  written out, traced ten steps at a time, the weights read once per call. The
-  fastest step here, and the slowest first call (seconds, growing with the number of
-  steps); the number of steps must be known when tracing (else ``'fast'`` runs).
+  written out, traced ten steps at a time, the weights read once per call, and at
+  batches up to 64 each weight's gradient formed once per ten steps
+  (:mod:`lowlevel.weight_gradients`). The fastest step here, and the slowest first
+  call (seconds, growing with the number of steps); the number of steps must be known
+  when tracing (else ``'fast'`` runs).
 
 ``compute_dtype`` (``None``: the variables' dtype) computes in a lower precision than
 the variables are stored in, as Keras's ``mixed_bfloat16`` / ``mixed_float16`` dtype
