@@ -67,9 +67,11 @@ def _weight_gradients(matmuls, d_outputs):
 def defer_weight_gradients(fn):
     """``fn(*args) -> nest of tensors`` with its weight gradients formed per call.
 
-    ``args`` and the result may be nests holding ``None``; every weight ``fn`` uses
-    must come in through ``args`` (read variables, not the variables themselves).
-    Returns a function of the same arguments and results, and the same gradients.
+    ``args`` and the result may be nests holding ``None``. The weights whose gradients
+    are formed per call come in through ``args`` (read variables); a variable ``fn``
+    reads itself, or a weight it multiplies with plain ``@``, keeps autodiff's per-step
+    gradient. Returns a function of the same arguments and results, and the same
+    gradients.
     """
 
     def call(*args):
@@ -89,22 +91,28 @@ def defer_weight_gradients(fn):
             result_structure.append(result)
             outputs = [r for r in tf.nest.flatten(result) if r is not None]
 
-            def grad(*d_outputs):
+            def grad(*d_outputs, variables=None):
+                # `variables`: any variable the steps read themselves (a cell of one's
+                # own with weights beyond cast_weights); autodiff's gradients for them.
+                wrt = sources + list(variables or [])
                 d_outputs = [tf.zeros_like(o) if d is None else d
                              for o, d in zip(outputs, d_outputs)]
                 ys = [y for _, _, y in matmuls]
-                grads = tape.gradient(outputs, ys + sources, output_gradients=d_outputs,
+                grads = tape.gradient(outputs, ys + wrt, output_gradients=d_outputs,
                                       unconnected_gradients=tf.UnconnectedGradients.ZERO)
-                d_ys, d_sources = grads[:len(ys)], grads[len(ys):]
+                d_ys, d_wrt = grads[:len(ys)], grads[len(ys):]
                 if matmuls:
                     # Through whatever made each weight from the arguments (nothing, a
                     # slice, a cast): the tape's gradient of w with respect to them.
                     weights, d_weights = zip(*_weight_gradients(matmuls, d_ys))
-                    through = tape.gradient(list(weights), sources, output_gradients=list(d_weights),
+                    through = tape.gradient(list(weights), wrt, output_gradients=list(d_weights),
                                             unconnected_gradients=tf.UnconnectedGradients.ZERO)
-                    d_sources = [d + e for d, e in zip(d_sources, through)]
-                d_sources = iter(d_sources)
-                return [next(d_sources) if t.dtype.is_floating else None for t in tensors]
+                    d_wrt = [d + e for d, e in zip(d_wrt, through)]
+                d_sources = iter(d_wrt[:len(sources)])
+                d_inputs = [next(d_sources) if t.dtype.is_floating else None for t in tensors]
+                if variables is None:
+                    return d_inputs
+                return d_inputs, d_wrt[len(sources):]
 
             return outputs, grad
 

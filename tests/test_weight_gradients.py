@@ -30,9 +30,9 @@ def _stack(name, extra, dtype="float64", units=6, input_dim=5, **options):
 
 
 def _loss_and_gradients(stack, x, mask, go_backwards, per_chunk, compute_dtype=None,
-                        dropout_masks=None):
+                        dropout_masks=None, extra_variables=()):
     """A loss touching the sequence and the final states; its gradients with respect to
-    every weight, the input and the initial states."""
+    every weight (and ``extra_variables``), the input and the initial states."""
     batch = x.shape[0]
     initial = stack.get_initial_state(batch)
     compute_dtype = compute_dtype or stack.dtype
@@ -57,7 +57,8 @@ def _loss_and_gradients(stack, x, mask, go_backwards, per_chunk, compute_dtype=N
             loss = (tf.reduce_sum(tf.cast(sequence, tf.float64) ** 2)
                     + tf.reduce_sum(tf.sin(tf.cast(tf.concat(tf.nest.flatten(states), 1),
                                                    tf.float64))))
-        return loss, tape.gradient(loss, [*stack.trainable_variables, x, initial])
+        return loss, tape.gradient(loss, [*stack.trainable_variables, *extra_variables, x,
+                                          initial])
 
     loss, gradients = run(x, initial)
     return loss, tf.nest.flatten(gradients)
@@ -199,3 +200,29 @@ def test_unrolled_layer_forms_weight_gradients_per_chunk_at_small_batches_only(
     for g, e in zip(tape.gradient(got, layer.trainable_variables),
                     tape.gradient(expected_output, reference.trainable_variables)):
         assert_close(g, e, tf.float32, "weight gradient")
+
+
+class _LSTMCellReadingAVariable(lowlevel.LSTMCell):
+    """A cell of one's own: its output scaled by a variable it reads itself, outside the
+    weights the layer hands it (so the deferring chunk is called with ``variables``)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.output_scale = tf.Variable(tf.constant(1.5, self.dtype), name="output_scale")
+
+    def step(self, x_t, states, masks=(None, None), weights=None):
+        h, new_states = super().step(x_t, states, masks, weights)
+        return h * self.output_scale, new_states
+
+
+def test_weight_gradient_per_chunk_leaves_a_variable_the_step_reads_to_autodiff():
+    cell = _LSTMCellReadingAVariable(6, input_dim=5, dtype="float64")
+    stack = lowlevel.StackedCells([cell])
+    x, mask = _data()
+    extra = [cell.output_scale]
+    _, per_step = _loss_and_gradients(stack, x, mask, False, False, extra_variables=extra)
+    _, per_chunk = _loss_and_gradients(stack, x, mask, False, True, extra_variables=extra)
+    assert len(per_chunk) == len(per_step)
+    assert float(tf.abs(per_chunk[3])) > 0  # output_scale, after the three LSTM weights
+    for i, (got, expected) in enumerate(zip(per_chunk, per_step)):
+        assert_close(got, expected, tf.float64, f"gradient {i}")
