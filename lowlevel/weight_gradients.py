@@ -103,11 +103,11 @@ def defer_weight_gradients(fn):
                 d_ys, d_wrt = grads[:len(ys)], grads[len(ys):]
                 if matmuls:
                     # Through whatever made each weight from the arguments (nothing, a
-                    # slice, a cast): the tape's gradient of w with respect to them.
+                    # slice, a cast): the tape's gradient of w with respect to them. Only
+                    # the weights' own arguments receive one (no zeros added to the rest).
                     weights, d_weights = zip(*_weight_gradients(matmuls, d_ys))
-                    through = tape.gradient(list(weights), wrt, output_gradients=list(d_weights),
-                                            unconnected_gradients=tf.UnconnectedGradients.ZERO)
-                    d_wrt = [d + e for d, e in zip(d_wrt, through)]
+                    through = tape.gradient(list(weights), wrt, output_gradients=list(d_weights))
+                    d_wrt = [d if e is None else d + e for d, e in zip(d_wrt, through)]
                 d_sources = iter(d_wrt[:len(sources)])
                 d_inputs = [next(d_sources) if t.dtype.is_floating else None for t in tensors]
                 if variables is None:
