@@ -10,7 +10,7 @@ import os
 import pytest
 import tensorflow as tf
 
-from lowlevel import speed
+from lowlevel.apps.bench import speed
 
 # As in tests/conftest.py: float32 matmuls stay float32 on Ampere+ GPUs.
 tf.config.experimental.enable_tensor_float_32_execution(False)
@@ -68,7 +68,7 @@ def medians():
 def pytest_terminal_summary(terminalreporter):
     if not MEDIANS:
         return
-    from lowlevel.bench import baseline_of
+    from lowlevel.apps.bench.cli import baseline_of
 
     tr = terminalreporter
     tr.section("median time ratio baseline / implementation (>1: faster); baseline "

@@ -28,8 +28,8 @@ import time
 
 import numpy as np
 
-from lowlevel import experiment
-from lowlevel.experiment_config import ExperimentConfig
+from lowlevel.apps.experiment import run as experiment
+from lowlevel.apps.experiment.config import ExperimentConfig
 from lowlevel.optimizers import RMSprop
 from lowlevel.train import make_train_step
 
@@ -54,8 +54,8 @@ def _lowlevel_epoch(config, x, y):
 def _keras_epoch(config, x, y):
     import keras  # noqa: PLC0415
 
-    from reference.models import build_model  # noqa: PLC0415
-    from reference.training import compile_like_tutorial  # noqa: PLC0415
+    from lowlevel_reference.models import build_model  # noqa: PLC0415
+    from lowlevel_reference.training import compile_like_tutorial  # noqa: PLC0415
 
     keras.utils.set_random_seed(config.seed)
     model = compile_like_tutorial(build_model(

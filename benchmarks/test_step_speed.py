@@ -3,13 +3,13 @@
 Run with ``make bench`` or ``pytest benchmarks --benchmark-enable``; see README.md.
 Each benchmark traces and warms up outside the timed region, then times a call that
 ends with ``.numpy()``, so the device work is inside the measurement. The cases are
-:mod:`lowlevel.speed`'s, as in ``lowlevel bench``.
+:mod:`lowlevel.apps.bench.speed`'s, as in ``lowlevel bench``.
 """
 
 import time
 
-from lowlevel.bench import baseline_of
-from lowlevel.speed import build_case, environment, matmul_flops
+from lowlevel.apps.bench.cli import baseline_of
+from lowlevel.apps.bench.speed import build_case, environment, matmul_flops
 
 ROUNDS = {"quick": 3, "tutorial": 5, "large": 3}
 EAGER_ROUNDS = 2

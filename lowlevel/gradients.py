@@ -10,7 +10,7 @@ from the loss. This module measures both sides exactly, from the tape:
 
 - :func:`state_gradient_norms` / :func:`stack_state_gradient_norms`: ``‖∂L/∂h_t‖`` per
   time step of real layers, by re-running their cells under one tape with zero probes
-  (masked or ``go_backwards`` layers: by the hand-written backward of ``lowlevel.bptt``).
+  (masked or ``go_backwards`` layers: by the hand-written backward of ``lowlevel.loops.bptt``).
 - :func:`step_jacobians`, :func:`spectral_norms`, :func:`jacobian_product_norms`:
   the one-step Jacobians and the norms of their products.
 - :func:`recurrent_spectrum`, :func:`rescale_recurrent_kernel`: singular values and
@@ -27,7 +27,7 @@ import numbers
 import numpy as np
 import tensorflow as tf
 
-from lowlevel import bptt
+from lowlevel.loops import bptt
 from lowlevel.cells import GRUCell, LSTMCell
 
 # Fused column blocks of recurrent_kernel, in Keras's order.
@@ -104,7 +104,7 @@ def state_gradients(layer, inputs, loss_fn, initial_state=None, mask=None):
       with ``go_backwards`` ``grads[:, k]`` belongs to the k-th step taken.
 
     A layer with a ``mask`` or ``go_backwards=True`` is measured by the hand-written
-    backward pass (:func:`lowlevel.bptt.state_gradients`, whose δh̃_t is this ∂L/∂h_t:
+    backward pass (:func:`lowlevel.loops.bptt.state_gradients`, whose δh̃_t is this ∂L/∂h_t:
     ``tests/test_bptt.py``); the probes below follow the plain forward loop only.
     """
     if mask is not None or getattr(layer, "go_backwards", False):
@@ -112,7 +112,7 @@ def state_gradients(layer, inputs, loss_fn, initial_state=None, mask=None):
         if cell is not None and bptt.supports(cell):
             return bptt.state_gradients(layer, inputs, loss_fn, initial_state, mask)
         _check_layer(layer, mask, f"state_gradients of a {type(cell).__name__} that "
-                                  "lowlevel.bptt cannot run")
+                                  "lowlevel.loops.bptt cannot run")
     _check_layer(layer, mask)
     with tf.GradientTape() as tape:
         probes = []

@@ -24,9 +24,9 @@ from lowlevel import _checks
 from lowlevel.cells import GRUCell, LSTMCell, SimpleRNNCell, dropout_mask
 from lowlevel._weights import KerasOrderedWeights
 from lowlevel.cells.base import _initial_value
-from lowlevel.embedding import Embedding
-from lowlevel.layers import GRU, LSTM, SimpleRNN
-from lowlevel.stacking import StackedCells, stack_layers
+from lowlevel.layers.embedding import Embedding
+from lowlevel.layers.rnn import GRU, LSTM, SimpleRNN
+from lowlevel.layers.stacking import StackedCells, stack_layers
 
 CELLS = {"simple": SimpleRNNCell, "lstm": LSTMCell, "gru": GRUCell}
 LAYERS = {"simple": SimpleRNN, "lstm": LSTM, "gru": GRU}
@@ -60,7 +60,7 @@ class SentimentClassifier(KerasOrderedWeights, tf.Module):
     -> ReLU -> ``Dense(1)``. ``embedding_matrix [num_words, dim]`` initialises the
     embedding (e.g. GloVe); ``trainable_embedding=False`` freezes it.
     ``implementation`` (layer style only): the sequence layers' time loop
-    (``lowlevel.layers.IMPLEMENTATIONS``; ``None``: their default).
+    (``lowlevel.layers.rnn.IMPLEMENTATIONS``; ``None``: their default).
 
     ``weights`` (and ``get_weights``) are ordered as the Keras twin's
     ``model.weights``: embedding, recurrent layers bottom-up (kernel,

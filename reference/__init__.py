@@ -11,10 +11,10 @@ This package never imports ``lowlevel``.
     logits = model(ids, return_logits=True)        # [batch, 1]
 """
 
-from reference.config import TUTORIAL, TutorialConfig
-from reference.embedding import embedding_matrix_from_vectors, make_embedding
-from reference.models import CELLS, LAYERS, STYLES, MyLayerRNN, MyRNN, build_model, make_head
-from reference.training import (
+from lowlevel_reference.config import TUTORIAL, TutorialConfig
+from lowlevel_reference.embedding import embedding_matrix_from_vectors, make_embedding
+from lowlevel_reference.models import CELLS, LAYERS, STYLES, MyLayerRNN, MyRNN, build_model, make_head
+from lowlevel_reference.training import (
     CLIP_MODES,
     clip_gradients,
     compile_like_tutorial,

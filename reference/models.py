@@ -44,8 +44,8 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from reference.config import TUTORIAL
-from reference.embedding import make_embedding
+from lowlevel_reference.config import TUTORIAL
+from lowlevel_reference.embedding import make_embedding
 
 # G, the number of fused blocks in kernel [input_dim, G*units]: simple 1, lstm 4, gru 3.
 CELLS = {

@@ -16,7 +16,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from reference.config import TUTORIAL
+from lowlevel_reference.config import TUTORIAL
 
 CLIP_MODES = ("value", "norm", "global_norm")
 

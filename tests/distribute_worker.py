@@ -2,7 +2,7 @@
 
 ``python tests/distribute_worker.py CONFIG_JSON LOGICAL_CPUS`` splits the CPU into
 ``LOGICAL_CPUS`` logical devices (before TensorFlow initialises them), then for each
-config in the JSON list runs ``lowlevel.experiment.train`` and saves the kept weights
+config in the JSON list runs ``lowlevel.apps.experiment.run.train`` and saves the kept weights
 to ``<out>/weights.npz``. ``TF_CONFIG`` (multiworker) comes from the environment.
 """
 
@@ -19,7 +19,7 @@ def main(config_json, logical_cpus):
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(
         cpu, [tf.config.LogicalDeviceConfiguration() for _ in range(int(logical_cpus))])
-    from lowlevel import experiment
+    from lowlevel.apps.experiment import run as experiment
 
     for changes in json.loads(config_json):
         config = experiment.ExperimentConfig(**changes)

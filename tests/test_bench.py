@@ -7,7 +7,10 @@ import sys
 import numpy as np
 import pytest
 
-from lowlevel import bench, cli, experiment, speed
+from lowlevel.apps.bench import cli as bench
+from lowlevel.apps import cli
+from lowlevel.apps.experiment import run as experiment
+from lowlevel.apps.bench import speed
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), os.pardir, "benchmarks"))
 import epoch_time  # noqa: E402

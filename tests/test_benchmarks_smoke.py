@@ -1,7 +1,7 @@
 """The step-speed cases, run once at the tiny ``quick`` size without timing.
 
 ``lowlevel bench`` and ``benchmarks/test_step_speed.py`` time the cases of
-:mod:`lowlevel.speed`; a case that computes something else than its baseline (or
+:mod:`lowlevel.apps.bench.speed`; a case that computes something else than its baseline (or
 crashes) fails here first. Tolerances: float32 1e-5 against ``keras_layer``; the
 bfloat16 path 5e-2 against ``keras_mixed_bfloat16`` (``lowlevel.tolerances``).
 """
@@ -12,8 +12,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from lowlevel import other_kernels, speed
-from lowlevel.bench import baseline_of
+from lowlevel.apps.bench import other_kernels
+from lowlevel.apps.bench import speed
+from lowlevel.apps.bench.cli import baseline_of
 from lowlevel.tolerances import assert_close
 
 SIZE = "quick"

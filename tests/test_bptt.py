@@ -1,4 +1,4 @@
-"""The hand-written backpropagation through time (:mod:`lowlevel.bptt`).
+"""The hand-written backpropagation through time (:mod:`lowlevel.loops.bptt`).
 
 Its gradients must equal GradientTape's automatic gradient of the reference unroll
 (float64 1e-10, float32 1e-5) for every cell and option, and its per-step state
@@ -12,7 +12,8 @@ import pytest
 import tensorflow as tf
 
 import lowlevel
-from lowlevel import bptt, gradients
+from lowlevel import gradients
+from lowlevel.loops import bptt
 from lowlevel.tolerances import assert_close
 
 CELLS = [("SimpleRNN", {}), ("SimpleRNN", {"activation": "relu", "use_bias": False}),

@@ -13,8 +13,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from lowlevel import cli_experiment, experiment, experiment_config
-from lowlevel.experiment_config import ExperimentConfig
+from lowlevel.apps.experiment import cli as cli_experiment
+from lowlevel.apps.experiment import run as experiment
+from lowlevel.apps.experiment import config as experiment_config
+from lowlevel.apps.experiment.config import ExperimentConfig
 
 TINY = ["--data", "synthetic", "--num-train", "200", "--num-test", "64", "--num-words", "500",
         "--maxlen", "12", "--units", "4", "--embedding-dim", "4", "--batch-size", "16",
@@ -138,7 +140,7 @@ def test_a_killed_process_resumed_ends_with_the_uninterrupted_weights(tmp_path):
     broken = str(tmp_path / "broken")
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     process = subprocess.Popen(
-        [sys.executable, "-m", "lowlevel.cli_experiment", "train", *argv, "--out", broken],
+        [sys.executable, "-m", "lowlevel.apps.experiment.cli", "train", *argv, "--out", broken],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 120

@@ -1,6 +1,6 @@
 """``--strategy mirrored|multiworker`` trains the same weights as one device.
 
-The comparisons run ``lowlevel.experiment.train`` end to end in subprocesses
+The comparisons run ``lowlevel.apps.experiment.run.train`` end to end in subprocesses
 (``tests/distribute_worker.py``): one process splits its CPU into two logical devices
 (which must happen before TensorFlow initialises them) and trains single-device, then
 ``mirrored`` with two replicas; two more processes form a two-worker
@@ -22,8 +22,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from lowlevel import cli_experiment, distribute, experiment, optimizers
-from lowlevel.experiment_config import ExperimentConfig
+from lowlevel import distribute, optimizers
+from lowlevel.apps.experiment import cli as cli_experiment
+from lowlevel.apps.experiment import run as experiment
+from lowlevel.apps.experiment.config import ExperimentConfig
 from lowlevel.models import SentimentClassifier
 from lowlevel.tolerances import assert_close
 from lowlevel.train import Clip, make_train_step

@@ -14,11 +14,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from lowlevel import experiment
-from lowlevel.data import glove, imdb
-from lowlevel.experiment import NonFiniteError
-from lowlevel.experiment_config import ExperimentConfig
-from lowlevel.run_records import EPOCH_FIELDS
+from lowlevel.apps.experiment import run as experiment
+from lowlevel.apps.data import glove, imdb
+from lowlevel.apps.experiment.run import NonFiniteError
+from lowlevel.apps.experiment.config import ExperimentConfig
+from lowlevel.apps.experiment.records import EPOCH_FIELDS
 
 TINY = dict(data="synthetic", num_train=200, num_test=64, num_words=500, maxlen=12,
             units=4, embedding_dim=4, batch_size=16, epochs=3, seed=3)

@@ -6,7 +6,7 @@ import zipfile
 import numpy as np
 import pytest
 
-from lowlevel.data import glove
+from lowlevel.apps.data import glove
 
 # ranks as in the Keras index (1 = most frequent); ids are rank + 3
 WORD_INDEX = {"the": 1, "movie": 2, "it's": 3, "great": 4, "awful": 5, "plot": 6, "rare": 20}

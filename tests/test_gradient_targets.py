@@ -10,8 +10,8 @@ seconds in total.
 import numpy as np
 import pytest
 
-from lowlevel.data.tasks import ADDING_BASELINE_MSE
-from lowlevel.studies import clipping, flow, memory
+from lowlevel.apps.data.tasks import ADDING_BASELINE_MSE
+from lowlevel.apps.lab import clipping, flow, memory
 
 FLOW = flow.FlowConfig(cells=("simple",), units=32, time_steps=50, batch=16)
 

@@ -9,7 +9,7 @@ import keras
 import numpy as np
 import pytest
 
-from lowlevel.data import imdb
+from lowlevel.apps.data import imdb
 
 NUM_WORDS = 30  # small, so that some ranks fall out of the vocabulary
 

@@ -1,8 +1,8 @@
 """Every ``implementation`` of the sequence layers computes the reference's numbers and Keras's.
 
-``'reference'`` is :func:`lowlevel.unroll.unroll`, ``'fast'`` :func:`lowlevel.fast.fast_unroll`,
-``'bptt'`` :func:`lowlevel.bptt.bptt_unroll` (hand-written gradient), ``'unrolled'``
-:func:`lowlevel.unrolled.chunked_unroll` (no loop, compiled chunks). Outputs, returned
+``'reference'`` is :func:`lowlevel.loops.reference.unroll`, ``'fast'`` :func:`lowlevel.loops.fast.fast_unroll`,
+``'bptt'`` :func:`lowlevel.loops.bptt.bptt_unroll` (hand-written gradient), ``'unrolled'``
+:func:`lowlevel.loops.unrolled.chunked_unroll` (no loop, compiled chunks). Outputs, returned
 states and gradients with respect to inputs, initial states and weights must agree
 with Keras (through :mod:`lowlevel.parity`, with the layers' default implementation
 switched) and with the reference path, to the dtype's tolerance, with masks and
@@ -14,16 +14,16 @@ import pytest
 import tensorflow as tf
 
 import lowlevel
-import lowlevel.layers
+import lowlevel.layers.rnn
 from lowlevel import parity
-from lowlevel.fast import fast_unroll
+from lowlevel.loops.fast import fast_unroll
 from lowlevel.tolerances import assert_close, scaled_error, tolerance
-from lowlevel.unroll import unroll
-from lowlevel.unrolled import CHUNK_SIZE, chunked_unroll
+from lowlevel.loops.reference import unroll
+from lowlevel.loops.unrolled import CHUNK_SIZE, chunked_unroll
 
-IMPLEMENTATIONS = lowlevel.layers.IMPLEMENTATIONS
+IMPLEMENTATIONS = lowlevel.layers.rnn.IMPLEMENTATIONS
 # tests/test_parity.py already runs the whole matrix on the default implementation.
-NON_DEFAULT = [i for i in IMPLEMENTATIONS if i != lowlevel.layers.DEFAULT_IMPLEMENTATION]
+NON_DEFAULT = [i for i in IMPLEMENTATIONS if i != lowlevel.layers.rnn.DEFAULT_IMPLEMENTATION]
 NOT_REFERENCE = [i for i in IMPLEMENTATIONS if i != "reference"]
 KINDS = [("SimpleRNN", {}), ("LSTM", {}), ("GRU", {}), ("GRU", {"reset_after": False})]
 
@@ -38,7 +38,7 @@ PARITY_CASES = [
 
 def _use_default(monkeypatch, implementation):
     """Layers built without ``implementation=`` (as parity builds them) use this one."""
-    monkeypatch.setattr(lowlevel.layers, "DEFAULT_IMPLEMENTATION", implementation)
+    monkeypatch.setattr(lowlevel.layers.rnn, "DEFAULT_IMPLEMENTATION", implementation)
 
 
 @pytest.mark.parametrize("implementation", NON_DEFAULT)
@@ -267,14 +267,14 @@ def test_unrolled_without_a_known_number_of_steps_runs_the_fast_loop():
 def test_implementation_round_trips_through_get_config(implementation):
     layer = lowlevel.GRU(3, input_dim=2, implementation=implementation, reset_after=False)
     assert layer.get_config()["implementation"] == implementation
-    assert lowlevel.layers.clone(layer).implementation == implementation
+    assert lowlevel.layers.rnn.clone(layer).implementation == implementation
     rnn = lowlevel.RNN(lowlevel.LSTMCell(3), implementation=implementation)
     assert lowlevel.RNN.from_config(rnn.get_config()).implementation == implementation
 
 
 def test_default_implementation_is_the_measured_fastest_and_named_in_the_config():
-    assert lowlevel.LSTM(2).implementation == lowlevel.layers.DEFAULT_IMPLEMENTATION
-    assert lowlevel.layers.DEFAULT_IMPLEMENTATION in IMPLEMENTATIONS
+    assert lowlevel.LSTM(2).implementation == lowlevel.layers.rnn.DEFAULT_IMPLEMENTATION
+    assert lowlevel.layers.rnn.DEFAULT_IMPLEMENTATION in IMPLEMENTATIONS
 
 
 @pytest.mark.parametrize("bad", ["cudnn", 2, None.__class__])

@@ -16,8 +16,8 @@ import pytest
 import tensorflow as tf
 
 import lowlevel
-import lowlevel.unrolled
-from lowlevel.fast import fast_unroll
+import lowlevel.loops.unrolled
+from lowlevel.loops.fast import fast_unroll
 from lowlevel.tolerances import assert_close, scaled_error
 
 BATCH, TIME, FEATURES, UNITS = 3, 5, 4, 3
@@ -250,7 +250,7 @@ def _casts(layer):
 
 @pytest.mark.parametrize("implementation", IMPLEMENTATIONS)
 def test_weights_are_cast_at_every_step_and_once_for_bptt(implementation):
-    assert TIME <= lowlevel.unrolled.CHUNK_SIZE  # one chunk: its steps are the function's
+    assert TIME <= lowlevel.loops.unrolled.CHUNK_SIZE  # one chunk: its steps are the function's
     layer = lowlevel.GRU(UNITS, input_dim=FEATURES, compute_dtype="bfloat16",
                          implementation=implementation)
     outer, inner = _casts(layer)
@@ -347,7 +347,7 @@ def test_tensor_of_a_third_dtype_is_still_a_type_error():
 def test_compute_dtype_round_trips_through_get_config():
     layer = lowlevel.GRU(UNITS, reset_after=False, compute_dtype=tf.bfloat16)
     assert layer.get_config()["compute_dtype"] == "bfloat16"
-    assert lowlevel.layers.clone(layer).compute_dtype == tf.bfloat16
+    assert lowlevel.layers.rnn.clone(layer).compute_dtype == tf.bfloat16
     rnn = lowlevel.RNN(lowlevel.LSTMCell(UNITS), compute_dtype="float16")
     assert lowlevel.RNN.from_config(rnn.get_config()).compute_dtype == tf.float16
     assert lowlevel.LSTM(UNITS).get_config()["compute_dtype"] is None

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-import reference
+import lowlevel_reference as reference
 from lowlevel import optimizers
 from lowlevel.models import SentimentClassifier
 from lowlevel.tolerances import assert_close

@@ -12,11 +12,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from lowlevel import clipping, cli_gradients, gradients, optimizers
-from lowlevel.data.tasks import adding_problem
-from lowlevel.regression import SequenceRegressor
-from lowlevel.studies import _output, clipping as clip_study, flow
-from lowlevel.studies.training import (GradientLog, make_regression_step, train_regressor,
+from lowlevel import clipping, gradients, optimizers
+from lowlevel.apps.lab import cli as cli_gradients
+from lowlevel.apps.data.tasks import adding_problem
+from lowlevel.apps.lab.regression import SequenceRegressor
+from lowlevel.apps.lab import _output, clipping as clip_study, flow
+from lowlevel.apps.lab.training import (GradientLog, make_regression_step, train_regressor,
                                        variable_names)
 from lowlevel.train import Clip
 

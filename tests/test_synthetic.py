@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from lowlevel.data import imdb, synthetic
+from lowlevel.apps.data import imdb, synthetic
 
 NUM_WORDS = 2000
 

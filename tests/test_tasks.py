@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from lowlevel.data import tasks
+from lowlevel.apps.data import tasks
 
 
 # ---------------------------------------------------------------- adding problem

@@ -1,4 +1,4 @@
-"""Promises of the time loop, :func:`lowlevel.unroll.unroll`, and of the layers built on it.
+"""Promises of the time loop, :func:`lowlevel.loops.reference.unroll`, and of the layers built on it.
 
 A toy accumulator cell makes the loop's edge cases readable: its inputs are powers of
 two, so every output is a sum that says exactly which steps were taken. Then real
@@ -11,7 +11,7 @@ import tensorflow as tf
 
 import lowlevel
 from lowlevel.tolerances import assert_close
-from lowlevel.unroll import unroll
+from lowlevel.loops.reference import unroll
 
 F64 = tf.float64
 MODES = ["eager", "function"]

@@ -1,4 +1,4 @@
-"""Weight gradients formed once per chunk (``lowlevel.weight_gradients``) are autodiff's.
+"""Weight gradients formed once per chunk (``lowlevel.loops.weight_gradients``) are autodiff's.
 
 ``chunked_unroll(..., weight_gradients_per_chunk=True)`` must give the outputs, states
 and every gradient (weights, inputs, initial states) that the per-step form gives, for
@@ -13,10 +13,10 @@ import pytest
 import tensorflow as tf
 
 import lowlevel
-import lowlevel.layers
+import lowlevel.layers.rnn
 from lowlevel.tolerances import assert_close
-from lowlevel.unrolled import PER_CHUNK_MAX_BATCH, chunked_unroll
-from lowlevel.weight_gradients import defer_weight_gradients, weight_matmul
+from lowlevel.loops.unrolled import PER_CHUNK_MAX_BATCH, chunked_unroll
+from lowlevel.loops.weight_gradients import defer_weight_gradients, weight_matmul
 
 CELLS = [("SimpleRNNCell", {}), ("LSTMCell", {}), ("GRUCell", {}),
          ("GRUCell", {"reset_after": False})]
@@ -188,7 +188,7 @@ def test_unrolled_layer_forms_weight_gradients_per_chunk_at_small_batches_only(
         return chunked_unroll(*args, weight_gradients_per_chunk=weight_gradients_per_chunk,
                               **kwargs)
 
-    monkeypatch.setattr(lowlevel.layers, "chunked_unroll", spy)
+    monkeypatch.setattr(lowlevel.layers.rnn, "chunked_unroll", spy)
     layer = lowlevel.LSTM(2, input_dim=3, implementation="unrolled")
     reference = lowlevel.LSTM(2, input_dim=3, implementation="reference")
     reference.set_weights(layer.get_weights())

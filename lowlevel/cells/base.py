@@ -1,7 +1,7 @@
 """What every recurrent cell shares: variables, weight transfer, dropout masks.
 
 A cell is one time step and nothing else: ``output, new_states = cell(x_t, states)``.
-The time loop lives in :mod:`lowlevel.unroll`; the equations of each cell live in a
+The time loop lives in :mod:`lowlevel.loops.reference`; the equations of each cell live in a
 module-level ``*_step`` function that the cell (which owns the variables) calls.
 """
 

@@ -14,7 +14,7 @@ import tensorflow as tf
 
 from lowlevel import activations
 from lowlevel.cells.base import RecurrentCell
-from lowlevel.weight_gradients import weight_matmul
+from lowlevel.loops.weight_gradients import weight_matmul
 
 
 def gru_step(x_t, h_prev, h_prev_for_gates, kernel, recurrent_kernel, bias, activation,
@@ -40,7 +40,7 @@ def gru_step(x_t, h_prev, h_prev_for_gates, kernel, recurrent_kernel, bias, acti
     else:
         b_in, b_rec = bias, None
 
-    # weight_matmul(a, w) is a @ w (lowlevel.weight_gradients)
+    # weight_matmul(a, w) is a @ w (lowlevel.loops.weight_gradients)
     x_proj = weight_matmul(x_t, kernel)  # [batch, 3 * units]
     if b_in is not None:
         x_proj = tf.nn.bias_add(x_proj, b_in)  # = x_proj + b_in; gradient in one op

@@ -7,7 +7,7 @@ import tensorflow as tf
 
 from lowlevel import activations
 from lowlevel.cells.base import RecurrentCell, _initial_value
-from lowlevel.weight_gradients import weight_matmul
+from lowlevel.loops.weight_gradients import weight_matmul
 
 
 def lstm_step(x_t, h_prev, c_prev, kernel, recurrent_kernel, bias, activation,
@@ -24,7 +24,7 @@ def lstm_step(x_t, h_prev, c_prev, kernel, recurrent_kernel, bias, activation,
         c = f * c_prev + i * g
         h = o * φ(c)
     """
-    # x_t @ kernel + h_prev @ recurrent_kernel; weight_matmul is `@` (lowlevel.weight_gradients)
+    # x_t @ kernel + h_prev @ recurrent_kernel; weight_matmul is `@` (lowlevel.loops.weight_gradients)
     z = weight_matmul(x_t, kernel) + weight_matmul(h_prev, recurrent_kernel)  # [batch, 4 * units]
     if bias is not None:
         z = tf.nn.bias_add(z, bias)  # = z + bias; its gradient is one op, not sum + reshape

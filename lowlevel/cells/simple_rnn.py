@@ -5,7 +5,7 @@ from __future__ import annotations
 import tensorflow as tf
 
 from lowlevel.cells.base import RecurrentCell
-from lowlevel.weight_gradients import weight_matmul
+from lowlevel.loops.weight_gradients import weight_matmul
 
 
 def simple_rnn_step(x_t, h_prev, kernel, recurrent_kernel, bias, activation):
@@ -18,7 +18,7 @@ def simple_rnn_step(x_t, h_prev, kernel, recurrent_kernel, bias, activation):
     (``bias`` may be ``None``; dropout, if any, is already applied to ``x_t`` and
     ``h_prev``.)
     """
-    z = weight_matmul(x_t, kernel)  # x_t @ kernel [batch, units] (lowlevel.weight_gradients)
+    z = weight_matmul(x_t, kernel)  # x_t @ kernel [batch, units] (lowlevel.loops.weight_gradients)
     if bias is not None:
         z = tf.nn.bias_add(z, bias)  # = z + bias; its gradient is one op, not sum + reshape
     return activation(z + weight_matmul(h_prev, recurrent_kernel))

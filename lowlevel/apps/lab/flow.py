@@ -26,8 +26,8 @@ import numpy as np
 import tensorflow as tf
 
 from lowlevel import gradients
-from lowlevel.regression import make_layer, seed_layer_weights
-from lowlevel.studies import _output
+from lowlevel.apps.lab.regression import make_layer, seed_layer_weights
+from lowlevel.apps.lab import _output
 
 CANDIDATE_GATE = {"simple": None, "lstm": "c", "gru": "h"}
 

@@ -8,16 +8,16 @@ same values Keras returns, compiled with ``tf.function``.
 ``implementation`` chooses the time loop; all compute the same values, outputs and
 gradients (``tests/test_implementations.py``):
 
-- ``'reference'``: :func:`lowlevel.unroll.unroll`, the readable loop;
-- ``'fast'``: :func:`lowlevel.fast.fast_unroll`, the same steps in a lean
+- ``'reference'``: :func:`lowlevel.loops.reference.unroll`, the readable loop;
+- ``'fast'``: :func:`lowlevel.loops.fast.fast_unroll`, the same steps in a lean
   ``tf.while_loop`` (the default: measured faster with ``benchmarks/test_step_speed.py``);
-- ``'bptt'``: :func:`lowlevel.bptt.bptt_unroll`, a ``tf.custom_gradient`` core with
+- ``'bptt'``: :func:`lowlevel.loops.bptt.bptt_unroll`, a ``tf.custom_gradient`` core with
   hand-written backpropagation through time (SimpleRNN, LSTM, GRU cells with their
   default-style activations; anything else falls back to ``'fast'``);
-- ``'unrolled'``: :func:`lowlevel.unrolled.chunked_unroll`, no loop: every step
+- ``'unrolled'``: :func:`lowlevel.loops.unrolled.chunked_unroll`, no loop: every step
   written out, traced ten steps at a time, the weights read once per call, and at
   batches up to 64 each weight's gradient formed once per ten steps
-  (:mod:`lowlevel.weight_gradients`). The fastest step here, and the slowest first
+  (:mod:`lowlevel.loops.weight_gradients`). The fastest step here, and the slowest first
   call (seconds, growing with the number of steps); the number of steps must be known
   when tracing (else ``'fast'`` runs).
 
@@ -51,9 +51,9 @@ import tensorflow as tf
 from lowlevel import _checks
 from lowlevel._weights import KerasOrderedWeights
 from lowlevel.cells import GRUCell, LSTMCell, SimpleRNNCell
-from lowlevel.fast import fast_unroll
-from lowlevel.unroll import unroll
-from lowlevel.unrolled import chunked_unroll, per_chunk_pays
+from lowlevel.loops.fast import fast_unroll
+from lowlevel.loops.reference import unroll
+from lowlevel.loops.unrolled import chunked_unroll, per_chunk_pays
 
 IMPLEMENTATIONS = ("reference", "fast", "bptt", "unrolled")
 DEFAULT_IMPLEMENTATION = "fast"
@@ -183,7 +183,7 @@ class RNN(KerasOrderedWeights, tf.Module):
                        return_sequences=self.return_sequences,
                        zero_output_for_mask=self.zero_output_for_mask)
         if self.implementation == "bptt":
-            from lowlevel import bptt  # noqa: PLC0415 (bptt imports the cells' modules)
+            from lowlevel.loops import bptt  # noqa: PLC0415 (bptt imports the cells' modules)
             if bptt.supports(self.cell):
                 # Cast once: BPTT forms each weight gradient as one matmul over all
                 # steps, accumulated by the matmul itself.

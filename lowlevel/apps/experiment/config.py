@@ -1,5 +1,5 @@
 """The experiment's settings: one frozen dataclass, from which `lowlevel train` builds its
-flags (``num_words`` -> ``--num-words``; see :mod:`lowlevel.cli_experiment`).
+flags (``num_words`` -> ``--num-words``; see :mod:`lowlevel.apps.experiment.cli`).
 
 Defaults are the tutorial's; the comment beside each field says where it comes from.
 Every field is checked on construction, and a bad value raises an error naming its flag.
@@ -12,8 +12,8 @@ import math
 import os
 
 from lowlevel import distribute, optimizers
-from lowlevel.data import glove
-from lowlevel.layers import DEFAULT_IMPLEMENTATION, IMPLEMENTATIONS
+from lowlevel.apps.data import glove
+from lowlevel.layers.rnn import DEFAULT_IMPLEMENTATION, IMPLEMENTATIONS
 from lowlevel.models import CELLS, STYLES
 from lowlevel.train import Clip
 
@@ -33,7 +33,7 @@ def _field(default, help, choices=None, metavar=None):
 @dataclasses.dataclass(frozen=True)
 class ExperimentConfig:
     """Everything a run depends on; command-line flags are built from these fields
-    (``num_words`` -> ``--num-words``; see ``lowlevel.cli_experiment``)."""
+    (``num_words`` -> ``--num-words``; see ``lowlevel.apps.experiment.cli``)."""
 
     # Data.
     data: str = _field("imdb", "corpus: IMDB or the offline synthetic one", DATA)  # the tutorial's

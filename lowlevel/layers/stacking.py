@@ -11,7 +11,7 @@ from __future__ import annotations
 import tensorflow as tf
 
 from lowlevel._weights import KerasOrderedWeights
-from lowlevel.layers import RNN
+from lowlevel.layers.rnn import RNN
 
 
 class StackedCells(KerasOrderedWeights, tf.Module):

@@ -1,6 +1,6 @@
 """The IMDB sentiment experiment as a tool: one frozen config, one resumable training driver.
 
-``train(ExperimentConfig(...))`` (the settings: :mod:`lowlevel.experiment_config`) runs
+``train(ExperimentConfig(...))`` (the settings: :mod:`lowlevel.apps.experiment.config`) runs
 the tutorial's experiment with three fixes:
 
 * validation on a split carved from the TRAINING set (``val_split``; the tutorial
@@ -25,7 +25,7 @@ set, trains its share of each batch and writes its own outputs: give each its ow
 Outputs in ``out``: ``config.json`` (what ``evaluate``/``predict`` rebuild the model
 from), ``checkpoints/``, ``kept/`` (the kept weights), ``metrics.json``, ``metrics.csv``,
 ``gradients.csv`` (per step: loss, pre-clip global norm, clipping, per-layer gradient
-norms), ``curves.png``, ``tensorboard/`` (the last five: :mod:`lowlevel.run_records`).
+norms), ``curves.png``, ``tensorboard/`` (the last five: :mod:`lowlevel.apps.experiment.records`).
 """
 
 from __future__ import annotations
@@ -41,11 +41,11 @@ import numpy as np
 import tensorflow as tf
 
 from lowlevel import distribute
-from lowlevel.data import glove, imdb, synthetic
-from lowlevel.experiment_config import (OPTIMIZERS, RESUMABLE_CHANGES, ExperimentConfig,
+from lowlevel.apps.data import glove, imdb, synthetic
+from lowlevel.apps.experiment.config import (OPTIMIZERS, RESUMABLE_CHANGES, ExperimentConfig,
                                         flag)
 from lowlevel.models import SentimentClassifier
-from lowlevel.run_records import (EPOCH_FIELDS, GradientLog, clear_line, progress_bar,
+from lowlevel.apps.experiment.records import (EPOCH_FIELDS, GradientLog, clear_line, progress_bar,
                                   scalar, write_json, write_outputs)
 from lowlevel.train import accuracy, binary_cross_entropy, make_train_step
 

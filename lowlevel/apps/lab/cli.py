@@ -1,6 +1,6 @@
 """``lowlevel gradients [flow|clipping|memory|all] --out DIR [--quick] [--seed N]``.
 
-Wired into :mod:`lowlevel.cli` through :func:`add_parser` and :func:`run`. Each study
+Wired into :mod:`lowlevel.apps.cli` through :func:`add_parser` and :func:`run`. Each study
 writes PNG plots, CSVs of its numbers and a markdown report into ``--out``; ``all``
 also joins the reports into ``report.md``. ``--quick`` is the demo setting (all three
 in under 3 minutes on 2 cores); the size flags override any study that has the field.
@@ -67,7 +67,7 @@ def overrides(args) -> dict:
 
 def run(args) -> int:
     """Run the study (or all) that ``args`` names; 0 on success."""
-    from lowlevel import studies  # TensorFlow and matplotlib load only when needed
+    from lowlevel.apps import lab as studies  # TensorFlow and matplotlib load only when needed
 
     names = list(studies.STUDIES) if args.study == "all" else [args.study]
     out = pathlib.Path(args.out)

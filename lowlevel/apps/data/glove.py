@@ -31,7 +31,7 @@ from contextlib import contextmanager
 
 import numpy as np
 
-from lowlevel.data.imdb import _int_at_least
+from lowlevel.apps.data.imdb import _int_at_least
 
 
 @dataclasses.dataclass(frozen=True)

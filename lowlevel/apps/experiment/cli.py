@@ -6,7 +6,7 @@
 flags are built from the fields of ``ExperimentConfig`` (``num_words`` ->
 ``--num-words``; booleans are switches), so the two cannot drift apart.
 
-Examples (standalone: ``python -m lowlevel.cli_experiment`` instead of ``lowlevel``)::
+Examples (standalone: ``python -m lowlevel.apps.experiment.cli`` instead of ``lowlevel``)::
 
     lowlevel train --data imdb --imdb-path imdb.npz --cell lstm --style layer --epochs 4 \
         --out runs/lstm                       # kill it any time; add --resume to continue
@@ -32,7 +32,7 @@ import json
 import sys
 import typing
 
-from lowlevel.experiment_config import ExperimentConfig, flag
+from lowlevel.apps.experiment.config import ExperimentConfig, flag
 
 COMMANDS = ("train", "evaluate", "predict")
 
@@ -82,7 +82,7 @@ def config_to_argv(config: ExperimentConfig) -> list:
 def add_parsers(subparsers) -> None:
     """Add ``train``, ``evaluate`` and ``predict`` to ``subparsers``."""
     train = subparsers.add_parser(
-        "train", help="train the sentiment classifier (resumable; see lowlevel.experiment)",
+        "train", help="train the sentiment classifier (resumable; see lowlevel.apps.experiment.run)",
         description="Train on IMDB or the synthetic corpus, validate on a split of the "
                     "training set, keep the best epoch, test once at the end.")
     add_config_arguments(train)
@@ -105,7 +105,7 @@ def add_parsers(subparsers) -> None:
 
 def run(args) -> int:
     """Execute ``args.command``; return the exit status."""
-    from lowlevel import experiment
+    from lowlevel.apps.experiment import run as experiment
 
     try:
         if args.command == "train":

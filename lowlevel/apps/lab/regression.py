@@ -16,7 +16,7 @@ import numpy as np
 import tensorflow as tf
 
 from lowlevel import _checks
-from lowlevel.layers import GRU, LSTM, SimpleRNN
+from lowlevel.layers.rnn import GRU, LSTM, SimpleRNN
 from lowlevel.models import Dense
 
 LAYERS = {"simple": SimpleRNN, "lstm": LSTM, "gru": GRU}

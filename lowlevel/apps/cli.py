@@ -7,7 +7,9 @@ import sys
 
 
 def _parser() -> argparse.ArgumentParser:
-    from lowlevel import bench, cli_experiment, cli_gradients
+    from lowlevel.apps.bench import cli as bench
+    from lowlevel.apps.experiment import cli as cli_experiment
+    from lowlevel.apps.lab import cli as cli_gradients
 
     parser = argparse.ArgumentParser(
         prog="lowlevel",
@@ -30,17 +32,17 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "verify":
-        from lowlevel import verify
+        from lowlevel.apps import verify
         return verify.run(json_path=args.json,
                           dtypes=tuple(args.dtype or ("float32", "float64")),
                           modes=tuple(args.mode or ("eager", "function")))
     if args.command == "bench":
-        from lowlevel import bench
+        from lowlevel.apps.bench import cli as bench
         return bench.run(args)
     if args.command == "gradients":
-        from lowlevel import cli_gradients
+        from lowlevel.apps.lab import cli as cli_gradients
         return cli_gradients.run(args)
-    from lowlevel import cli_experiment
+    from lowlevel.apps.experiment import cli as cli_experiment
     return cli_experiment.run(args)
 
 

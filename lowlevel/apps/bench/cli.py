@@ -1,6 +1,6 @@
 """``lowlevel bench``: step speed against Keras, measured in one process, same weights and data.
 
-For each size and cell kind, every implementation (:mod:`lowlevel.speed`) is built from
+For each size and cell kind, every implementation (:mod:`lowlevel.apps.bench.speed`) is built from
 the same seeded weights and data, called once (trace + first run, timed as
 ``first_call``), checked against its baseline's first output, warmed up once, then
 timed in ``repeats`` round-robin rounds: within a round each implementation runs
@@ -10,7 +10,7 @@ a shared machine fall on all of them alike. Reported per row:
 - ``median`` and the interquartile range of the per-call seconds;
 - ``ratio`` = baseline median / this median (> 1: faster than the baseline), where the
   baseline is ``keras_layer``, or ``keras_mixed_bfloat16`` for ``lowlevel_bfloat16``;
-- ``gflops`` = :func:`lowlevel.speed.matmul_flops` / median, and ``peak_fraction``,
+- ``gflops`` = :func:`lowlevel.apps.bench.speed.matmul_flops` / median, and ``peak_fraction``,
   its share of a large float32 matmul's rate measured in the same run;
 - ``error`` = the scaled error ``max|a - b| / max|b|`` of the first call's result (the
   forward output, or the first training loss) against the baseline's.
@@ -29,7 +29,7 @@ import time
 import numpy as np
 import tensorflow as tf
 
-from lowlevel import speed
+from lowlevel.apps.bench import speed
 
 DEFAULT_IMPLEMENTATIONS = ("keras_layer", "lowlevel", "lowlevel_stacked", "lowlevel_unrolled",
                            "lowlevel_reference", "lowlevel_bptt",

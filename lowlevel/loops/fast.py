@@ -1,4 +1,4 @@
-"""The fast time loop: the same semantics as :func:`lowlevel.unroll.unroll`, compiled lean.
+"""The fast time loop: the same semantics as :func:`lowlevel.loops.reference.unroll`, compiled lean.
 
 :func:`fast_unroll` takes the same arguments and returns the same values as
 ``unroll`` (``tests/test_implementations.py`` checks it on the toy accumulator and on
@@ -19,7 +19,7 @@ implementation ``lowlevel_fast``):
   ``tf.where`` only when there is a mask;
 - no unrolling: the loop traces in about a second at any length. The steps written
   out without a loop are faster still, at the price of a first call of seconds
-  (``implementation='unrolled'``, :mod:`lowlevel.unrolled`).
+  (``implementation='unrolled'``, :mod:`lowlevel.loops.unrolled`).
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ def fast_unroll(step, inputs, initial_states, mask=None, go_backwards=False,
     and dtype must be known before the loop starts).
 
     Returns ``(last_output [batch, units], outputs [batch, time, units] or None,
-    final_states)``, as :func:`lowlevel.unroll.unroll`.
+    final_states)``, as :func:`lowlevel.loops.reference.unroll`.
     """
     xs = tf.transpose(inputs, [1, 0, 2])  # [time, batch, features]
     if go_backwards:

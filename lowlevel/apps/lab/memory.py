@@ -16,10 +16,10 @@ import dataclasses
 import numpy as np
 
 from lowlevel import optimizers
-from lowlevel.data.tasks import ADDING_BASELINE_MSE, adding_problem
-from lowlevel.regression import SequenceRegressor, mean_squared_error
-from lowlevel.studies import _output
-from lowlevel.studies.training import GradientLog, train_regressor, variable_names
+from lowlevel.apps.data.tasks import ADDING_BASELINE_MSE, adding_problem
+from lowlevel.apps.lab.regression import SequenceRegressor, mean_squared_error
+from lowlevel.apps.lab import _output
+from lowlevel.apps.lab.training import GradientLog, train_regressor, variable_names
 
 
 @dataclasses.dataclass(frozen=True)

@@ -19,10 +19,10 @@ import math
 import numpy as np
 
 from lowlevel import gradients, optimizers
-from lowlevel.data.tasks import ADDING_BASELINE_MSE, adding_problem
-from lowlevel.regression import SequenceRegressor
-from lowlevel.studies import _output
-from lowlevel.studies.training import GradientLog, train_regressor, variable_names
+from lowlevel.apps.data.tasks import ADDING_BASELINE_MSE, adding_problem
+from lowlevel.apps.lab.regression import SequenceRegressor
+from lowlevel.apps.lab import _output
+from lowlevel.apps.lab.training import GradientLog, train_regressor, variable_names
 from lowlevel.train import Clip
 
 

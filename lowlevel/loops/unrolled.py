@@ -1,6 +1,6 @@
 """The unrolled time loop: straight-line steps, traced a chunk at a time.
 
-:func:`chunked_unroll` takes the arguments of :func:`lowlevel.unroll.unroll` (plus the
+:func:`chunked_unroll` takes the arguments of :func:`lowlevel.loops.reference.unroll` (plus the
 step's weights) and returns the same values (``tests/test_implementations.py``), but
 writes no loop at all: the sequence is cut into chunks of ``chunk_size`` steps, each
 chunk is the steps one after the other in a ``tf.function``, and the chunks are called
@@ -15,7 +15,7 @@ sees every step of every layer as plain ops:
 - the weights are read once per call and given to every step (``weights``), instead
   of one variable read per weight and step;
 - at small batches each weight's gradient is one matmul per chunk rather than one per
-  step (:mod:`lowlevel.weight_gradients`, :func:`per_chunk_pays`).
+  step (:mod:`lowlevel.loops.weight_gradients`, :func:`per_chunk_pays`).
 
 The price is the first call. Python traces one chunk (and its gradient) only, the same
 chunk being called again, but TensorFlow's graph optimiser (Grappler) then works
@@ -25,22 +25,22 @@ tutorial size (80 steps, two LSTM layers) the first training step took 5 s where
 Measured with ``lowlevel bench`` (implementation ``lowlevel_unrolled``).
 
 Needs the number of time steps when tracing (``inputs.shape[1]`` known); otherwise it
-runs :func:`lowlevel.fast.fast_unroll`.
+runs :func:`lowlevel.loops.fast.fast_unroll`.
 """
 
 from __future__ import annotations
 
 import tensorflow as tf
 
-from lowlevel.fast import _apply_mask, fast_unroll
-from lowlevel.weight_gradients import defer_weight_gradients
+from lowlevel.loops.fast import _apply_mask, fast_unroll
+from lowlevel.loops.weight_gradients import defer_weight_gradients
 
 # Steps per traced chunk. The chunks are inlined, so the step time does not depend on
 # it: 5, 10 and 20 measured alike (tutorial size, LSTM and GRU), and so did the first
 # call, which Grappler's pass over the inlined graph dominates.
 CHUNK_SIZE = 10
 
-# Weight gradients per chunk (:func:`lowlevel.weight_gradients.defer_weight_gradients`)
+# Weight gradients per chunk (:func:`lowlevel.loops.weight_gradients.defer_weight_gradients`)
 # pay where the batch, the inner dimension of every per-step weight-gradient matmul, is
 # small; at batch 128 it measured slower (thicker per-step matmuls, which overlap the
 # serial chain on the second core, against the copies that gather a chunk's rows; the
@@ -72,10 +72,10 @@ def chunked_unroll(step, inputs, initial_states, weights=None, mask=None,
     tensors, or ``None``) is handed to every step unchanged. ``output_size``: the step's
     output width (``cell.output_size``), needed to start the output before the first
     step. Returns ``(last_output [batch, units], outputs [batch, time, units] or None,
-    final_states)``, as :func:`lowlevel.unroll.unroll`.
+    final_states)``, as :func:`lowlevel.loops.reference.unroll`.
 
     ``weight_gradients_per_chunk``: form each weight's gradient as one matmul per chunk
-    (:func:`lowlevel.weight_gradients.defer_weight_gradients`) instead of one per step;
+    (:func:`lowlevel.loops.weight_gradients.defer_weight_gradients`) instead of one per step;
     needs ``weights``. The same gradients either way; which is faster depends on the
     size (:func:`per_chunk_pays`).
     """

@@ -1,14 +1,14 @@
 """The gradient lab: three studies of vanishing and exploding gradients.
 
-- :mod:`~lowlevel.studies.flow` — ‖∂L/∂h_t‖ at initialisation against the distance from
+- :mod:`~lowlevel.apps.lab.flow` — ‖∂L/∂h_t‖ at initialisation against the distance from
   the loss, per cell and spectral radius, next to the one-step Jacobians that predict it.
-- :mod:`~lowlevel.studies.clipping` — no clipping, by value, by norm, by global norm
+- :mod:`~lowlevel.apps.lab.clipping` — no clipping, by value, by norm, by global norm
   in an exploding ReLU SimpleRNN.
-- :mod:`~lowlevel.studies.memory` — SimpleRNN, LSTM and GRU on the adding problem.
+- :mod:`~lowlevel.apps.lab.memory` — SimpleRNN, LSTM and GRU on the adding problem.
 
 Each ``run(out, config)`` writes PNGs, CSVs and a markdown report into ``out``;
 :func:`run_studies` runs several and joins their reports into ``report.md``.
-:class:`~lowlevel.studies.training.GradientLog` is the per-step logging helper.
+:class:`~lowlevel.apps.lab.training.GradientLog` is the per-step logging helper.
 """
 
 from __future__ import annotations
@@ -16,11 +16,11 @@ from __future__ import annotations
 import dataclasses
 import time
 
-from lowlevel.studies import _output, clipping, flow, memory
-from lowlevel.studies.clipping import ClipConfig
-from lowlevel.studies.flow import FlowConfig
-from lowlevel.studies.memory import MemoryConfig
-from lowlevel.studies.training import GradientLog, make_regression_step, train_regressor
+from lowlevel.apps.lab import _output, clipping, flow, memory
+from lowlevel.apps.lab.clipping import ClipConfig
+from lowlevel.apps.lab.flow import FlowConfig
+from lowlevel.apps.lab.memory import MemoryConfig
+from lowlevel.apps.lab.training import GradientLog, make_regression_step, train_regressor
 
 STUDIES = {"flow": (flow, FlowConfig), "clipping": (clipping, ClipConfig),
            "memory": (memory, MemoryConfig)}

@@ -1,5 +1,5 @@
 """Data: long-memory tasks, IMDB, GloVe and a synthetic sentiment corpus."""
 
-from lowlevel.data import glove, imdb, synthetic, tasks
+from lowlevel.apps.data import glove, imdb, synthetic, tasks
 
 __all__ = ["glove", "imdb", "synthetic", "tasks"]

@@ -30,7 +30,7 @@ import dataclasses
 
 import numpy as np
 
-from lowlevel.data.imdb import _int_at_least, pad
+from lowlevel.apps.data.imdb import _int_at_least, pad
 
 START_CHAR, OOV_CHAR, FIRST_WORD_ID = 1, 2, 4  # ids 0 pad and 3 unused hold no word
 MIN_NUM_WORDS = 500  # room for the lexicon (125 ids below 3,070) and for filler

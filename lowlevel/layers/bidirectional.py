@@ -5,7 +5,7 @@ from __future__ import annotations
 import tensorflow as tf
 
 from lowlevel._weights import KerasOrderedWeights, assign_weights
-from lowlevel.layers import RNN
+from lowlevel.layers.rnn import RNN
 
 MERGE_MODES = ("concat", "sum", "mul", "ave", None)
 

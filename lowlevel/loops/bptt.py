@@ -1,6 +1,6 @@
 """Backpropagation through time written by hand: a ``tf.custom_gradient`` core.
 
-:func:`bptt_unroll` computes what :func:`lowlevel.unroll.unroll` computes for one
+:func:`bptt_unroll` computes what :func:`lowlevel.loops.reference.unroll` computes for one
 SimpleRNN, LSTM or GRU cell, and supplies its own gradient: a reverse loop that
 carries ``δh`` (and ``δc``) back through time and stores each step's pre-activation
 gradient ``δa_t``; every weight gradient is then one large matmul over all steps::
@@ -95,7 +95,7 @@ def supports(cell) -> bool:
 def bptt_unroll(cell, inputs, initial_states, mask=None, go_backwards=False,
                 return_sequences=False, zero_output_for_mask=False, dropout_masks=None,
                 weights=None):
-    """:func:`lowlevel.unroll.unroll` of ``cell.step`` with a hand-written gradient.
+    """:func:`lowlevel.loops.reference.unroll` of ``cell.step`` with a hand-written gradient.
 
     Args and returns as ``unroll`` (``inputs [batch, time, features]``,
     ``initial_states`` ``[h]`` or ``[h, c]``), plus ``dropout_masks``: the pair

@@ -1,4 +1,4 @@
-"""Training a :class:`~lowlevel.regression.SequenceRegressor` and logging its gradients.
+"""Training a :class:`~lowlevel.apps.lab.regression.SequenceRegressor` and logging its gradients.
 
 ``make_regression_step(model, optimizer, clip)`` is the tutorial's loop in phases
 (forward, backward, clip, update), compiled; it reports what a gradient study needs:
@@ -17,7 +17,7 @@ import numpy as np
 import tensorflow as tf
 
 from lowlevel import clipping
-from lowlevel.regression import mean_squared_error
+from lowlevel.apps.lab.regression import mean_squared_error
 from lowlevel.train import Clip, clip_gradients
 
 

@@ -1,0 +1,1 @@
+"""The IMDB sentiment experiment: ``lowlevel train | evaluate | predict``."""

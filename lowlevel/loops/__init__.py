@@ -1,0 +1,1 @@
+"""Time loops: every way of running a cell over ``[batch, time, features]``."""
