@@ -24,14 +24,14 @@ from __future__ import annotations
 
 import dataclasses
 import gzip
-import io
 import os
 import zipfile
+import zlib
 from contextlib import contextmanager
 
 import numpy as np
 
-from lowlevel.apps.data.imdb import _int_at_least
+from lowlevel.apps.data.imdb import _int_at_least, check_word_index
 
 
 @dataclasses.dataclass(frozen=True)
@@ -80,7 +80,11 @@ def choose_zip_member(names, archive: str, dim=None) -> str:
 
 @contextmanager
 def open_lines(path, dim=None):
-    """Yield ``(source_name, text line iterator)`` for a .txt, .txt.gz or .zip GloVe file."""
+    """Yield ``(source_name, line iterator)`` for a .txt, .txt.gz or .zip GloVe file.
+
+    Lines are ``bytes``: ``load`` decodes each as UTF-8 itself, so a bad byte is reported
+    at its own line (a text wrapper would decode ahead, a buffer at a time).
+    """
     filename, member = split_path(path)
     if not os.path.isfile(filename):
         raise FileNotFoundError(f"GloVe file not found: {filename!r}.")
@@ -92,12 +96,12 @@ def open_lines(path, dim=None):
             elif member not in names:
                 raise ValueError(f"{filename}: no member {member!r}; received members {names}.")
             with archive.open(member) as raw:
-                yield f"{filename}::{member}", io.TextIOWrapper(raw, encoding="utf-8")
+                yield f"{filename}::{member}", raw
     elif filename.endswith(".gz"):
-        with gzip.open(filename, "rt", encoding="utf-8") as f:
+        with gzip.open(filename, "rb") as f:
             yield filename, f
     else:
-        with open(filename, encoding="utf-8") as f:
+        with open(filename, "rb") as f:
             yield filename, f
 
 
@@ -154,26 +158,41 @@ def load(path, word_index: dict, num_words=10000, dim=None, index_from=3):
         without a vector are zero. When a word occurs twice the first vector wins.
 
     Raises:
-        ValueError: a malformed line or a dimension mismatch, naming the file and the
-            1-based line number; an empty file.
+        ValueError: a malformed line, a dimension mismatch, bytes that are not UTF-8,
+            or a damaged, truncated or mislabelled compressed file, naming the file and
+            the 1-based line number; an empty file; a bad ``word_index``.
     """
     index_from = _int_at_least(index_from, "index_from", 0)
     num_words = _int_at_least(num_words, "num_words", index_from + 1)
     if dim is not None:
         dim = _int_at_least(dim, "dim", 1)
+    check_word_index(word_index)
     rows = vocabulary_rows(word_index, num_words, index_from)
     vectors = {}  # row -> [dim]; only vocabulary words are kept in memory
-    lines = 0
-    with open_lines(path, dim) as (source, text):
-        for line_number, line in enumerate(text, start=1):
-            if not line.strip():
-                continue
-            word, vector = parse_line(line, source, line_number, dim)
-            dim = len(vector) if dim is None else dim
-            lines += 1
-            row = rows.get(word)
-            if row is not None and row not in vectors:
-                vectors[row] = vector
+    lines = line_number = 0
+    source = os.fspath(path)
+    try:
+        with open_lines(path, dim) as (source, text):
+            for line_number, raw in enumerate(text, start=1):
+                line = raw.decode("utf-8")
+                if not line.strip():
+                    continue
+                word, vector = parse_line(line, source, line_number, dim)
+                dim = len(vector) if dim is None else dim
+                lines += 1
+                row = rows.get(word)
+                if row is not None and row not in vectors:
+                    vectors[row] = vector
+    except FileNotFoundError:
+        raise
+    except UnicodeDecodeError:
+        raise ValueError(f"{source}:{line_number}: expected UTF-8 text; the line holds "
+                         "bytes that are not UTF-8.") from None
+    except (OSError, EOFError, zlib.error, zipfile.BadZipFile) as error:
+        # gzip.BadGzipFile is an OSError; a truncated .gz ends in EOFError.
+        raise ValueError(f"{source}:{line_number + 1}: expected a readable GloVe .txt, "
+                         f".txt.gz or .zip; the file is damaged or truncated "
+                         f"({type(error).__name__}: {error}).") from None
     if dim is None:
         raise ValueError(f"{source}: expected GloVe lines 'word v1 ... vD'; the file is empty.")
     matrix = np.zeros((num_words, dim), dtype=np.float32)  # [num_words, dim]

@@ -25,6 +25,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from lowlevel.apps.data import safe_npz
+
 NPZ_KEYS = ("x_train", "y_train", "x_test", "y_test")
 # Keras's ``text_to_word_sequence`` default filters (keras/src/legacy/preprocessing/text.py),
 # the tokenisation the IMDB word index was built with. The apostrophe is kept: "it's".
@@ -59,19 +61,38 @@ def keras_cache_path(fname: str) -> str:
     return os.path.join(os.path.expanduser(home), "datasets", fname)
 
 
-def _load_npz_arrays(path) -> dict:
-    """All arrays of an npz, unpickling only NumPy arrays when Keras offers that.
+def _check_reviews(x, path, key):
+    """Reviews must be int lists (or an integer matrix) of non-negative word ranks."""
+    if isinstance(x, np.ndarray) and x.dtype.kind in "iu" and x.ndim == 2:
+        bad = np.argwhere(x < 0)
+        if len(bad):
+            raise ValueError(f"{path}: `{key}` review {bad[0][0]} holds a negative rank "
+                             f"{x[tuple(bad[0])]}; expected word ranks >= 0.")
+        return
+    if not (isinstance(x, np.ndarray) and x.ndim == 1 and x.dtype == object):
+        raise ValueError(f"{path}: `{key}` must be a 1-d object array of int lists (Keras's "
+                         f"imdb.npz layout); received dtype {x.dtype}, shape {x.shape}.")
+    for i, review in enumerate(x):
+        if not isinstance(review, list):
+            raise ValueError(f"{path}: `{key}` review {i} must be a list of int word ranks; "
+                             f"received {type(review).__name__}.")
+        for word in review:
+            # `type(...) is int`: bool, float and nested lists are all refused.
+            if type(word) is not int or word < 0:
+                raise ValueError(f"{path}: `{key}` review {i} holds {word!r}; expected "
+                                 "integer word ranks >= 0 (float ids would be truncated).")
 
-    Keras >= 3.13 reads its ragged object arrays with a restricted unpickler
-    (``keras.src.datasets.npz_utils``); older Keras used ``np.load(allow_pickle=True)``,
-    which is what we fall back to -- as safe as the installed Keras's own loader.
-    """
-    try:
-        from keras.src.datasets.npz_utils import load_npz
-    except ImportError:  # older Keras 3
-        with np.load(path, allow_pickle=True) as f:
-            return {key: f[key] for key in f.files}
-    return load_npz(path)
+
+def _check_labels(y, path, key):
+    """Labels must be integers 0 (negative) or 1 (positive)."""
+    if not (isinstance(y, np.ndarray) and y.ndim == 1 and y.dtype.kind in "iub"):
+        dtype = getattr(y, "dtype", type(y).__name__)
+        raise ValueError(f"{path}: `{key}` must be a 1-d integer array of labels 0/1; "
+                         f"received dtype {dtype}, shape {getattr(y, 'shape', None)}.")
+    bad = np.flatnonzero((y != 0) & (y != 1))
+    if len(bad):
+        raise ValueError(f"{path}: `{key}`[{bad[0]}] is {y[bad[0]]!r}; expected labels 0 "
+                         "(negative) or 1 (positive).")
 
 
 def read_npz(path) -> tuple:
@@ -79,13 +100,15 @@ def read_npz(path) -> tuple:
 
     Raises:
         FileNotFoundError: no file at ``path``.
-        ValueError: a key of ``NPZ_KEYS`` is missing, or the reviews and labels of a split
-            differ in length -- naming the file.
+        ValueError: not an npz, a pickle asking for more than NumPy arrays (never run;
+            :mod:`lowlevel.apps.data.safe_npz`), a key of ``NPZ_KEYS`` missing, reviews that
+            are not int lists of ranks >= 0, labels other than 0/1, or reviews and labels
+            of a split of different lengths -- naming the file and the position.
     """
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"IMDB file not found: {path!r}. {_OFFLINE_HINT}")
-    arrays = _load_npz_arrays(path)
+    arrays = safe_npz.load_npz(path)  # never runs code from the file
     missing = [key for key in NPZ_KEYS if key not in arrays]
     if missing:
         raise ValueError(
@@ -94,6 +117,8 @@ def read_npz(path) -> tuple:
         )
     for split in ("train", "test"):
         x, y = arrays[f"x_{split}"], arrays[f"y_{split}"]
+        _check_reviews(x, path, f"x_{split}")
+        _check_labels(y, path, f"y_{split}")
         if len(x) != len(y):
             raise ValueError(
                 f"{path}: `x_{split}` has {len(x)} reviews but `y_{split}` has "
@@ -237,13 +262,33 @@ def get_word_index(path=None) -> dict:
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"IMDB word index not found: {path!r}. {_OFFLINE_HINT}")
-    with open(path, encoding="utf-8") as f:
-        word_index = json.load(f)
-    if not isinstance(word_index, dict):
-        raise ValueError(
-            f"{path}: expected a json object {{word: rank}}; received {type(word_index).__name__}."
-        )
+    try:
+        with open(path, encoding="utf-8") as f:
+            word_index = json.load(f)
+    except UnicodeDecodeError as error:
+        raise ValueError(f"{path}: expected UTF-8 json; byte {error.start} is not UTF-8."
+                         ) from None
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{path}:{error.lineno}:{error.colno}: expected a json object "
+                         f"{{word: rank}}; {error.msg}.") from None
+    check_word_index(word_index, path)
     return word_index
+
+
+def check_word_index(word_index, source="word_index") -> None:
+    """A word index must be a non-empty ``{str word: int rank >= 1}``; else a ValueError
+    naming ``source`` and the first offending entry (a rank <= 0 would give a word the
+    row of a reserved id or of another word)."""
+    if not isinstance(word_index, dict):
+        raise ValueError(f"{source}: expected a json object {{word: rank}}; received "
+                         f"{type(word_index).__name__}.")
+    if not word_index:
+        raise ValueError(f"{source}: the word index is empty; expected {{word: rank}} "
+                         "entries (an empty index would leave every word unknown).")
+    for word, rank in word_index.items():
+        if not isinstance(word, str) or type(rank) is not int or rank < 1:
+            raise ValueError(f"{source}: entry {word!r}: {rank!r}; expected a word mapped "
+                             "to an integer rank >= 1 (1 = most frequent).")
 
 
 def reverse_word_index(word_index: dict, index_from: int = 3) -> dict:
