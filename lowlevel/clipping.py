@@ -51,8 +51,9 @@ def _like(t, values: tf.Tensor):
 
 
 # ---------------------------------------------------------------------------------
-# Argument checks. Tensors known only at run time (inside tf.function) are not
-# checked: the check needs a value, and a silent pass beats a graph-breaking assert.
+# Argument checks. A value known now (Python, NumPy, eager) is checked now; a tensor
+# known only at run time (inside tf.function) gets an assert op, so a negative
+# threshold fails when the step runs instead of silently flipping the gradient's sign.
 # ---------------------------------------------------------------------------------
 
 
@@ -63,10 +64,17 @@ def _static(value):
     return tf.get_static_value(value)
 
 
-def _check_clip_norm(clip_norm, argument: str = "clip_norm") -> None:
+def _check_clip_norm(clip_norm, argument: str = "clip_norm"):
+    """``clip_norm`` checked to be a scalar ``> 0``; returned, behind a run-time assert
+    when its value is not known yet."""
     value = _static(clip_norm)
     if value is None:
-        return
+        clip_norm = tf.convert_to_tensor(clip_norm)
+        check = tf.debugging.assert_positive(
+            clip_norm, message=f"`{argument}` must be > 0 (a negative threshold would flip "
+                               "the gradient's sign)")
+        with tf.control_dependencies([check]):
+            return tf.identity(clip_norm)
     value = np.asarray(value)
     if value.ndim != 0:
         raise ValueError(
@@ -74,6 +82,7 @@ def _check_clip_norm(clip_norm, argument: str = "clip_norm") -> None:
         )
     if not value > 0:
         raise ValueError(f"`{argument}` must be > 0; received {value.item()!r}.")
+    return clip_norm
 
 
 def _check_t_list(t_list) -> list:
@@ -105,6 +114,12 @@ def clip_by_value(t, clip_value_min, clip_value_max):
             "`clip_value_min` must be <= `clip_value_max`; received "
             f"clip_value_min={low!r}, clip_value_max={high!r}."
         )
+    if low is None or high is None:
+        check = tf.debugging.assert_less_equal(
+            clip_value_min, clip_value_max,
+            message="`clip_value_min` must be <= `clip_value_max`")
+        with tf.control_dependencies([check]):
+            clip_value_min = tf.identity(clip_value_min)
     values = _values(t)
     # min first, then max: the order tf.clip_by_value uses, so even NaN bounds agree.
     clipped = tf.maximum(tf.minimum(values, clip_value_max), clip_value_min)
@@ -142,7 +157,7 @@ def clip_by_norm(t, clip_norm):
     ``IndexedSlices`` the norm is ``||values||`` (see the module docstring).
     ``clip_norm`` is a scalar ``> 0``.
     """
-    _check_clip_norm(clip_norm)
+    clip_norm = _check_clip_norm(clip_norm)
     values = _values(t)
     clip_norm = tf.cast(clip_norm, values.dtype)
     norm = _l2_norm(values)
@@ -188,7 +203,7 @@ def clip_by_global_norm(t_list, clip_norm, use_norm=None):
     ``None``; ``IndexedSlices`` stay ``IndexedSlices``.
     """
     t_list = _check_t_list(t_list)
-    _check_clip_norm(clip_norm)
+    clip_norm = _check_clip_norm(clip_norm)
     if use_norm is None:
         use_norm = global_norm(t_list)
     use_norm = tf.convert_to_tensor(use_norm)

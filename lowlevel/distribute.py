@@ -48,7 +48,7 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from lowlevel.train import Clip, clip_gradients, variable_norms
+from lowlevel.train import Clip, apply_if_finite, clip_gradients, variable_norms
 
 STRATEGIES = ("default", "mirrored", "multiworker")
 
@@ -97,7 +97,8 @@ def split_batch(strategy: tf.distribute.Strategy, *arrays):
 
 def make_distributed_train_step(strategy: tf.distribute.Strategy, model, optimizer,
                                 clip: Clip = Clip()):
-    """``step(ids, labels) -> {loss, accuracy, global_norm, clipped}`` over the global batch.
+    """``step(ids, labels) -> {loss, accuracy, global_norm, clipped, variable_norms,
+    applied, applied_norm}`` over the global batch (``make_train_step``'s contract).
 
     ``model`` and ``optimizer`` must have been created under ``strategy.scope()``;
     this builds the optimiser's slots there. The loss is the binary cross-entropy.
@@ -136,10 +137,11 @@ def make_distributed_train_step(strategy: tf.distribute.Strategy, model, optimiz
         norms = variable_norms(grads)
         # Clip the global gradient (the norm is reported before clipping).
         grads, norm, acted = clip_gradients(grads, clip)
-        # Update, once, in cross-replica context: assign mirrors each new value.
-        optimizer.apply_gradients(zip(grads, variables))
+        # Update, once, in cross-replica context (assign mirrors each new value), and
+        # only if what would be applied is finite.
+        applied, applied_norm = apply_if_finite(optimizer, grads, variables)
         return {"loss": loss, "accuracy": accuracy, "global_norm": norm, "clipped": acted,
-                "variable_norms": norms}
+                "variable_norms": norms, "applied": applied, "applied_norm": applied_norm}
 
     def run(ids, labels):
         ids, labels = np.asarray(ids), np.asarray(labels)

@@ -4,11 +4,18 @@
 batch ``ids [batch, time]``, ``labels [batch]``, runs the tutorial's loop in
 commented phases and reports what a gradient study needs: the loss, the accuracy,
 the global gradient norm *before* clipping, and whether clipping acted.
+
+NaN policy: what is checked is what would be applied. The update runs only when the
+clipped gradients are all finite (``applied``); otherwise no variable and no optimiser
+slot moves, and the step reports ``applied = False`` with the clipped norm, so a caller
+stops before saving anything.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
+import numbers
 
 import tensorflow as tf
 
@@ -32,8 +39,11 @@ class Clip:
     def __post_init__(self):
         if self.mode not in CLIP_MODES:
             raise ValueError(f"`clip` mode must be one of {CLIP_MODES}; received {self.mode!r}.")
-        if self.mode != "none" and not (self.threshold is not None and self.threshold > 0):
-            raise ValueError(f"`clip` mode {self.mode!r} needs a threshold > 0; "
+        finite = (isinstance(self.threshold, numbers.Real)
+                  and not isinstance(self.threshold, bool) and math.isfinite(self.threshold))
+        if self.mode != "none" and not (finite and self.threshold > 0):
+            # inf would make global_norm's scale inf / inf = NaN: a poisoned update.
+            raise ValueError(f"`clip` mode {self.mode!r} needs a finite threshold > 0; "
                              f"received {self.threshold!r}.")
 
     @classmethod
@@ -98,11 +108,32 @@ def accuracy(logits, labels):
                                   tf.float32))
 
 
+def apply_if_finite(optimizer, grads, variables):
+    """``optimizer.apply_gradients`` only if every gradient in ``grads`` is finite.
+
+    Returns ``(applied, applied_norm)``: whether the update ran, and the global norm of
+    ``grads`` (inf or NaN when it did not). Called inside a ``tf.function``; the
+    optimiser's slots are created beforehand (``build``) so neither branch creates any.
+    """
+    applied_norm = clipping.global_norm(grads)
+
+    def update():
+        optimizer.apply_gradients(zip(grads, variables))
+        return tf.constant(True)
+
+    # A norm is finite iff every element is: one reduction checks all of them.
+    applied = tf.cond(tf.math.is_finite(applied_norm), update, lambda: tf.constant(False))
+    return applied, applied_norm
+
+
 def make_train_step(model, optimizer, clip: Clip = Clip(), loss_fn=binary_cross_entropy):
     """A compiled step ``step(ids, labels) -> {loss, accuracy, global_norm, clipped,
-    variable_norms}``; the norms (one per trainable variable) are measured before
-    clipping."""
+    variable_norms, applied, applied_norm}``; the norms (one per trainable variable) are
+    measured before clipping, ``applied_norm`` after it; ``applied`` is False (and
+    nothing changed) when the clipped gradients are not all finite."""
     variables = list(model.trainable_variables)
+    if hasattr(optimizer, "build"):
+        optimizer.build(variables)
 
     @tf.function
     def step(ids, labels):
@@ -115,10 +146,11 @@ def make_train_step(model, optimizer, clip: Clip = Clip(), loss_fn=binary_cross_
         norms = variable_norms(grads)
         # Clip (the norm is reported before clipping, as the studies need it).
         grads, norm, acted = clip_gradients(grads, clip)
-        # Update.
-        optimizer.apply_gradients(zip(grads, variables))
+        # Update, only if what would be applied is finite.
+        applied, applied_norm = apply_if_finite(optimizer, grads, variables)
         return {"loss": loss, "accuracy": accuracy(logits, labels),
-                "global_norm": norm, "clipped": acted, "variable_norms": norms}
+                "global_norm": norm, "clipped": acted, "variable_norms": norms,
+                "applied": applied, "applied_norm": applied_norm}
 
     return step
 
