@@ -139,7 +139,7 @@ def make_distributed_train_step(strategy: tf.distribute.Strategy, model, optimiz
         grads, norm, acted = clip_gradients(grads, clip)
         # Update, once, in cross-replica context (assign mirrors each new value), and
         # only if what would be applied is finite.
-        applied, applied_norm = apply_if_finite(optimizer, grads, variables)
+        applied, applied_norm = apply_if_finite(optimizer, grads, variables, loss)
         return {"loss": loss, "accuracy": accuracy, "global_norm": norm, "clipped": acted,
                 "variable_norms": norms, "applied": applied, "applied_norm": applied_norm}
 

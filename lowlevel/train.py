@@ -108,8 +108,9 @@ def accuracy(logits, labels):
                                   tf.float32))
 
 
-def apply_if_finite(optimizer, grads, variables):
-    """``optimizer.apply_gradients`` only if every gradient in ``grads`` is finite.
+def apply_if_finite(optimizer, grads, variables, loss=None):
+    """``optimizer.apply_gradients`` only if every gradient in ``grads`` (and ``loss``,
+    when given) is finite.
 
     Returns ``(applied, applied_norm)``: whether the update ran, and the global norm of
     ``grads`` (inf or NaN when it did not). Called inside a ``tf.function``; the
@@ -122,7 +123,10 @@ def apply_if_finite(optimizer, grads, variables):
         return tf.constant(True)
 
     # A norm is finite iff every element is: one reduction checks all of them.
-    applied = tf.cond(tf.math.is_finite(applied_norm), update, lambda: tf.constant(False))
+    finite = tf.math.is_finite(applied_norm)
+    if loss is not None:
+        finite = tf.logical_and(finite, tf.reduce_all(tf.math.is_finite(loss)))
+    applied = tf.cond(finite, update, lambda: tf.constant(False))
     return applied, applied_norm
 
 
@@ -147,7 +151,7 @@ def make_train_step(model, optimizer, clip: Clip = Clip(), loss_fn=binary_cross_
         # Clip (the norm is reported before clipping, as the studies need it).
         grads, norm, acted = clip_gradients(grads, clip)
         # Update, only if what would be applied is finite.
-        applied, applied_norm = apply_if_finite(optimizer, grads, variables)
+        applied, applied_norm = apply_if_finite(optimizer, grads, variables, loss)
         return {"loss": loss, "accuracy": accuracy(logits, labels),
                 "global_norm": norm, "clipped": acted, "variable_norms": norms,
                 "applied": applied, "applied_norm": applied_norm}

@@ -59,9 +59,10 @@ def test_config_to_flags_to_config_round_trips():
         implementation="unrolled", units=7, layers=3,
         dropout=0.25, embedding_dim=9, freeze_embedding=True, optimizer="adam",
         lr=0.0025, clip="global_norm:5", epochs=4, batch_size=32, seed=11, out="runs/x",
-        resume=True, keep="last", checkpoint_every=50, strategy="mirrored")
+        keep="last", checkpoint_every=50, strategy="mirrored")
+    # --glove needs --data imdb (below); --resume reads the run's config.json (its own test).
     assert all(getattr(config, f.name) != f.default for f in dataclasses.fields(config)
-               if f.name not in ("glove", "glove_scale"))  # need --data imdb: see below
+               if f.name not in ("glove", "glove_scale", "resume"))
     assert parse_config(cli_experiment.config_to_argv(config)) == config
     glove = ExperimentConfig(glove="g.txt.gz::g.txt", glove_scale=0.25)
     assert parse_config(cli_experiment.config_to_argv(glove)) == glove
@@ -108,7 +109,7 @@ def test_evaluate_and_predict_without_a_run_exit_2(tmp_path, capsys):
 def test_train_then_evaluate_then_predict(tmp_path, capsys):
     out = str(tmp_path / "run")
     assert cli_experiment.main(["train", *TINY, "--epochs", "2", "--style", "layer",
-                                "--clip", "global_norm:0.05", "--out", out]) == 0
+                                "--clip", "global_norm:0.05", "--out", out, "--json"]) == 0
     captured = capsys.readouterr()
     summary = json.loads(captured.out)
     assert "epoch 2/2: loss" in captured.err and "test (weights of epoch" in captured.err
@@ -117,15 +118,16 @@ def test_train_then_evaluate_then_predict(tmp_path, capsys):
     assert summary["test_accuracy"] == metrics["test_accuracy"]
     assert metrics["epochs"][0]["clipped_fraction"] > 0  # threshold 0.05 is tiny
 
-    assert cli_experiment.main(["evaluate", "--run", out]) == 0
+    assert cli_experiment.main(["evaluate", "--run", out, "--json"]) == 0
     evaluated = json.loads(capsys.readouterr().out)
     assert evaluated["test_accuracy"] == pytest.approx(metrics["test_accuracy"], abs=1e-12)
     assert evaluated["examples"] == 64
 
     assert cli_experiment.main(["predict", "--run", out, "1 70 75", "80 90"]) == 0
-    lines = capsys.readouterr().out.splitlines()
-    assert len(lines) == 2 and lines[0].endswith("\t1 70 75")
-    assert all(0 < float(line.split("\t")[0]) < 1 for line in lines)
+    lines = [line.split("\t") for line in capsys.readouterr().out.splitlines()]
+    assert len(lines) == 2 and lines[0][2] == "1 70 75"
+    for label, p, _ in lines:
+        assert 0 < float(p) < 1 and label == ("positive" if float(p) > 0.5 else "negative")
 
     assert cli_experiment.main(["predict", "--run", out, "this movie was wonderful"]) == 2
     assert "integer ids" in capsys.readouterr().err
@@ -143,8 +145,7 @@ def test_a_killed_process_resumed_ends_with_the_uninterrupted_weights(tmp_path):
         [sys.executable, "-m", "lowlevel.apps.experiment.cli", "train", *argv, "--out", broken],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and process.poll() is None:
+        while process.poll() is None:  # no wall-clock limit: a busy machine is slow
             latest = tf.train.latest_checkpoint(os.path.join(broken, "checkpoints"))
             if latest and int(latest.rsplit("-", 1)[1]) >= 15:
                 break

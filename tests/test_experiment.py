@@ -228,7 +228,7 @@ def test_validation_split_is_carved_from_the_training_set(tmp_path):
     (dict(val_split=1.5), r"`--val-split` must be a number in \[0, 1\); received 1.5"),
     (dict(val_split=0.0), r"`--keep best` needs a validation set"),
     (dict(cell="tree"), r"`--cell` must be one of \['simple', 'lstm', 'gru'\]; received 'tree'"),
-    (dict(epochs=0), r"`--epochs` must be an integer >= 1; received 0"),
+    (dict(epochs=0), r"`--epochs` must be an integer in \[1, 1000000\]; received 0"),
     (dict(lr=float("nan")), r"`--lr` must be a finite number > 0"),
     (dict(glove="g.txt", data="synthetic"), r"`--glove` needs `--data imdb`"),
     (dict(implementation="cudnn"), r"`--implementation` must be one of \['reference', "),

@@ -29,10 +29,11 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import sys
 import typing
 
-from lowlevel.apps.experiment.config import ExperimentConfig, flag
+from lowlevel.apps.experiment.config import RESUMABLE_CHANGES, ExperimentConfig, flag
 
 COMMANDS = ("train", "evaluate", "predict")
 
@@ -44,25 +45,59 @@ def _field_type(hint):
 
 
 def add_config_arguments(parser: argparse.ArgumentParser) -> None:
-    """One flag per ``ExperimentConfig`` field, its help and default from the field."""
+    """One flag per ``ExperimentConfig`` field, its help and default from the field.
+
+    Defaults are left out of ``args`` (``SUPPRESS``), so ``given_fields`` can tell the
+    flags typed from the defaults: ``--resume`` takes the rest from the run's config.json.
+    """
     hints = typing.get_type_hints(ExperimentConfig)
     for field in dataclasses.fields(ExperimentConfig):
         kind = _field_type(hints[field.name])
         help_text = field.metadata["help"]
         if kind is bool:
-            parser.add_argument(flag(field.name), action="store_true", help=help_text)
+            parser.add_argument(flag(field.name), action="store_true",
+                                default=argparse.SUPPRESS, help=help_text)
             continue
         metavar = field.metadata["metavar"] or (None if field.metadata["choices"]
                                                 else field.name.upper())
         parser.add_argument(
-            flag(field.name), type=kind, default=field.default,
+            flag(field.name), type=kind, default=argparse.SUPPRESS,
             choices=field.metadata["choices"], metavar=metavar,
             help=help_text + ("" if field.default is None else f" (default: {field.default})"))
 
 
+def given_fields(args) -> dict:
+    """``{field: value}`` of the config flags given on the command line."""
+    return {f.name: getattr(args, f.name) for f in dataclasses.fields(ExperimentConfig)
+            if hasattr(args, f.name)}
+
+
 def config_from_args(args) -> ExperimentConfig:
-    return ExperimentConfig(**{f.name: getattr(args, f.name)
-                               for f in dataclasses.fields(ExperimentConfig)})
+    """The flags given, the field defaults for the rest; with ``--resume``, the run's
+    ``config.json`` for the rest, and a flag that disagrees with it is refused."""
+    given = given_fields(args)
+    if not given.get("resume"):
+        return ExperimentConfig(**given)
+    out = given.get("out", ExperimentConfig.out)
+    path = os.path.join(out, "config.json")
+    try:
+        with open(path) as f:
+            saved = json.load(f)["config"]
+        names = {f.name for f in dataclasses.fields(ExperimentConfig)}
+        saved = {k: v for k, v in saved.items() if k in names}
+    except FileNotFoundError:
+        raise ValueError(f"`--resume`: {out!r} holds no run to resume (no config.json); "
+                         "nothing was changed.") from None
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
+        raise ValueError(f"`--resume`: {path} is unreadable ({type(error).__name__}: "
+                         f"{error}); nothing was changed.") from None
+    for name, value in given.items():
+        if name not in RESUMABLE_CHANGES and name in saved and saved[name] != value:
+            raise ValueError(f"`{flag(name)} {value}` disagrees with the run's {path} "
+                             f"({flag(name)} {saved[name]}); drop it to resume the run as "
+                             f"it was (only {', '.join(map(flag, RESUMABLE_CHANGES))} may "
+                             "change).")
+    return ExperimentConfig(**{**saved, **given})
 
 
 def config_to_argv(config: ExperimentConfig) -> list:
@@ -84,15 +119,18 @@ def add_parsers(subparsers) -> None:
     train = subparsers.add_parser(
         "train", help="train the sentiment classifier (resumable; see lowlevel.apps.experiment.run)",
         description="Train on IMDB or the synthetic corpus, validate on a split of the "
-                    "training set, keep the best epoch, test once at the end.")
+                    "training set, keep the best epoch, test once at the end. With "
+                    "--resume, settings not given are read from the run's config.json.")
     add_config_arguments(train)
+    _add_output_flags(train, "the summary")
     evaluate = subparsers.add_parser(
         "evaluate", help="re-evaluate a run's kept weights on the test set")
     evaluate.add_argument("--run", metavar="DIR", required=True, help="a `lowlevel train --out`")
     evaluate.add_argument("--batch-size", type=int, default=None,
-                          help="evaluation batch size (default: the run's)")
+                          help="evaluation batch size, >= 1 (default: the run's)")
+    _add_output_flags(evaluate, "the result")
     predict = subparsers.add_parser(
-        "predict", help="p(positive) of raw review texts under a run's kept weights",
+        "predict", help="label and p(positive) of raw review texts under a run's kept weights",
         description="IMDB runs tokenise like Keras built the IMDB word index. Synthetic "
                     "runs have no words: pass whitespace-separated integer ids instead "
                     "(e.g. \"1 70 120\"; the start id 1 is added if missing).")
@@ -103,38 +141,80 @@ def add_parsers(subparsers) -> None:
     predict.add_argument("texts", nargs="+", metavar="TEXT", help="review text(s)")
 
 
-def run(args) -> int:
-    """Execute ``args.command``; return the exit status."""
+def _add_output_flags(parser, what):
+    parser.add_argument("--json", action="store_true", help=f"print {what} as one JSON line")
+    parser.add_argument("--quiet", action="store_true",
+                        help="no progress bar and no phase lines")
+
+
+def _train(args) -> None:
     from lowlevel.apps.experiment import run as experiment
 
+    config = config_from_args(args)
+    config.check_files()
+    metrics = experiment.train(config, quiet=args.quiet)
+    summary = {"out": config.out, "best_epoch": metrics["best_epoch"],
+               "kept_epoch": metrics["kept_epoch"], "test_loss": metrics["test_loss"],
+               "test_accuracy": metrics["test_accuracy"]}
+    print(json.dumps(summary) if args.json else
+          f"{config.out}: test accuracy {summary['test_accuracy']:.4f}, loss "
+          f"{summary['test_loss']:.4f} (weights of epoch {summary['kept_epoch']}; best by "
+          f"validation accuracy: {summary['best_epoch']})")
+
+
+def _evaluate(args) -> None:
+    from lowlevel.apps.experiment import run as experiment
+
+    result = experiment.evaluate(args.run, args.batch_size, quiet=args.quiet)
+    print(json.dumps({"run": args.run, "test_loss": result["loss"],
+                      "test_accuracy": result["accuracy"], "examples": result["examples"]})
+          if args.json else
+          f"{args.run}: test accuracy {result['accuracy']:.4f}, loss {result['loss']:.4f} "
+          f"on {result['examples']} examples")
+
+
+def _predict(args) -> None:
+    from lowlevel.apps.experiment import run as experiment
+
+    results = experiment.predict_with_coverage(args.run, args.texts, args.word_index)
+    for text, r in zip(args.texts, results):
+        if r["known"] * 2 < r["words"] or r["words"] == 0:
+            print(f"warning: the model knows {r['known']} of the {r['words']} words of "
+                  f"{text[:40]!r}; its prediction says little", file=sys.stderr)
+        label = "positive" if r["probability"] > 0.5 else "negative"
+        print(f"{label}\t{r['probability']:.4f}\t{text}")
+
+
+def run(args) -> int:
+    """Execute ``args.command``; return the exit status: 0 done, 1 the run failed
+    (non-finite training, an I/O or TensorFlow error, out of memory), 2 bad input
+    (flags, files, run directories). Always one line on stderr, no traceback."""
+    import tensorflow as tf
+
+    from lowlevel.apps.experiment import run as experiment
+
+    commands = {"train": _train, "evaluate": _evaluate, "predict": _predict}
+    if args.command not in commands:
+        print(f"lowlevel: unknown command {args.command!r}; expected one of {COMMANDS}.",
+              file=sys.stderr)
+        return 2
     try:
-        if args.command == "train":
-            config = config_from_args(args)
-            config.check_files()
-            metrics = experiment.train(config)
-            print(json.dumps({"out": config.out, "best_epoch": metrics["best_epoch"],
-                              "kept_epoch": metrics["kept_epoch"],
-                              "test_loss": metrics["test_loss"],
-                              "test_accuracy": metrics["test_accuracy"]}))
-        elif args.command == "evaluate":
-            result = experiment.evaluate(args.run, args.batch_size)
-            print(json.dumps({"run": args.run, "test_loss": result["loss"],
-                              "test_accuracy": result["accuracy"],
-                              "examples": result["examples"]}))
-        elif args.command == "predict":
-            for text, p in zip(args.texts, experiment.predict(args.run, args.texts,
-                                                              args.word_index)):
-                print(f"{p:.4f}\t{text}")
-        else:
-            print(f"lowlevel: unknown command {args.command!r}; expected one of {COMMANDS}.",
-                  file=sys.stderr)
-            return 2
+        commands[args.command](args)
     except experiment.NonFiniteError as error:
         print(f"\nlowlevel {args.command}: stopped: {error}", file=sys.stderr)
         return 1
-    except (ValueError, FileNotFoundError, RuntimeError) as error:
+    except (ValueError, FileNotFoundError, RuntimeError, PermissionError,
+            IsADirectoryError, NotADirectoryError) as error:
         print(f"lowlevel {args.command}: error: {error}", file=sys.stderr)
         return 2
+    except (OSError, tf.errors.OpError, MemoryError) as error:
+        message = getattr(error, "message", None) or str(error) or type(error).__name__
+        print(f"lowlevel {args.command}: failed: {type(error).__name__}: "
+              f"{message.splitlines()[0]}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"\nlowlevel {args.command}: interrupted", file=sys.stderr)
+        return 130
     return 0
 
 

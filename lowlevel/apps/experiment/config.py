@@ -20,8 +20,15 @@ from lowlevel.train import Clip
 DATA = ("imdb", "synthetic")
 OPTIMIZERS = {"rmsprop": optimizers.RMSprop, "adam": optimizers.Adam, "sgd": optimizers.SGD}
 KEEP = ("best", "last")
+# Integer fields and their ranges. The upper ends keep a typo from asking for terabytes
+# (e.g. --maxlen 1000000000) and the seed within what NumPy/TensorFlow seeding accepts.
+INT_RANGES = {"num_train": (1, 10**7), "num_test": (1, 10**7), "num_words": (4, 10**7),
+              "maxlen": (1, 100_000), "units": (1, 65_536), "layers": (1, 64),
+              "embedding_dim": (1, 65_536), "epochs": (1, 10**6), "batch_size": (1, 2**20),
+              "seed": (0, 2**32 - 1), "checkpoint_every": (0, 10**9)}
 # Fields that may differ between a run and its resumption.
-RESUMABLE_CHANGES = ("resume", "epochs", "checkpoint_every")
+# (`out`: a run directory may be moved or reached by another path.)
+RESUMABLE_CHANGES = ("resume", "out", "epochs", "checkpoint_every")
 
 
 def _field(default, help, choices=None, metavar=None):
@@ -93,12 +100,10 @@ class ExperimentConfig:
             choices = _choices(name)
             if getattr(self, name) not in choices:
                 _bad(name, f"one of {list(choices)}", getattr(self, name))
-        for name, low in (("num_train", 1), ("num_test", 1), ("num_words", 4), ("maxlen", 1),
-                          ("units", 1), ("layers", 1), ("embedding_dim", 1), ("epochs", 1),
-                          ("batch_size", 1), ("seed", 0), ("checkpoint_every", 0)):
+        for name, (low, high) in INT_RANGES.items():
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                _bad(name, f"an integer >= {low}", value)
+            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+                _bad(name, f"an integer in [{low}, {high}]", value)
         if not (isinstance(self.val_split, (int, float)) and 0 <= self.val_split < 1):
             _bad("val_split", "a number in [0, 1)", self.val_split)
         if not (isinstance(self.dropout, (int, float)) and 0 <= self.dropout < 1):
@@ -127,7 +132,7 @@ class ExperimentConfig:
             return Clip.parse(self.clip)
         except ValueError as error:
             raise ValueError(f"`--clip` must be 'none' or MODE:THRESHOLD with MODE in "
-                             f"value|norm|global_norm and THRESHOLD > 0; received "
+                             f"value|norm|global_norm and THRESHOLD finite and > 0; received "
                              f"{self.clip!r} ({error})") from None
 
     def check_files(self):

@@ -1,8 +1,13 @@
 """What a training run writes besides checkpoints: ``metrics.json``, ``metrics.csv``,
-``curves.png``, ``gradients.csv``, TensorBoard scalars and the terminal progress bar."""
+``curves.png``, ``gradients.csv`` and TensorBoard scalars.
+
+Files that are rewritten (everything but the appended ``gradients.csv`` rows and the
+TensorBoard events) are written to a temporary file and renamed over the old one, so a
+kill leaves either the old or the new file, never half of one."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import json
@@ -22,7 +27,9 @@ class GradientLog:
     ``sqrt(Σ_{variables of the layer} ‖g‖²)``.
 
     On a resume, rows after the restored step are dropped: they are redone, so the file
-    ends as an uninterrupted run's would.
+    ends as an uninterrupted run's would. A row torn by a kill (missing fields or an
+    unparsable number) is dropped too, and so is a repeated step; the kept rows are
+    written to a temporary file renamed over the old one.
     """
 
     def __init__(self, path, layer_names, keep_steps):
@@ -30,11 +37,8 @@ class GradientLog:
         self.layers = list(dict.fromkeys(self.layer_names))
         self.columns = ["step", "loss", "global_norm", "clipped"] + [
             f"norm/{layer}" for layer in self.layers]
-        rows = []
-        if keep_steps and os.path.exists(path):
-            with open(path, newline="") as f:
-                rows = [r for r in csv.DictReader(f) if int(r["step"]) <= keep_steps]
-        with open(path, "w", newline="") as f:
+        rows = read_whole_rows(path, self.columns, keep_steps) if keep_steps else []
+        with atomic_write(path) as f:
             writer = csv.DictWriter(f, self.columns)
             writer.writeheader()
             writer.writerows(rows)
@@ -54,6 +58,36 @@ class GradientLog:
         return layer_norms
 
 
+def read_whole_rows(path, columns, keep_steps) -> list:
+    """The rows of ``path`` with every column a number and ``step <= keep_steps``, each
+    step once (the first)."""
+    if not os.path.exists(path):
+        return []
+    rows, seen = [], set()
+    with open(path, newline="") as f:
+        for row in csv.DictReader(f):
+            try:
+                step = int(row["step"])
+                [float(row[c]) for c in columns]  # a torn row has None or a cut number
+            except (KeyError, TypeError, ValueError):
+                continue
+            if step <= keep_steps and step not in seen and None not in row:
+                seen.add(step)
+                rows.append(row)
+    return rows
+
+
+@contextlib.contextmanager
+def atomic_write(path, mode="w"):
+    """Write ``path`` through ``path.tmp`` renamed over it on success."""
+    tmp = path + ".tmp"
+    with open(tmp, mode, **({} if "b" in mode else {"newline": ""})) as f:
+        yield f
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
 # TensorBoard's scalar-plugin metadata (what tf.summary.scalar writes), so that the
 # summaries need no `tensorboard` package: core TF's tf.summary.write suffices.
 _SCALAR_METADATA = summary_pb2.SummaryMetadata(
@@ -64,33 +98,9 @@ def scalar(name, value):
     tf.summary.write(name, tf.cast(value, tf.float32), metadata=_SCALAR_METADATA)
 
 
-_CLEAR_LINE = "\r\033[K"
-
-
-def clear_line(log) -> str:
-    """What erases the progress bar before an epoch line: nothing off a terminal."""
-    return _CLEAR_LINE if _is_tty(log) else ""
-
-
-def _is_tty(log) -> bool:
-    return bool(getattr(log, "isatty", lambda: False)())
-
-
-def progress_bar(epoch, epochs, done, total, sums, log, width=30):
-    """Redrawn in place on a terminal; silent otherwise (the epoch line remains)."""
-    if not _is_tty(log):
-        return
-    filled = width * done // total
-    log.write(f"\repoch {epoch + 1}/{epochs} [{'=' * filled}{'.' * (width - filled)}] "
-              f"{done}/{total} loss {sums[0] / done:.4f} accuracy {sums[1] / done:.4f}")
-    log.flush()
-
-
 def write_json(path, content):
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
+    with atomic_write(path) as f:  # never a half-written file
         json.dump(content, f, indent=2)
-    os.replace(tmp, path)  # never a half-written file
 
 
 def write_outputs(out, config, history, best_epoch, kept_epoch=None, test=None) -> dict:
@@ -100,7 +110,7 @@ def write_outputs(out, config, history, best_epoch, kept_epoch=None, test=None) 
                "test_loss": None if test is None else test["loss"],
                "test_accuracy": None if test is None else test["accuracy"]}
     write_json(os.path.join(out, "metrics.json"), metrics)
-    with open(os.path.join(out, "metrics.csv"), "w", newline="") as f:
+    with atomic_write(os.path.join(out, "metrics.csv")) as f:
         writer = csv.DictWriter(f, EPOCH_FIELDS + ("seconds",))
         writer.writeheader()
         writer.writerows(history)
@@ -109,10 +119,12 @@ def write_outputs(out, config, history, best_epoch, kept_epoch=None, test=None) 
 
 
 def plot_curves(history, path, best_epoch=None):
-    """Loss and accuracy per epoch, training and validation, as a PNG."""
+    """Loss and accuracy per epoch, training and validation, as a PNG; integer epoch
+    ticks, and the kept epoch marked with its rule ("best by validation accuracy")."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     epochs = [row["epoch"] for row in history]
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
@@ -121,10 +133,13 @@ def plot_curves(history, path, best_epoch=None):
         if history and history[0]["val_" + key] is not None:
             ax.plot(epochs, [row["val_" + key] for row in history], "o-", label="validation")
         if best_epoch:
-            ax.axvline(best_epoch, color="grey", linestyle=":", label="best epoch")
+            ax.axvline(best_epoch, color="grey", linestyle=":",
+                       label=f"best epoch {best_epoch} (by validation accuracy)")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel("epoch")
         ax.set_title(key)
         ax.legend()
     fig.tight_layout()
-    fig.savefig(path)
+    with atomic_write(path, "wb") as f:
+        fig.savefig(f, format="png")
     plt.close(fig)

@@ -32,10 +32,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import os
 import sys
-import time
 
 import numpy as np
 import tensorflow as tf
@@ -45,13 +43,10 @@ from lowlevel.apps.data import glove, imdb, synthetic
 from lowlevel.apps.experiment.config import (OPTIMIZERS, RESUMABLE_CHANGES, ExperimentConfig,
                                         flag)
 from lowlevel.models import SentimentClassifier
-from lowlevel.apps.experiment.records import (EPOCH_FIELDS, GradientLog, clear_line, progress_bar,
-                                  scalar, write_json, write_outputs)
+from lowlevel.apps.experiment import epochs, rundir
+from lowlevel.apps.experiment.epochs import NonFiniteError, epoch_order, evaluate_arrays  # noqa: F401
+from lowlevel.apps.experiment.records import write_json
 from lowlevel.train import accuracy, binary_cross_entropy, make_train_step
-
-
-class NonFiniteError(RuntimeError):
-    """A NaN or Inf loss or gradient norm stopped training."""
 
 
 # ------------------------------------------------------------------------------ data
@@ -71,11 +66,6 @@ def load_splits(config: ExperimentConfig):
         raise ValueError(f"`--batch-size` must be <= the {len(train)} training examples left "
                          f"after the validation split; received {config.batch_size}.")
     return {"train": (x[train], y[train]), "val": (x[val], y[val]), "test": (x_test, y_test)}
-
-
-def epoch_order(seed: int, epoch: int, n: int) -> np.ndarray:
-    """The training rows of ``epoch`` (0-based), a pure function of ``(seed, epoch)``."""
-    return np.random.default_rng([seed, 0, epoch]).permutation(n)
 
 
 # ----------------------------------------------------------------------------- model
@@ -108,69 +98,132 @@ def make_eval_fn(model, maxlen):
     return fn
 
 
-def evaluate_arrays(eval_fn, x, y, batch_size) -> dict:
-    """Mean loss and accuracy over all of ``x [n, maxlen]``, in order, last batch partial."""
-    loss = correct = 0.0
-    for start in range(0, len(x), batch_size):
-        l, c = eval_fn(x[start:start + batch_size], y[start:start + batch_size])
-        loss, correct = loss + float(l), correct + float(c)
-    return {"loss": loss / max(len(x), 1), "accuracy": correct / max(len(x), 1)}
-
-
 # ----------------------------------------------------------------------------- train
 
-def train(config: ExperimentConfig, on_step=None, log=None) -> dict:
+def train(config: ExperimentConfig, on_step=None, log=None, quiet=False) -> dict:
     """Run (or resume) the experiment; return the ``metrics.json`` content.
 
     ``on_step(global_step, metrics, model)`` is called after every step (and after its
     checkpoint, if any): tests use it to inject a NaN or to simulate a kill.
-    Progress goes to ``log`` (default ``sys.stderr``). Raises ``NonFiniteError`` on a
-    NaN/Inf loss or gradient norm. Side effect: ``keras.utils.set_random_seed(seed)``
-    (Python, NumPy, TensorFlow and Keras global seeds), which the initial weights need.
+    Progress goes to ``log`` (default ``sys.stderr``): phase lines and a per-step bar
+    unless ``quiet``, one line per epoch always. Raises ``NonFiniteError`` when a step's
+    loss or clipped update is not finite (nothing applied, nothing saved); ValueError
+    for bad settings, files or run directories, before anything in ``out`` changes.
+    Side effect: ``keras.utils.set_random_seed(seed)`` (Python, NumPy, TensorFlow and
+    Keras global seeds), which the initial weights need.
     """
     log = sys.stderr if log is None else log
+    say = (lambda text: None) if quiet else (lambda text: print(text, file=log, flush=True))
     # First: multiworker configures the collective ops before TensorFlow runs anything.
     strategy = distribute.make_strategy(config.strategy)
+    out = config.out
+    _check_out(config)  # before anything is read or created
+    say("loading data")
+    splits = load_splits(config)
+    matrix = _glove_matrix(config, log)
+    created = not os.path.isdir(out)
+    try:
+        os.makedirs(out, exist_ok=True)
+        with rundir.RunLock(out, log):
+            _check_out(config)  # again: another run may have written meanwhile
+            return _train_in(config, strategy, splits, matrix, on_step, log, say, quiet)
+    finally:
+        if created and os.path.isdir(out) and not os.listdir(out):
+            os.rmdir(out)  # a run that failed before writing leaves no directory behind
+
+
+def _check_out(config):
+    """``--out`` is a directory (or absent) that holds a run exactly when resuming."""
+    out = config.out
+    if os.path.exists(out) and not os.path.isdir(out):
+        raise ValueError(f"`--out` {out!r} is a file; expected a run directory.")
+    holds_run = any(os.path.exists(os.path.join(out, name))
+                    for name in ("config.json", "checkpoints"))
+    if config.resume:
+        if not holds_run:
+            raise ValueError(f"`--resume`: {out!r} holds no run to resume (no config.json, "
+                             "no checkpoints/); nothing was changed.")
+        _check_resumable(config)
+    elif holds_run:
+        raise ValueError(f"`--out` {out!r} already holds a run; pass --resume to continue "
+                         "it or choose another --out.")
+    parent = os.path.dirname(os.path.abspath(out))
+    if not os.access(out if os.path.isdir(out) else _existing_ancestor(parent), os.W_OK):
+        raise ValueError(f"`--out` {out!r} is not writable.")
+
+
+def _existing_ancestor(path):
+    while not os.path.exists(path):
+        path = os.path.dirname(path)
+    return path
+
+
+def _glove_matrix(config, log):
+    if config.glove is None:
+        return None
+    word_index = imdb.get_word_index(config.word_index)
+    matrix, report = glove.load(config.glove, word_index, config.num_words)
+    # GloVe rows are ~20x longer than Keras's initial ones (RMS 0.66 for 6B 50d
+    # against 0.029), and RMSprop moves each coordinate by about `lr` per step, so
+    # raw vectors fine-tune slowly; a scale < 1 shortens them, keeping directions.
+    print(f"GloVe {report.source}: {report.found}/{report.words_in_vocab} vocabulary words "
+          f"found ({report.coverage:.1%}), dim {report.dim}, scaled by "
+          f"{config.glove_scale:g}; missing e.g. {', '.join(report.missing_examples)}",
+          file=log)
+    if report.found == 0:
+        raise ValueError(f"`--glove` {config.glove}: none of the "
+                         f"{report.words_in_vocab} vocabulary words has a vector; check "
+                         "the file against `--word-index`.")
+    return matrix * np.float32(config.glove_scale)
+
+
+def _train_in(config, strategy, splits, matrix, on_step, log, say, quiet):
+    """``train`` inside the locked run directory."""
     import keras  # seeds the Keras initialisers the weights are drawn with
 
-    out = config.out
-    managed = os.path.join(out, "checkpoints")
-    if not config.resume and tf.train.latest_checkpoint(managed):
-        raise ValueError(f"`--out` {out!r} already holds a run; pass --resume to continue it "
-                         "or choose another --out.")
+    out, managed = config.out, os.path.join(config.out, "checkpoints")
+    resume_from = None
     if config.resume:
-        _check_resumable(config)
-    splits = load_splits(config)
-    matrix = None
-    if config.glove is not None:
-        word_index = imdb.get_word_index(config.word_index)
-        matrix, report = glove.load(config.glove, word_index, config.num_words)
-        # GloVe rows are ~20x longer than Keras's initial ones (RMS 0.66 for 6B 50d
-        # against 0.029), and RMSprop moves each coordinate by about `lr` per step, so
-        # raw vectors fine-tune slowly; a scale < 1 shortens them, keeping directions.
-        matrix = matrix * np.float32(config.glove_scale)
-        print(f"GloVe {report.source}: {report.found}/{report.words_in_vocab} vocabulary words "
-              f"found ({report.coverage:.1%}), dim {report.dim}, scaled by "
-              f"{config.glove_scale:g}; missing e.g. {', '.join(report.missing_examples)}",
-              file=log)
-    os.makedirs(out, exist_ok=True)
+        resume_from = rundir.newest_intact_checkpoint(managed, log)
+        if resume_from is None:
+            raise ValueError(f"`--resume`: {managed} holds no intact checkpoint to resume "
+                             "from; nothing was changed. Start again in another --out.")
+    say("building the model")
     keras.utils.set_random_seed(config.seed)
     with strategy.scope():  # model and optimiser variables mirrored unless 'default'
         model = build_model(config, None if matrix is None else matrix.shape[1], matrix)
         optimizer = OPTIMIZERS[config.optimizer](config.lr)
-    write_json(os.path.join(out, "config.json"),
-                {"config": dataclasses.asdict(config),
-                 "embedding_dim": int(model.embedding.embeddings.shape[1])})
     if config.strategy == "default":
         step_fn = make_train_step(model, optimizer, config.clipping())
     else:
         distribute.check_batch_size(strategy, config.batch_size)
         step_fn = distribute.make_distributed_train_step(strategy, model, optimizer,
                                                          config.clipping())
-    eval_fn = make_eval_fn(model, config.maxlen)
+    progress = new_progress()  # everything a resume needs, in one checkpoint
+    state = tf.train.Checkpoint(model=model, optimizer=optimizer,
+                                generators=dropout_generators(model), **progress)
+    if resume_from is not None:
+        state.restore(resume_from).assert_existing_objects_matched()
+        print(f"resumed from {resume_from} (epoch {int(progress['epoch']) + 1}, "
+              f"step {int(progress['step_in_epoch'])})", file=log)
+    else:
+        rundir.checked_state_paths(managed)
+    manager = tf.train.CheckpointManager(state, managed, max_to_keep=3)
+    if resume_from is None:
+        manager.save(checkpoint_number=0)  # so that a run with a config.json can resume
+        write_json(os.path.join(out, "config.json"),
+                   {"config": dataclasses.asdict(config),
+                    "embedding_dim": int(model.embedding.embeddings.shape[1])})
+    run = epochs.Run(config=config, model=model, step_fn=step_fn,
+                     eval_fn=make_eval_fn(model, config.maxlen), progress=progress,
+                     manager=manager, splits=splits, log=log, say=say, quiet=quiet,
+                     on_step=on_step)
+    return run.finish(epochs.train_epochs(run))
 
-    # Everything a resume needs, in one checkpoint.
-    progress = {
+
+def new_progress() -> dict:
+    """The training position and history as checkpointed variables."""
+    return {
         "epoch": tf.Variable(0, dtype=tf.int64),          # epoch being trained, 0-based
         "step_in_epoch": tf.Variable(0, dtype=tf.int64),  # its steps already done
         "global_step": tf.Variable(0, dtype=tf.int64),
@@ -179,106 +232,20 @@ def train(config: ExperimentConfig, on_step=None, log=None) -> dict:
         "best_val_accuracy": tf.Variable(-1.0, dtype=tf.float64),
         "best_epoch": tf.Variable(0, dtype=tf.int64),
     }
-    state = tf.train.Checkpoint(model=model, optimizer=optimizer,
-                                generators=dropout_generators(model), **progress)
-    manager = tf.train.CheckpointManager(state, managed, max_to_keep=3)
-    best = tf.train.Checkpoint(model=model)
-    best_prefix = os.path.join(out, "best", "weights")
-    if config.resume and manager.latest_checkpoint:
-        state.restore(manager.latest_checkpoint).assert_existing_objects_matched()
-        print(f"resumed from {manager.latest_checkpoint} (epoch {int(progress['epoch']) + 1}, "
-              f"step {int(progress['step_in_epoch'])})", file=log)
-
-    x_train, y_train = splits["train"]
-    steps = len(x_train) // config.batch_size  # full batches only
-    writer = tf.summary.create_file_writer(os.path.join(out, "tensorboard"))
-    gradient_log = GradientLog(os.path.join(out, "gradients.csv"), model.trainable_layer_names,
-                                keep_steps=int(progress["global_step"]))
-    history = json.loads(progress["history"].numpy().decode())
-    while int(progress["epoch"]) < config.epochs:
-        epoch = int(progress["epoch"])
-        order = epoch_order(config.seed, epoch, len(x_train))
-        started = time.perf_counter()
-        # Forward, backward, clip and update happen in step_fn; here: data, checks, saving.
-        for k in range(int(progress["step_in_epoch"]), steps):
-            rows = order[k * config.batch_size:(k + 1) * config.batch_size]
-            metrics = step_fn(x_train[rows], y_train[rows])
-            step = int(progress["global_step"]) + 1
-            loss, norm = float(metrics["loss"]), float(metrics["global_norm"])
-            if not (math.isfinite(loss) and math.isfinite(norm)):
-                raise NonFiniteError(
-                    f"non-finite training at step {step} (epoch {epoch + 1}, batch {k + 1}): "
-                    f"loss {loss}, gradient global norm {norm}; stopped without saving, the "
-                    f"last good checkpoint is {manager.latest_checkpoint}.")
-            progress["global_step"].assign(step)
-            progress["step_in_epoch"].assign(k + 1)
-            progress["sums"].assign_add([loss, float(metrics["accuracy"]), norm,
-                                         float(metrics["clipped"])])
-            layer_norms = gradient_log.record(step, metrics)
-            with writer.as_default(step=step):
-                for key in ("loss", "accuracy", "global_norm", "clipped"):
-                    scalar(f"train/{key}", metrics[key])
-                for layer, layer_norm in layer_norms.items():
-                    scalar(f"grad/{layer}", layer_norm)
-            # (An epoch's last step is saved by the epoch-end checkpoint just below.)
-            if config.checkpoint_every and step % config.checkpoint_every == 0 and k + 1 < steps:
-                manager.save(checkpoint_number=step)
-            progress_bar(epoch, config.epochs, k + 1, steps, progress["sums"].numpy(), log)
-            if on_step is not None:
-                on_step(step, metrics, model)
-        # End of epoch: validate, keep the best weights, record, checkpoint.
-        sums = progress["sums"].numpy() / steps
-        row = {"epoch": epoch + 1, "loss": sums[0], "accuracy": sums[1],
-               "val_loss": None, "val_accuracy": None,
-               "global_norm_mean": sums[2], "clipped_fraction": sums[3]}
-        if len(splits["val"][0]):
-            val = evaluate_arrays(eval_fn, *splits["val"], config.batch_size)
-            row.update(val_loss=val["loss"], val_accuracy=val["accuracy"])
-            if val["accuracy"] > float(progress["best_val_accuracy"]):
-                progress["best_val_accuracy"].assign(val["accuracy"])
-                progress["best_epoch"].assign(epoch + 1)
-                best.write(best_prefix)
-        row = {key: (None if v is None else float(v)) for key, v in row.items()}
-        row["epoch"] = epoch + 1
-        row["seconds"] = time.perf_counter() - started
-        history.append(row)
-        with writer.as_default(step=int(progress["global_step"])):
-            for key in ("loss", "accuracy", "val_loss", "val_accuracy", "global_norm_mean",
-                        "clipped_fraction"):
-                if row[key] is not None:
-                    scalar(f"epoch/{key}", row[key])
-        writer.flush()
-        print(f"{clear_line(log)}epoch {epoch + 1}/{config.epochs}: "
-              + " ".join(f"{key} {row[key]:.4f}" for key in EPOCH_FIELDS[1:]
-                         if row[key] is not None) + f" ({row['seconds']:.1f} s)", file=log)
-        progress["history"].assign(json.dumps(history))
-        progress["epoch"].assign(epoch + 1)
-        progress["step_in_epoch"].assign(0)
-        progress["sums"].assign(tf.zeros([4], tf.float64))
-        manager.save(checkpoint_number=int(progress["global_step"]))
-        write_outputs(out, config, history, int(progress["best_epoch"]) or None)
-
-    writer.close()
-    # The kept weights, then the test set, once.
-    best_epoch = int(progress["best_epoch"]) or None
-    if config.keep == "best" and best_epoch is not None:
-        tf.train.Checkpoint(model=model).read(best_prefix).assert_existing_objects_matched()
-    kept_epoch = best_epoch if config.keep == "best" else config.epochs
-    tf.train.Checkpoint(model=model).write(os.path.join(out, "kept", "weights"))
-    test = evaluate_arrays(eval_fn, *splits["test"], config.batch_size)
-    print(f"test (weights of epoch {kept_epoch}): loss {test['loss']:.4f} "
-          f"accuracy {test['accuracy']:.4f}", file=log)
-    return write_outputs(out, config, history, best_epoch, kept_epoch, test)
 
 
 def _check_resumable(config):
+    """The run's own ``config.json`` must agree with ``config`` (except the fields of
+    ``RESUMABLE_CHANGES``); a missing or unreadable one is an error."""
     path = os.path.join(config.out, "config.json")
-    if not os.path.isfile(path):
-        return  # killed before it wrote anything: a fresh start is the resumption
-    with open(path) as f:
-        saved = json.load(f)["config"]
+    try:
+        with open(path) as f:
+            saved = json.load(f)["config"]
+        saved = {**{f.name: f.default for f in dataclasses.fields(ExperimentConfig)}, **saved}
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise ValueError(f"`--resume`: {path} is missing or unreadable ({error}); nothing "
+                         "was changed.") from None
     # A field newer than the run (e.g. `strategy`) was at its default when it ran.
-    saved = {**{f.name: f.default for f in dataclasses.fields(ExperimentConfig)}, **saved}
     changed = [f"{flag(k)} {saved.get(k)!r} -> {v!r}" for k, v in dataclasses.asdict(config).items()
                if k not in RESUMABLE_CHANGES and saved.get(k) != v]
     if changed:
@@ -293,24 +260,38 @@ def load_run(run_dir):
     path = os.path.join(run_dir, "config.json")
     if not os.path.isfile(path):
         raise FileNotFoundError(f"`--run`: {run_dir!r} holds no run (no config.json).")
-    with open(path) as f:
-        saved = json.load(f)
-    config = ExperimentConfig(**saved["config"])
+    try:
+        with open(path) as f:
+            saved = json.load(f)
+        config = ExperimentConfig(**saved["config"])
+        embedding_dim = int(saved["embedding_dim"])
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise ValueError(f"`--run`: {path} is damaged ({type(error).__name__}: {error}).") \
+            from None
     kept = os.path.join(run_dir, "kept", "weights")
     if not tf.io.gfile.exists(kept + ".index"):
         raise FileNotFoundError(f"`--run`: {run_dir!r} has no kept weights yet (the run did "
                                 "not finish; resume it with `lowlevel train --resume`).")
-    model = build_model(config, embedding_dim=saved["embedding_dim"])
+    why = rundir.damage(kept)
+    if why is not None:
+        raise ValueError(f"`--run`: the kept weights {kept} are damaged ({why}).")
+    model = build_model(config, embedding_dim=embedding_dim)
     tf.train.Checkpoint(model=model).read(kept).assert_existing_objects_matched()
     return config, model
 
 
-def evaluate(run_dir, batch_size=None) -> dict:
-    """The kept weights of ``run_dir`` on the test set: ``{'loss', 'accuracy', 'examples'}``."""
+def evaluate(run_dir, batch_size=None, quiet=True) -> dict:
+    """The kept weights of ``run_dir`` on the test set: ``{'loss', 'accuracy', 'examples'}``.
+
+    ``batch_size`` ``None``: the run's; ``quiet=False`` shows a per-batch progress bar.
+    """
+    if batch_size is not None and (isinstance(batch_size, bool) or
+                                   not isinstance(batch_size, int) or batch_size < 1):
+        raise ValueError(f"`--batch-size` must be an integer >= 1; received {batch_size!r}.")
     config, model = load_run(run_dir)
     x, y = load_splits(config)["test"]
     result = evaluate_arrays(make_eval_fn(model, config.maxlen), x, y,
-                             batch_size or config.batch_size)
+                             batch_size or config.batch_size, None if quiet else "test")
     return {**result, "examples": len(x)}
 
 
@@ -337,11 +318,30 @@ def encode(config, text, word_index=None) -> np.ndarray:
     return imdb.pad([ids], config.maxlen)[0]
 
 
-def predict(run_dir, texts, word_index_path=None) -> list:
-    """p(positive) of each review in ``texts`` under the kept weights of ``run_dir``."""
+def known_words(config, text, word_index) -> tuple:
+    """``(known, total)`` words of ``text`` that get their own id (not the oov id)."""
+    if config.data != "imdb":
+        return len(text.split()), len(text.split())  # ids: all known
+    words = imdb.text_to_word_sequence(text)
+    known = [w for w in words
+             if w in word_index and word_index[w] + 3 < config.num_words]  # index_from 3
+    return len(known), len(words)
+
+
+def predict_with_coverage(run_dir, texts, word_index_path=None) -> list:
+    """``[{'probability', 'known', 'words'}]`` per review under the kept weights:
+    p(positive) and how many of its words the model has an id for."""
     config, model = load_run(run_dir)
     word_index = None
     if config.data == "imdb":
         word_index = imdb.get_word_index(word_index_path or config.word_index)
     rows = np.stack([encode(config, text, word_index) for text in texts])  # [n, maxlen]
-    return [float(p) for p in model.probabilities(tf.constant(rows, tf.int32)).numpy()[:, 0]]
+    probabilities = model.probabilities(tf.constant(rows, tf.int32)).numpy()[:, 0]
+    return [{"probability": float(p), **dict(zip(("known", "words"),
+                                                 known_words(config, text, word_index)))}
+            for p, text in zip(probabilities, texts)]
+
+
+def predict(run_dir, texts, word_index_path=None) -> list:
+    """p(positive) of each review in ``texts`` under the kept weights of ``run_dir``."""
+    return [r["probability"] for r in predict_with_coverage(run_dir, texts, word_index_path)]
