@@ -150,7 +150,16 @@ def newest_intact_checkpoint(managed: str, log) -> str | None:
     if not intact:
         return None
     newest = intact[0]
-    tf.compat.v1.train.update_checkpoint_state(
-        managed, os.path.basename(newest),
-        all_model_checkpoint_paths=[os.path.basename(p) for p in reversed(intact)])
+    _write_state(managed, [os.path.basename(p) for p in reversed(intact)])
     return newest
+
+
+def _write_state(managed, names):
+    """``managed/checkpoint`` (text proto) listing ``names``, oldest first, the last as
+    the latest; through a temporary file renamed over the old one."""
+    lines = [f'model_checkpoint_path: "{names[-1]}"'] + [
+        f'all_model_checkpoint_paths: "{name}"' for name in names]
+    path = os.path.join(managed, "checkpoint")
+    with open(path + ".tmp", "w") as f:
+        f.write("\n".join(lines) + "\n")
+    os.replace(path + ".tmp", path)
