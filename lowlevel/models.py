@@ -169,7 +169,7 @@ class SentimentClassifier(KerasOrderedWeights, tf.Module):
 
     def __call__(self, ids, training=False):
         """``ids [batch, time]`` -> ``logits [batch, 1]``."""
-        h = self.encode(ids, training=training)
+        h = self.encode(_checks.has_time_steps(ids, "ids"), training=training)
         a = self.head(h)  # [batch, head_units]
         if training and self.head_dropout:
             a = a * dropout_mask(self._rng, tf.shape(a), self.head_dropout, a.dtype)

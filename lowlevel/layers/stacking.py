@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
+from lowlevel import _checks
 from lowlevel._weights import KerasOrderedWeights
 from lowlevel.layers.rnn import RNN
 
@@ -31,7 +32,7 @@ class StackedCells(KerasOrderedWeights, tf.Module):
 
     def __init__(self, cells, name=None):
         super().__init__(name=name)
-        cells = list(cells)
+        cells = _checks.cells(cells, "cells")
         if not cells:
             raise ValueError("`cells` must be a non-empty list of cells; received [].")
         dtypes = {c.dtype for c in cells}

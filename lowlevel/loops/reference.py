@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import tensorflow as tf
 
+from lowlevel import _checks
+
 
 def unroll(step, inputs, initial_states, mask=None, go_backwards=False,
            return_sequences=False, zero_output_for_mask=False):
@@ -40,6 +42,7 @@ def unroll(step, inputs, initial_states, mask=None, go_backwards=False,
         output_t = where(m_t, output_t, output_{t-1})       # output_{-1} = 0
                    (or where(m_t, output_t, 0) with zero_output_for_mask)
     """
+    inputs = _checks.has_time_steps(inputs, "inputs")
     xs = tf.transpose(inputs, [1, 0, 2])  # [time, batch, features]
     if go_backwards:
         xs = tf.reverse(xs, axis=[0])
