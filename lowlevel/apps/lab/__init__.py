@@ -27,7 +27,7 @@ STUDIES = {"flow": (flow, FlowConfig), "clipping": (clipping, ClipConfig),
 
 # --quick: all three in under 3 minutes on 2 cores (what `make demo` runs).
 QUICK = {
-    "flow": dict(units=16, time_steps=30, batch=8),
+    "flow": dict(units=16, time_steps=30, batch=8, radii=(0.5, 1.0, 1.5)),
     "clipping": dict(steps=100),
     "memory": dict(time_steps=(20,), steps=300),
 }
