@@ -54,17 +54,22 @@ def variable_names(model) -> list:
 
 
 def train_regressor(model, optimizer, batches, steps, clip: Clip = Clip(), log=None,
-                    stop_when_non_finite=True, blowup=1e6):
+                    stop_when_non_finite=True, blowup=1e6, loss_fn=mean_squared_error,
+                    before_step=None):
     """Train ``model`` for ``steps`` batches from ``batches(step) -> (x, y)``.
 
     Returns the :class:`GradientLog` (a new one unless ``log`` is given). Stops early
     once the loss is NaN/inf or above ``blowup`` times the first loss (diverged:
-    nothing after that is informative).
+    nothing after that is informative). ``loss_fn(predictions, y)``: the training loss;
+    ``before_step(i)``: called before step ``i`` updates the weights (e.g. a
+    :class:`lowlevel.gradient_record.GradientRecorder` at its checkpoints).
     """
     log = log if log is not None else GradientLog(variable_names(model))
-    train_step = make_regression_step(model, optimizer, clip)
+    train_step = make_regression_step(model, optimizer, clip, loss_fn)
     first = None
     for i in range(steps):
+        if before_step is not None:
+            before_step(i)
         x, y = batches(i)
         out = train_step(tf.constant(x), tf.constant(y))
         row = log.record(i, out["loss"].numpy(), out["global_norm"].numpy(),
