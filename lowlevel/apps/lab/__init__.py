@@ -7,6 +7,8 @@
   clipping by value, by norm and by global norm in an exploding ReLU SimpleRNN.
 - :mod:`~lowlevel.apps.lab.memory` — SimpleRNN, LSTM and GRU on the adding, copy-memory
   and temporal-order tasks, with gradients and spectra recorded during training.
+- :mod:`~lowlevel.apps.lab.cliff` — Pascanu et al.'s one-unit loss surface with a clipped
+  and an unclipped descent.
 
 Each ``run(out, config)`` writes PNGs, CSVs and a markdown report into ``out``;
 :func:`run_studies` runs several and joins their reports into ``report.md``.
@@ -19,14 +21,15 @@ from __future__ import annotations
 import dataclasses
 import time
 
-from lowlevel.apps.lab import _output, clipping, flow, memory
+from lowlevel.apps.lab import _output, cliff, clipping, flow, memory
+from lowlevel.apps.lab.cliff import CliffConfig
 from lowlevel.apps.lab.clipping import ClipConfig
 from lowlevel.apps.lab.flow import FlowConfig
 from lowlevel.apps.lab.memory import MemoryConfig
 from lowlevel.apps.lab.training import GradientLog, make_regression_step, train_regressor
 
 STUDIES = {"flow": (flow, FlowConfig), "clipping": (clipping, ClipConfig),
-           "memory": (memory, MemoryConfig)}
+           "memory": (memory, MemoryConfig), "cliff": (cliff, CliffConfig)}
 
 # --quick: all three in under 3 minutes on 2 cores (what `make demo` runs): every
 # file and figure of the full run, three seeds, budgets too small to learn much.
@@ -36,6 +39,7 @@ QUICK = {
                      steps=40, calibration_steps=10),
     "memory": dict(time_steps=(20,), steps=60, units=16, batch=32, eval_batch=200,
                    record_points=3),
+    "cliff": {},  # milliseconds at full size
 }
 
 
@@ -78,4 +82,4 @@ def run_studies(names, out, quick=False, seed=0, overrides=None, report=print) -
 
 
 __all__ = ["STUDIES", "QUICK", "config_for", "run_studies", "FlowConfig", "ClipConfig",
-           "MemoryConfig", "GradientLog", "make_regression_step", "train_regressor"]
+           "MemoryConfig", "CliffConfig", "GradientLog", "make_regression_step", "train_regressor"]

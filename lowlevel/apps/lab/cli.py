@@ -1,4 +1,4 @@
-"""``lowlevel gradients [flow|clipping|memory|all] --out DIR [--quick] [--seed N]``.
+"""``lowlevel gradients [flow|clipping|memory|cliff|all] --out DIR [--quick] [--seed N]``.
 
 Wired into :mod:`lowlevel.apps.cli` through :func:`add_parser` and :func:`run`. Each study
 writes PNG plots, CSVs of its numbers and a markdown report into ``--out``; ``all``
@@ -12,7 +12,7 @@ import argparse
 import pathlib
 import time
 
-CHOICES = ("flow", "clipping", "memory", "all")
+CHOICES = ("flow", "clipping", "memory", "cliff", "all")
 
 
 def _positive_int(text):
@@ -38,7 +38,7 @@ def _positive_float(text):
 def add_parser(subparsers):
     """Add the ``gradients`` subcommand to ``subparsers`` (from ``add_subparsers``)."""
     parser = subparsers.add_parser(
-        "gradients", help="gradient lab: flow at initialisation, clipping, memory",
+        "gradients", help="gradient lab: flow at initialisation, clipping, memory, cliff",
         description="Run gradient studies; write PNGs, CSVs and markdown into --out.")
     parser.add_argument("study", nargs="?", choices=CHOICES, default="all",
                         help="which study (default: all)")
