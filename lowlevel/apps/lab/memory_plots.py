@@ -127,9 +127,9 @@ def findings(rows, records, config) -> list:
             lines.append(f"- {s['cell']} solves {where} at every seed (held-out "
                          f"criterion accuracy ≥ {min(g['accuracy'] for g in group):.3f}).")
         elif all(g["loss_over_baseline"] > 0.9 for g in group):
-            lines.append(f"- {s['cell']} stays at the memoryless baseline on {where} at "
-                         f"every seed (held-out loss / baseline ≥ "
-                         f"{min(g['loss_over_baseline'] for g in group):.2f}).")
+            lines.append(f"- {s['cell']} does not beat the memoryless baseline on {where} "
+                         f"at any seed (held-out loss ≥ "
+                         f"{min(g['loss_over_baseline'] for g in group):.2f} × baseline).")
     for cell in config.cells:
         for time_steps in config.time_steps:
             runs = _runs_of(records, config.record_tasks[0] if config.record_tasks else "",
