@@ -9,7 +9,7 @@ so ``‖∂L/∂h_t‖`` shrinks or grows roughly geometrically with the distanc
 from the loss. This module measures both sides exactly, from the tape:
 
 - :func:`state_gradient_norms` / :func:`stack_state_gradient_norms`: ``‖∂L/∂h_t‖`` per
-  time step of real layers, by re-running their cells under one tape with zero probes
+  time step of real layers (:func:`all_state_gradients`: also the LSTM's ``∂L/∂c_t``), by re-running their cells under one tape with zero probes
   (masked or ``go_backwards`` layers: by the hand-written backward of ``lowlevel.loops.bptt``).
 - :func:`step_jacobians`, :func:`spectral_norms`, :func:`jacobian_product_norms`:
   the one-step Jacobians and the norms of their products.
@@ -58,11 +58,15 @@ def _check_layer(layer, mask, what="this instrument"):
 
 
 def _probed_forward(layer, inputs, initial_state, tape, probes):
-    """Re-run ``layer`` step by step; append one watched zero probe per ``h_t`` to ``probes``.
+    """Re-run ``layer`` step by step; append one watched zero probe per state per step.
 
-    Returns the layer's return value (``[batch, time, units]`` or ``[batch, units]``),
-    rebuilt from the loop. ``h_t + p_t`` (with ``p_t = 0``) is what the next step and the
-    output see, so ``∂L/∂p_t`` is the total derivative ``∂L/∂h_t`` (``c_t`` held fixed).
+    ``probes`` receives, per step, a list with one ``[batch, units]`` probe per state
+    (``[p_h]``, LSTM ``[p_h, p_c]``). Returns the layer's return value (``[batch, time,
+    units]`` or ``[batch, units]``), rebuilt from the loop. ``s_t + p_t`` (with ``p_t =
+    0``) is what the next step and the output see, so ``∂L/∂p_t`` is the derivative of
+    ``L`` with respect to that state through every later step, the other states of the
+    same step held fixed (for the LSTM, ``∂L/∂h_t`` with ``c_t`` fixed and ``∂L/∂c_t``
+    with ``h_t`` fixed).
     """
     cell = layer.cell
     inputs = tf.convert_to_tensor(inputs, cell.dtype)  # [batch, time, features]
@@ -75,12 +79,12 @@ def _probed_forward(layer, inputs, initial_state, tape, probes):
     outputs = []
     for t in range(inputs.shape[1]):
         _, states = cell.step(inputs[:, t], states)
-        probe = tf.zeros_like(states[0])  # [batch, units]
-        tape.watch(probe)
-        probes.append(probe)
-        h = states[0] + probe
-        states = [h, *states[1:]]
-        outputs.append(h)  # every lowlevel cell outputs its h
+        step_probes = [tf.zeros_like(s) for s in states]  # each [batch, units]
+        for probe in step_probes:
+            tape.watch(probe)
+        probes.append(step_probes)
+        states = [s + p for s, p in zip(states, step_probes)]
+        outputs.append(states[0])  # every lowlevel cell outputs its h
     if layer.return_sequences:
         return tf.stack(outputs, axis=1)  # [batch, time, units]
     return outputs[-1]
@@ -114,12 +118,28 @@ def state_gradients(layer, inputs, loss_fn, initial_state=None, mask=None):
         _check_layer(layer, mask, f"state_gradients of a {type(cell).__name__} that "
                                   "lowlevel.loops.bptt cannot run")
     _check_layer(layer, mask)
+    output, grads = all_state_gradients(layer, inputs, loss_fn, initial_state)
+    return output, grads[0]  # [batch, time, units]
+
+
+def all_state_gradients(layer, inputs, loss_fn, initial_state=None):
+    """``(output, [∂L/∂h_t, ...])``: the gradient with respect to every state, per step.
+
+    Arguments as :func:`state_gradients` (no mask, ``go_backwards=False``). Returns one
+    ``[batch, time, units]`` tensor per state: ``[∂L/∂h]`` (SimpleRNN, GRU) or
+    ``[∂L/∂h, ∂L/∂c]`` (LSTM, each with the other state of the same step held fixed).
+    The LSTM's ``c`` path is the one its forget gate keeps open::
+
+        ∂L/∂c_{t-1} = ∂L/∂c_t ⊙ f_t + (terms through h_{t-1} and the gates)
+    """
+    _check_layer(layer, None, "all_state_gradients")
     with tf.GradientTape() as tape:
         probes = []
         output = _probed_forward(layer, inputs, initial_state, tape, probes)
         loss = loss_fn(output)
     grads = tape.gradient(loss, probes, unconnected_gradients=tf.UnconnectedGradients.ZERO)
-    return output, tf.stack(grads, axis=1)  # [batch, time, units]
+    per_state = list(zip(*grads))  # state -> time -> [batch, units]
+    return output, [tf.stack(g, axis=1) for g in per_state]  # each [batch, time, units]
 
 
 def state_gradient_norms(layer, inputs, loss_fn, initial_state=None, mask=None) -> np.ndarray:
@@ -156,7 +176,8 @@ def stack_state_gradient_norms(layers, inputs, loss_fn) -> list:
             x = _probed_forward(layer, x, None, tape, probes)
             per_layer.append(probes)
         loss = loss_fn(x)
-    grads = tape.gradient(loss, per_layer, unconnected_gradients=tf.UnconnectedGradients.ZERO)
+    h_probes = [[step[0] for step in probes] for probes in per_layer]
+    grads = tape.gradient(loss, h_probes, unconnected_gradients=tf.UnconnectedGradients.ZERO)
     return [np.sqrt(np.sum(np.square(tf.stack(g, axis=1).numpy()), axis=(0, 2)))
             for g in grads]
 
@@ -263,9 +284,13 @@ def rescale_recurrent_kernel(cell, target, by="spectral_radius", gate=None) -> f
 
     Pascanu, Mikolov & Bengio (2013): with ``h_t = φ(x_t W + h_{t-1} U + b)`` and
     ``|φ'| <= γ`` (``γ = 1`` for tanh, ``1/4`` for the sigmoid),
-    ``‖∂h_t/∂h_{t-1}‖ <= σ_max(U) γ``. If ``σ_max(U) < 1/γ`` gradients must vanish
-    (geometrically in the distance); if ``ρ(U) > 1/γ`` they may explode (necessary, not
-    sufficient: a saturated φ can still damp them).
+    ``‖∂h_t/∂h_{t-1}‖ <= σ_max(U) γ``. So ``σ_max(U) < 1/γ`` is *sufficient* for the
+    gradients to vanish (geometrically in the distance), and ``σ_max(U) > 1/γ`` is
+    *necessary* for them to explode (not sufficient: a saturated φ can still damp them).
+    The conditions are on the largest singular value, not the spectral radius
+    ``ρ(U) <= σ_max(U)``: ``U = 1.5 [[1, 1], [-1, -1]]`` has ``ρ = 0`` and ``σ_max = 3``,
+    and forty Jacobians ``diag(1, 0) Uᵀ`` multiply to a norm above 1e7
+    (``tests/test_gradients.py``). The two agree for the studies' orthogonal ``U``.
     """
     if by not in ("spectral_radius", "singular_value"):
         raise ValueError("`by` must be 'spectral_radius' or 'singular_value'; "

@@ -121,6 +121,27 @@ def test_gated_state_gradients_equal_tape_through_split_layer(kind, return_seque
         assert_close(grads[:, t], tape.gradient(loss, h_t), F64, f"{kind} ∂L/∂h_{t}")
 
 
+def test_lstm_cell_state_gradients_equal_tape_through_split_layer():
+    """∂L/∂c_t (h_t held fixed) from a second tape: the layer over x[:, :t+1], then over
+    x[:, t+1:] from the state (h_t, c_t) with c_t watched."""
+    layer = _layer("LSTM")
+    x = tf.constant(_inputs(time=5))
+    head = _one_trace_for_all_lengths(lowlevel.RNN(layer.cell, return_state=True))
+    tail = _one_trace_for_all_lengths(lowlevel.RNN(layer.cell))
+    _, (grads_h, grads_c) = gradients.all_state_gradients(layer, x, _half_sum_of_squares)
+    _, expected_h = gradients.state_gradients(layer, x, _half_sum_of_squares)
+    assert_close(grads_h, expected_h, F64, "∂L/∂h_t of all_state_gradients")
+    for t in range(x.shape[1] - 1):
+        _, h_t, c_t = head(x[:, :t + 1])
+        c_t = tf.identity(c_t)
+        with tf.GradientTape() as tape:
+            tape.watch(c_t)
+            loss = _half_sum_of_squares(tail(x[:, t + 1:], initial_state=[h_t, c_t]))
+        assert_close(grads_c[:, t], tape.gradient(loss, c_t), F64, f"∂L/∂c_{t}")
+    # At the last step L = ½‖h_T‖², h_T held fixed: c_T reaches L only through h_T.
+    assert_close(grads_c[:, -1], tf.zeros_like(grads_c[:, -1]), F64, "∂L/∂c_T")
+
+
 @pytest.mark.parametrize("kind", KINDS)
 def test_stack_norms_equal_each_layer_with_the_rest_of_the_stack_in_the_loss(kind):
     bottom = _layer(kind, input_dim=3, return_sequences=True, seed=4)
@@ -306,3 +327,19 @@ def test_gradients_vanish_at_spectral_radius_one_half():
 def test_gradients_grow_at_spectral_radius_1_1_near_the_linear_regime():
     norms = _tanh_rnn_norms(radius=1.1, input_scale=0.01, bias_scale=0.0)
     assert norms[0] > norms[-1]
+
+
+def test_spectral_radius_zero_can_explode_because_the_largest_singular_value_decides():
+    """Pascanu et al.'s conditions are on σ_max(U), not ρ(U): U = 1.5 [[1, 1], [-1, -1]]
+    has ρ = 0 and σ_max = 3; with unit 2 switched off (ReLU, large negative bias) every
+    J_t = diag(1, 0) Uᵀ and the product of k of them is 1.5^k [[1, -1], [0, 0]]."""
+    layer = lowlevel.SimpleRNN(2, activation="relu", input_dim=1, dtype=F64)
+    u = 1.5 * np.array([[1.0, 1.0], [-1.0, -1.0]])
+    layer.set_weights([np.zeros((1, 2)), u, np.array([1.0, -1e12])])
+    spectrum = gradients.recurrent_spectrum(layer.cell)
+    assert spectrum["spectral_radius"] < 1e-6
+    np.testing.assert_allclose(spectrum["singular_values"][0], 3.0, rtol=1e-12)
+    norms = gradients.jacobian_product_norms(layer.cell, np.zeros((1, 40, 1)))[:, 0]
+    expected = 1.5 ** np.arange(1, 41) * np.sqrt(2.0)  # ‖[[1, -1], [0, 0]]‖_2 = √2
+    assert_close(norms, expected, F64, "‖J_T ... J_{T-k+1}‖")
+    assert norms[-1] > 1.5e7

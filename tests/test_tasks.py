@@ -192,3 +192,39 @@ def test_temporal_order_shortest_sequence_keeps_both_windows_inside():
 def test_temporal_order_rejects_bad_sizes_naming_the_argument(kwargs, argument):
     with pytest.raises(ValueError, match=f"`{argument}`.*received"):
         tasks.temporal_order(**kwargs)
+
+
+def test_adding_remembering_one_number_has_mse_one_twelfth():
+    """Answering u1 + E[u2] = u1 + 1/2 leaves the error u2 - 1/2, of variance 1/12."""
+    inputs, targets = tasks.adding_problem(200_000, 20, seed=5)
+    first = np.argmax(inputs[:, :10, 1], axis=1)  # the marker in the first half
+    u1 = inputs[np.arange(len(inputs)), first, 0]
+    mse = np.mean((u1 + 0.5 - targets[:, 0]) ** 2)
+    assert tasks.ADDING_ONE_NUMBER_MSE == pytest.approx(1 / 12)
+    assert mse == pytest.approx(tasks.ADDING_ONE_NUMBER_MSE, rel=0.01)
+
+
+def test_copy_memory_baseline_is_arjovskys_10_log_8_over_T_plus_20():
+    """Arjovsky et al.'s T is delay + 1; ten symbols from eight."""
+    for their_t in (100, 200, 500):
+        expected = 10 * math.log(8) / (their_t + 20)
+        assert tasks.copy_memory_baseline(10, their_t - 1, 8) == pytest.approx(expected)
+    _, targets = tasks.copy_memory(20_000, 10, 99, 8, seed=4)  # their T = 100
+    recall = targets[:, -10:]  # a uniform guess over 8 symbols there, certainty elsewhere
+    frequencies = np.bincount(recall.ravel(), minlength=10)[1:9] / recall.size
+    measured = -np.sum(frequencies * np.log(frequencies)) * 10 / targets.shape[1]
+    assert measured == pytest.approx(10 * math.log(8) / 120, rel=0.002)
+
+
+def test_adding_accuracy_counts_sequences_within_hochreiter_schmidhubers_tolerance():
+    targets = np.array([[1.0], [1.0], [1.0], [1.0]])
+    predictions = np.array([[1.07], [0.93], [1.09], [0.5]])
+    assert tasks.adding_accuracy(predictions, targets) == 0.5
+    # Their 0.04 on targets 0.5 + (X1 + X2)/4 is 0.08 on u1 + u2: (u1 + u2) = 2 * theirs
+    # after the change of variables X = 2u - 1.
+    assert tasks.ADDING_TOLERANCE == pytest.approx(2 * 0.04)
+
+
+def test_classification_accuracy_is_the_fraction_of_correct_argmax():
+    logits = np.array([[[0.0, 1.0], [2.0, 1.0]], [[0.0, 1.0], [0.0, 1.0]]])  # [2, 2, 2]
+    assert tasks.classification_accuracy(logits, np.array([[1, 0], [0, 1]])) == 0.75

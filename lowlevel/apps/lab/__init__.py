@@ -1,14 +1,19 @@
-"""The gradient lab: three studies of vanishing and exploding gradients.
+"""The gradient lab: three studies of vanishing and exploding gradients, each over seeds.
 
 - :mod:`~lowlevel.apps.lab.flow` — ‖∂L/∂h_t‖ at initialisation against the distance from
-  the loss, per cell and spectral radius, next to the one-step Jacobians that predict it.
-- :mod:`~lowlevel.apps.lab.clipping` — no clipping, by value, by norm, by global norm
-  in an exploding ReLU SimpleRNN.
-- :mod:`~lowlevel.apps.lab.memory` — SimpleRNN, LSTM and GRU on the adding problem.
+  the loss, per cell and spectral radius, next to the one-step Jacobians and the closed
+  forms that predict it.
+- :mod:`~lowlevel.apps.lab.clipping` — a learning-rate × threshold sweep of no clipping,
+  clipping by value, by norm and by global norm in an exploding ReLU SimpleRNN.
+- :mod:`~lowlevel.apps.lab.memory` — SimpleRNN, LSTM and GRU on the adding, copy-memory
+  and temporal-order tasks, with gradients and spectra recorded during training.
+- :mod:`~lowlevel.apps.lab.cliff` — Pascanu et al.'s one-unit loss surface with a clipped
+  and an unclipped descent.
 
 Each ``run(out, config)`` writes PNGs, CSVs and a markdown report into ``out``;
 :func:`run_studies` runs several and joins their reports into ``report.md``.
-:class:`~lowlevel.apps.lab.training.GradientLog` is the per-step logging helper.
+:class:`lowlevel.gradient_log.GradientLog` is the per-step log and
+:class:`lowlevel.gradient_record.GradientRecorder` the training-time recorder.
 """
 
 from __future__ import annotations
@@ -16,20 +21,25 @@ from __future__ import annotations
 import dataclasses
 import time
 
-from lowlevel.apps.lab import _output, clipping, flow, memory
+from lowlevel.apps.lab import _output, cliff, clipping, flow, memory
+from lowlevel.apps.lab.cliff import CliffConfig
 from lowlevel.apps.lab.clipping import ClipConfig
 from lowlevel.apps.lab.flow import FlowConfig
 from lowlevel.apps.lab.memory import MemoryConfig
 from lowlevel.apps.lab.training import GradientLog, make_regression_step, train_regressor
 
 STUDIES = {"flow": (flow, FlowConfig), "clipping": (clipping, ClipConfig),
-           "memory": (memory, MemoryConfig)}
+           "memory": (memory, MemoryConfig), "cliff": (cliff, CliffConfig)}
 
-# --quick: all three in under 3 minutes on 2 cores (what `make demo` runs).
+# --quick: all three in under 3 minutes on 2 cores (what `make demo` runs): every
+# file and figure of the full run, three seeds, budgets too small to learn much.
 QUICK = {
-    "flow": dict(units=16, time_steps=30, batch=8),
-    "clipping": dict(steps=100),
-    "memory": dict(time_steps=(20,), steps=300),
+    "flow": dict(units=16, time_steps=30, batch=8, radii=(0.5, 1.0, 1.5)),
+    "clipping": dict(learning_rates=(1e-3, 1e-2), relative=(1.0,), absolute=(1.0,),
+                     steps=40, calibration_steps=10),
+    "memory": dict(time_steps=(20,), steps=60, units=16, batch=32, eval_batch=200,
+                   record_points=3),
+    "cliff": {},  # milliseconds at full size
 }
 
 
@@ -61,8 +71,10 @@ def run_studies(names, out, quick=False, seed=0, overrides=None, report=print) -
                                                    **overrides.get(name, {})))
         results[name]["seconds"] = time.perf_counter() - start
         report(f"gradients {name}: {results[name]['seconds']:.1f} s -> {out}")
-    parts = ["# Gradient lab", "", f"Studies: {', '.join(names)}; seed {seed}"
-             + ("; --quick settings." if quick else "."), ""]
+    command = "lowlevel gradients " + (" ".join(names) if len(names) == 1 else "all") \
+        + (" --quick" if quick else "") + (f" --seed {seed}" if seed else "")
+    parts = ["# Gradient lab", "", f"Studies: {', '.join(names)}; first seed {seed}"
+             + ("; --quick settings." if quick else ".") + f" Made by `{command}`.", ""]
     for name in names:
         parts.append((out / f"{name}.md").read_text().replace("# ", "## ", 1))
     (out / "report.md").write_text("\n".join(parts))
@@ -70,4 +82,4 @@ def run_studies(names, out, quick=False, seed=0, overrides=None, report=print) -
 
 
 __all__ = ["STUDIES", "QUICK", "config_for", "run_studies", "FlowConfig", "ClipConfig",
-           "MemoryConfig", "GradientLog", "make_regression_step", "train_regressor"]
+           "MemoryConfig", "CliffConfig", "GradientLog", "make_regression_step", "train_regressor"]

@@ -41,8 +41,9 @@ def figure(rows, cols, width=4.0, height=3.0):
     return fig, axes
 
 
-def save(fig, path) -> None:
-    fig.tight_layout()
+def save(fig, path, tight=True) -> None:
+    if tight:  # a figure with a legend below its panels lays itself out first
+        fig.tight_layout()
     fig.savefig(path, dpi=DPI)
     plt.close(fig)
 

@@ -1,4 +1,4 @@
-"""``lowlevel gradients [flow|clipping|memory|all] --out DIR [--quick] [--seed N]``.
+"""``lowlevel gradients [flow|clipping|memory|cliff|all] --out DIR [--quick] [--seed N]``.
 
 Wired into :mod:`lowlevel.apps.cli` through :func:`add_parser` and :func:`run`. Each study
 writes PNG plots, CSVs of its numbers and a markdown report into ``--out``; ``all``
@@ -12,7 +12,7 @@ import argparse
 import pathlib
 import time
 
-CHOICES = ("flow", "clipping", "memory", "all")
+CHOICES = ("flow", "clipping", "memory", "cliff", "all")
 
 
 def _positive_int(text):
@@ -25,10 +25,20 @@ def _positive_int(text):
     return value
 
 
+def _positive_float(text):
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be a number > 0; received {text!r}")
+    return value
+
+
 def add_parser(subparsers):
     """Add the ``gradients`` subcommand to ``subparsers`` (from ``add_subparsers``)."""
     parser = subparsers.add_parser(
-        "gradients", help="gradient lab: flow at initialisation, clipping, memory",
+        "gradients", help="gradient lab: flow at initialisation, clipping, memory, cliff",
         description="Run gradient studies; write PNGs, CSVs and markdown into --out.")
     parser.add_argument("study", nargs="?", choices=CHOICES, default="all",
                         help="which study (default: all)")
@@ -45,6 +55,20 @@ def add_parser(subparsers):
                         help="cells of the flow and memory studies (default: all three)")
     parser.add_argument("--units", type=_positive_int, metavar="N", help="recurrent units")
     parser.add_argument("--batch", type=_positive_int, metavar="N", help="batch size")
+    parser.add_argument("--seeds", type=_positive_int, metavar="N",
+                        help="seeds per case, from --seed on (default 3)")
+    parser.add_argument("--tasks", nargs="+", choices=("adding", "copy", "order"),
+                        help="tasks of the memory study (default: all three)")
+    parser.add_argument("--learning-rate", type=_positive_float, metavar="LR",
+                        help="Adam learning rate of the memory study")
+    parser.add_argument("--clip", metavar="MODE:C",
+                        help="clipping of the memory study ('none' or e.g. global_norm:1)")
+    parser.add_argument("--learning-rates", type=_positive_float, nargs="+", metavar="LR",
+                        help="SGD learning rates of the clipping sweep")
+    parser.add_argument("--relative", type=_positive_float, nargs="+", metavar="K",
+                        help="clipping thresholds as multiples of the typical norm")
+    parser.add_argument("--absolute", type=_positive_float, nargs="+", metavar="C",
+                        help="absolute global-norm thresholds of the clipping sweep")
     parser.add_argument("--tensorboard", action="store_true",
                         help="also write every training run's per-step gradient log as "
                              "TensorBoard events under DIR/tensorboard/")
@@ -54,8 +78,14 @@ def add_parser(subparsers):
 def overrides(args) -> dict:
     """``{'steps': ..., 'time_steps': ...}`` per study from the size flags."""
     common = {"steps": args.steps, "units": args.units, "batch": args.batch,
-              "tensorboard": args.tensorboard or None}
+              "seeds": args.seeds, "tensorboard": args.tensorboard or None}
     per_study = {name: dict(common) for name in ("flow", "clipping", "memory")}
+    per_study["memory"].update(tasks=tuple(args.tasks) if args.tasks else None,
+                               learning_rate=args.learning_rate, clip=args.clip)
+    per_study["clipping"].update(
+        learning_rates=tuple(args.learning_rates) if args.learning_rates else None,
+        relative=tuple(args.relative) if args.relative else None,
+        absolute=tuple(args.absolute) if args.absolute else None)
     if args.cells:
         per_study["flow"]["cells"] = per_study["memory"]["cells"] = tuple(args.cells)
     if args.time_steps:
@@ -68,6 +98,13 @@ def overrides(args) -> dict:
 def run(args) -> int:
     """Run the study (or all) that ``args`` names; 0 on success."""
     from lowlevel.apps import lab as studies  # TensorFlow and matplotlib load only when needed
+    from lowlevel.train import Clip
+
+    if args.clip is not None:
+        try:
+            Clip.parse(args.clip)
+        except ValueError as error:
+            raise SystemExit(f"lowlevel gradients: {error}") from None
 
     names = list(studies.STUDIES) if args.study == "all" else [args.study]
     out = pathlib.Path(args.out)

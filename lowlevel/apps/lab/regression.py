@@ -63,21 +63,24 @@ def make_layer(cell, units, input_dim, seed=0, activation="tanh", dtype=tf.float
 class SequenceRegressor(tf.Module):
     """``SequenceRegressor(cell='lstm', units=32, input_dim=2, activation='tanh', seed=0)``.
 
-    ``__call__(x [batch, time, input_dim]) -> [batch, 1]``: the recurrent layer's last
-    output through ``Dense(1)``. ``layers`` names the parts for per-layer logging.
+    ``__call__(x [batch, time, input_dim]) -> [batch, output_dim]``: the recurrent layer's
+    last output through ``Dense(output_dim)`` (default 1); with ``return_sequences`` every
+    step's output, ``[batch, time, output_dim]`` (the copy-memory task). ``layers`` names the parts for per-layer logging.
     """
 
     def __init__(self, cell="lstm", units=32, input_dim=2, activation="tanh", seed=0,
-                 dtype=tf.float32, name=None):
+                 dtype=tf.float32, name=None, output_dim=1, return_sequences=False):
         super().__init__(name=name)
         units = _checks.positive_int(units, "units")
+        output_dim = _checks.positive_int(output_dim, "output_dim")
         with self.name_scope:
             self.rnn = make_layer(cell, units, input_dim, seed=seed, activation=activation,
-                                  dtype=dtype)
-            self.head = Dense(units, 1, dtype=dtype)
+                                  dtype=dtype, return_sequences=return_sequences)
+            self.head = Dense(units, output_dim, dtype=dtype)
         rng = np.random.default_rng([seed, 1])
-        limit = np.sqrt(6.0 / (units + 1))
-        self.head.kernel.assign(tf.cast(rng.uniform(-limit, limit, (units, 1)), dtype))
+        limit = np.sqrt(6.0 / (units + output_dim))
+        self.head.kernel.assign(tf.cast(rng.uniform(-limit, limit, (units, output_dim)),
+                                        dtype))
         self.cell_kind = cell
 
     @property
@@ -90,8 +93,8 @@ class SequenceRegressor(tf.Module):
         return [v for vs in self.layers.values() for v in vs]
 
     def __call__(self, x):
-        h = self.rnn(x)  # [batch, units]
-        return self.head(h)  # [batch, 1]
+        h = self.rnn(x)  # [batch, units] or [batch, time, units]
+        return self.head(h)  # [batch, output_dim] or [batch, time, output_dim]
 
 
 def mean_squared_error(predictions, targets):

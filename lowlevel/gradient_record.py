@@ -1,0 +1,190 @@
+"""Gradients, spectra and gate statistics of a recurrent layer, recorded during training.
+
+The vanishing that matters is often made by training, not present at initialisation:
+a SimpleRNN's ``U`` can grow until most tanh units saturate, and its gradient from
+far steps dies then. :class:`GradientRecorder` measures, at chosen training steps, on
+a fixed probe batch ``x [batch, time, features]`` and a loss ``L = loss_fn(layer(x))``:
+
+- ``‖∂L/∂h_t‖`` per step (LSTM also ``‖∂L/∂c_t‖`` and the full state
+  ``sqrt(‖∂L/∂h_t‖² + ‖∂L/∂c_t‖²)``), by :func:`lowlevel.gradients.all_state_gradients`;
+- ``ρ`` and ``σ_max`` of each gate block of ``U`` (:func:`lowlevel.gradients.recurrent_spectrum`);
+- the singular values of the step Jacobians ``J_t = ∂s_t/∂s_{t-1}`` along the probe
+  trajectory (:func:`lowlevel.gradients.step_jacobians`);
+- gate statistics: mean forget gate ``f`` and fraction ``f > 0.9`` (LSTM), mean update
+  gate ``z`` (GRU), fraction of saturated tanh candidates ``|a| > 0.95``
+  (``tanh' = 1 - a² < 0.1``; SimpleRNN ``a = h``, LSTM ``a = g``, GRU ``a = ĥ``).
+
+:meth:`GradientRecorder.arrays` stacks them as ``[checkpoint, time]``,
+``[checkpoint, unit]`` and ``[checkpoint, gate]`` arrays; :meth:`~GradientRecorder.save`
+writes them to one ``.npz`` a notebook loads with ``numpy.load``. With
+``tensorboard_dir`` each checkpoint is also summarised as TensorBoard scalars.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+import tensorflow as tf
+
+from lowlevel import gradients
+from lowlevel.cells import GRUCell, LSTMCell
+from lowlevel.gradient_log import scalar
+
+SATURATED = 0.95  # |tanh(a)| above this: tanh' = 1 - tanh² < 0.0975
+FORGET_OPEN = 0.9  # a forget gate above this keeps 90% of c per step
+
+
+def checkpoints(total_steps, count) -> tuple:
+    """``count`` training steps from 0 to ``total_steps - 1``, evenly spaced, distinct."""
+    for value, name in ((total_steps, "total_steps"), (count, "count")):
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+            raise ValueError(f"`{name}` must be an integer >= 1; received {value!r}.")
+    return tuple(sorted({int(round(s)) for s in np.linspace(0, total_steps - 1, count)}))
+
+
+def _gates(cell, x_t, h_prev):
+    """``(a, f, z)``: candidate activation, LSTM forget gate, GRU update gate (or None).
+
+    Recomputed from the cell's weights with the equations of ``lowlevel.cells``.
+    """
+    kernel, recurrent_kernel, bias = cell.step_weights()
+    if isinstance(cell, LSTMCell):
+        pre = x_t @ kernel + h_prev @ recurrent_kernel  # [batch, 4 * units], i f c o
+        pre = pre if bias is None else pre + bias
+        _, z_f, z_c, _ = tf.split(pre, 4, axis=-1)
+        return cell.activation(z_c), cell.recurrent_activation(z_f), None
+    if isinstance(cell, GRUCell):
+        units = cell.units
+        b_in, b_rec = (None, None) if bias is None else (
+            tf.unstack(bias) if cell.reset_after else (bias, None))
+        x_proj = x_t @ kernel if b_in is None else x_t @ kernel + b_in  # [batch, 3 * units]
+        x_z, x_r, x_h = tf.split(x_proj, 3, axis=-1)
+        if cell.reset_after:
+            h_proj = h_prev @ recurrent_kernel
+            h_proj = h_proj if b_rec is None else h_proj + b_rec
+            h_z, h_r, h_h = tf.split(h_proj, 3, axis=-1)
+            r = cell.recurrent_activation(x_r + h_r)
+            candidate = cell.activation(x_h + r * h_h)
+        else:
+            h_z, h_r = tf.split(h_prev @ recurrent_kernel[:, :2 * units], 2, axis=-1)
+            r = cell.recurrent_activation(x_r + h_r)
+            candidate = cell.activation(x_h + (r * h_prev) @ recurrent_kernel[:, 2 * units:])
+        return candidate, None, cell.recurrent_activation(x_z + h_z)
+    _, (h,) = cell.step(x_t, [h_prev])
+    return h, None, None
+
+
+class GradientRecorder:
+    """``GradientRecorder(steps, tensorboard_dir=None)``: records at the training ``steps``.
+
+    ``wants(step)`` says whether ``step`` is a checkpoint; ``record(step, layer, x,
+    loss_fn)`` measures the layer (a lowlevel ``SimpleRNN``, ``LSTM`` or ``GRU``) on
+    ``x [batch, time, features]`` with ``L = loss_fn(layer(x))``. The step Jacobians
+    are computed by one compiled function per cell, kept by this recorder.
+    """
+
+    def __init__(self, steps, tensorboard_dir=None):
+        self.steps = tuple(sorted({int(s) for s in steps}))
+        self.records = []
+        self._compiled = {}
+        self._writer = (tf.summary.create_file_writer(str(tensorboard_dir))
+                        if tensorboard_dir is not None else None)
+
+    def wants(self, step) -> bool:
+        return int(step) in self.steps
+
+    def _trajectory_step(self, cell):
+        if id(cell) not in self._compiled:
+            @tf.function
+            def step(x_t, states):
+                _, new_states = cell.step(x_t, states)
+                return (gradients.step_jacobians(cell, x_t, states), new_states,
+                        _gates(cell, x_t, states[0]))
+
+            self._compiled[id(cell)] = (cell, step)  # the cell kept alive with its id
+        return self._compiled[id(cell)][1]
+
+    def trajectory(self, cell, x) -> dict:
+        """Step Jacobians' singular values and gate statistics along ``x`` from zero state."""
+        step = self._trajectory_step(cell)
+        x = tf.convert_to_tensor(x, cell.dtype)  # [batch, time, features]
+        states = cell.get_initial_state(x.shape[0])
+        singular, candidates, forget, update = [], [], [], []
+        for t in range(x.shape[1]):
+            j, states, (a, f, z) = step(x[:, t], states)
+            singular.append(np.linalg.svd(j.numpy(), compute_uv=False))  # [batch, S]
+            candidates.append(a.numpy())
+            forget.append(None if f is None else f.numpy())
+            update.append(None if z is None else z.numpy())
+        singular = np.stack(singular)  # [time, batch, S], each row sorted descending
+        a = np.stack(candidates)  # [time, batch, units]
+        tanh = getattr(cell.activation, "__name__", "") == "tanh"
+        out = {"jacobian_norm": singular[..., 0].mean(axis=1),  # [time]
+               "jacobian_singular_values": singular.mean(axis=(0, 1)),  # [S]
+               "saturated_fraction": float(np.mean(np.abs(a) > SATURATED)) if tanh
+               else float("nan")}
+        f = np.stack(forget) if forget[0] is not None else None
+        out["forget_mean"] = float(f.mean()) if f is not None else float("nan")
+        out["forget_open_fraction"] = (float(np.mean(f > FORGET_OPEN)) if f is not None
+                                       else float("nan"))
+        out["update_mean"] = (float(np.stack(update).mean()) if update[0] is not None
+                              else float("nan"))
+        return out
+
+    def measure(self, layer, x, loss_fn) -> dict:
+        """All quantities for one checkpoint (no step number), as NumPy arrays and floats."""
+        _, grads = gradients.all_state_gradients(layer, x, loss_fn)
+        norms = [np.sqrt(np.sum(np.square(g.numpy()), axis=(0, 2))) for g in grads]  # [time]
+        grad_c = norms[1] if len(norms) > 1 else np.full_like(norms[0], np.nan)
+        spectrum = gradients.recurrent_spectrum(layer.cell)
+        gates = spectrum["gates"]
+        return {"grad_h": norms[0], "grad_c": grad_c,
+                "grad_state": np.sqrt(sum(n ** 2 for n in norms)),
+                "grad_ratio": float(norms[0][0] / norms[0][-1]),
+                "gates": tuple(gates),
+                "spectral_radius": np.array([g["spectral_radius"] for g in gates.values()]),
+                "sigma_max": np.array([g["singular_values"][0] for g in gates.values()]),
+                **self.trajectory(layer.cell, x)}
+
+    def record(self, step, layer, x, loss_fn) -> dict:
+        """Measure at ``step`` and keep it (see :meth:`measure`); returns the record."""
+        record = {"step": int(step), **self.measure(layer, x, loss_fn)}
+        self.records.append(record)
+        if self._writer is not None:
+            self._summarise(record)
+        return record
+
+    def _summarise(self, record):
+        with self._writer.as_default(step=record["step"]):
+            for key in ("grad_ratio", "saturated_fraction", "forget_mean",
+                        "forget_open_fraction", "update_mean"):
+                if np.isfinite(record[key]):
+                    scalar(f"record/{key}", record[key])
+            for gate, rho, sigma in zip(record["gates"], record["spectral_radius"],
+                                        record["sigma_max"]):
+                scalar(f"record/spectral_radius/{gate}", rho)
+                scalar(f"record/sigma_max/{gate}", sigma)
+            scalar("record/jacobian_norm_mean", float(np.mean(record["jacobian_norm"])))
+
+    def arrays(self) -> dict:
+        """``{name: array}`` with a leading checkpoint axis: ``step [checkpoint]``,
+        ``grad_h/grad_c/grad_state/jacobian_norm [checkpoint, time]``,
+        ``jacobian_singular_values [checkpoint, unit]``, ``spectral_radius/sigma_max
+        [checkpoint, gate]`` (names in ``gates``), gate statistics ``[checkpoint]``."""
+        if not self.records:
+            raise ValueError("GradientRecorder.arrays: nothing recorded yet; call record().")
+        out = {"gates": np.array(self.records[0]["gates"])}
+        for key in self.records[0]:
+            if key != "gates":
+                out[key] = np.stack([np.asarray(r[key]) for r in self.records])
+        return out
+
+    def save(self, path) -> None:
+        """Write :meth:`arrays` to ``path`` (``.npz``)."""
+        np.savez(path, **self.arrays())
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.flush()
+            self._writer.close()
