@@ -123,12 +123,17 @@ def policy_dtypes(policy, owner: str = "the layer"):
                      f"(float32, float64, mixed_bfloat16, ...); received {name!r}.")
 
 
-def _cell(config: dict, owner: str) -> dict:
+def _trainable(config: dict, owner: str) -> dict:
     config = _common(config, owner)
     if not config.pop("trainable", True):
         raise ValueError(f"`trainable` of the Keras config for {owner} must be True: a frozen "
                          "recurrent cell has no lowlevel equivalent (leave its variables "
                          "out of the optimizer instead).")
+    return config
+
+
+def _cell(config: dict, owner: str) -> dict:
+    config = _trainable(config, owner)
     if "compute_dtype" in config:
         raise ValueError(f"`dtype` of the Keras config for {owner}: a cell computes in its "
                          "variables' dtype; give the mixed policy to the sequence layer.")
@@ -136,7 +141,7 @@ def _cell(config: dict, owner: str) -> dict:
 
 
 def _layer(config: dict, owner: str) -> dict:
-    config = _cell(config, owner)
+    config = _trainable(config, owner)
     if config.pop("unroll", False):
         config["implementation"] = "unrolled"
     return config
@@ -155,8 +160,7 @@ def _stacked(config: dict, owner: str) -> dict:
 
 
 def _bidirectional(config: dict, owner: str) -> dict:
-    config = _cell(config, owner)
-    config.pop("dtype", None)
+    config = _trainable(config, owner)  # the wrapped layers' configs carry the dtypes
     backward = config.get("backward_layer")
     return {"layer": nested(config["layer"]), "merge_mode": config.get("merge_mode", "concat"),
             "backward_layer": None if backward is None else nested(backward)}
