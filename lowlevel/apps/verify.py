@@ -13,14 +13,14 @@ import tensorflow as tf
 from lowlevel import parity
 
 _COLUMNS = [("component", 13), ("options", 58), ("dtype", 7), ("device", 6), ("mode", 8),
-            ("out err", 9), ("grad err", 9), ("tol", 6), ("ok", 4)]
+            ("out err", 9), ("grad err", 9), ("tol", 6), ("structure", 16), ("ok", 4)]
 
 
 def _format_row(row: dict) -> str:
     values = [row["component"], row["options"], row["dtype"],
               row["device"].strip("/").split(":")[0].lower(), row["mode"],
               f"{row['output_error']:.1e}", f"{row['gradient_error']:.1e}",
-              f"{row['tolerance']:.0e}", "ok" if row["ok"] else "FAIL"]
+              f"{row['tolerance']:.0e}", row["structure"], "ok" if row["ok"] else "FAIL"]
     return "  ".join(str(v)[:w].ljust(w) for v, (_, w) in zip(values, _COLUMNS))
 
 
