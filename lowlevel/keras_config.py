@@ -142,6 +142,8 @@ def _cell(config: dict, owner: str) -> dict:
 
 def _layer(config: dict, owner: str) -> dict:
     config = _trainable(config, owner)
+    if isinstance(config.get("implementation"), int):
+        config.pop("implementation")  # Keras's kernel fusion modes 0, 1, 2: no equivalent needed
     if config.pop("unroll", False):
         config["implementation"] = "unrolled"
     return config
