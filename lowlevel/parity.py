@@ -5,6 +5,11 @@ biases, runs them on the same inputs, and returns the scaled errors of the outpu
 and returned states, and of the gradients with respect to the inputs, the initial
 states and every weight. ``lowlevel verify`` and ``tests/test_parity.py`` both use it.
 
+The returned *structures* are compared too, before any flattening: the Python types
+(``tuple`` or ``list`` or tensor), the nesting and the lengths, as :func:`structure`
+describes them. A difference that is known and awaiting its fix is listed in
+:data:`KNOWN_STRUCTURE_DIFFERENCES` (the tests expect it to fail until then).
+
 The scalar differentiated is ``L = Σ_k Σ w_k ⊙ y_k`` over every returned tensor
 ``y_k``, with fixed, distinct weights ``w_k``: every output element reaches the gradient with a
 different weight, so an error in any one of them shows.
@@ -62,18 +67,73 @@ class Result:
     gradient_error: float
     tolerance: float
     seconds: float
+    our_structure: str = ""
+    their_structure: str = ""
 
     @property
-    def ok(self) -> bool:
+    def values_ok(self) -> bool:
         return bool(self.output_error <= self.tolerance
                     and self.gradient_error <= self.tolerance)
 
+    @property
+    def structure_ok(self) -> bool:
+        return self.our_structure == self.their_structure
+
+    @property
+    def ok(self) -> bool:
+        """Values within tolerance and the same structure (or a known, listed difference)."""
+        return self.values_ok and (self.structure_ok
+                                   or known_structure_difference(self.case) is not None)
+
+    def structure_message(self) -> str:
+        return f"lowlevel returned {self.our_structure}, Keras {self.their_structure}"
+
     def row(self) -> dict:
         c = self.case
+        structure = "same" if self.structure_ok else (
+            "known difference" if known_structure_difference(c) else "DIFFERS")
         return {"component": c.component, "options": c.label(), "dtype": c.dtype,
                 "device": c.device, "mode": c.mode, "output_error": self.output_error,
                 "gradient_error": self.gradient_error, "tolerance": self.tolerance,
-                "ok": self.ok, "seconds": round(self.seconds, 3)}
+                "structure": structure, "ok": self.ok, "seconds": round(self.seconds, 3)}
+
+
+# Structures lowlevel returns differently today, each with the fix that removes it. Keras 3
+# returns ``(output, *states)`` as a tuple, a stack's states nested per cell
+# (``(output, [h0, c0], [h1])``), and Bidirectional's ``merge_mode=None`` halves as a tuple.
+_RETURN_STRUCTURE_FIX = ("issue #17 item 1, Keras's call contract: return structures of "
+                         "layers and stacked cells exactly as Keras 3 returns them "
+                         "(lowlevel/layers/rnn.py, bidirectional.py)")
+KNOWN_STRUCTURE_DIFFERENCES = {
+    "return_state returns a list, Keras a tuple": _RETURN_STRUCTURE_FIX,
+    "a stack's returned states are flat, Keras nests them per cell": _RETURN_STRUCTURE_FIX,
+    "merge_mode=None returns a list, Keras a tuple": _RETURN_STRUCTURE_FIX,
+}
+
+
+def known_structure_difference(c: Case) -> str | None:
+    """Why ``c``'s returned structure differs from Keras's today, or ``None``."""
+    opts = c.opts
+    if c.component == "StackedCells" and opts.get("return_state"):
+        return ("a stack's returned states are flat, Keras nests them per cell: "
+                + KNOWN_STRUCTURE_DIFFERENCES[
+                    "a stack's returned states are flat, Keras nests them per cell"])
+    if c.component not in CELLS + ("Embedding",) and opts.get("return_state"):
+        key = "return_state returns a list, Keras a tuple"
+        return f"{key}: {KNOWN_STRUCTURE_DIFFERENCES[key]}"
+    if c.component == "Bidirectional" and "merge_mode" in opts and opts["merge_mode"] is None:
+        key = "merge_mode=None returns a list, Keras a tuple"
+        return f"{key}: {KNOWN_STRUCTURE_DIFFERENCES[key]}"
+    return None
+
+
+def structure(nest) -> str:
+    """``nest``'s shape as a string: ``'tuple[T, list[T, T]]'`` (``T``: one tensor)."""
+    if isinstance(nest, (list, tuple)):
+        return f"{type(nest).__name__}[{', '.join(structure(n) for n in nest)}]"
+    if isinstance(nest, dict):
+        return "dict{" + ", ".join(f"{k}: {structure(v)}" for k, v in sorted(nest.items())) + "}"
+    return "T"
 
 
 def case(component, dtype="float32", device="/CPU:0", mode="eager", **options) -> Case:
@@ -181,13 +241,11 @@ def _mask(kind, batch, time_steps, rng):
 
 # -------------------------------------------------------------------- running
 def _forward(component, model, inputs, keras_side):
-    """Every returned tensor, flattened, for ``model`` on ``inputs``."""
+    """What ``model`` returns on ``inputs``, in its own structure (not flattened)."""
     if component == "Embedding":
-        return [model(inputs["ids"])]
+        return model(inputs["ids"])
     if component in CELLS:
-        states = list(inputs["states"])
-        out, new_states = model(inputs["x"], states)
-        return [out] + tf.nest.flatten(new_states)
+        return model(inputs["x"], list(inputs["states"]))
     kwargs = {}
     if "states" in inputs:
         kwargs["initial_state"] = list(inputs["states"])
@@ -197,7 +255,7 @@ def _forward(component, model, inputs, keras_side):
                 model.cell.get_initial_state(batch_size=1), kwargs["initial_state"])
     if "mask" in inputs:
         kwargs["mask"] = inputs["mask"]
-    return tf.nest.flatten(model(inputs["x"], **kwargs))
+    return model(inputs["x"], **kwargs)
 
 
 def _weighted_sum(output):
@@ -214,10 +272,14 @@ def _loss_and_grads(c, model, inputs, keras_side):
     sources = [s for s in tf.nest.flatten(sources)]
     variables = list(model.trainable_weights if keras_side else model.trainable_variables)
 
+    shape = []  # the structure, recorded in Python (a tf.function returns its own nests)
+
     def compute():
         with tf.GradientTape() as tape:
             tape.watch(sources)
-            outputs = _forward(c.component, model, inputs, keras_side)
+            returned = _forward(c.component, model, inputs, keras_side)
+            shape.append(structure(returned))
+            outputs = tf.nest.flatten(returned)
             loss = tf.add_n([_weighted_sum(o) for o in outputs])
         grads = tape.gradient(loss, sources + variables)
         grads = [tf.convert_to_tensor(g) if g is not None else None for g in grads]
@@ -225,17 +287,19 @@ def _loss_and_grads(c, model, inputs, keras_side):
 
     if c.mode == "function":
         compute = tf.function(compute)
-    return compute()
+    outputs, grads = compute()
+    return outputs, grads, shape[-1]
 
 
 def run_case(c: Case) -> Result:
-    """Build, run and compare one case; errors are ``scaled_error`` maxima."""
+    """Build, run and compare one case; errors are ``scaled_error`` maxima, structures
+    as :func:`structure` writes them (the values are compared flattened, in order)."""
     start = time.perf_counter()
     with tf.device(c.device):
         ours, theirs = build_pair(c)
         inputs = make_inputs(c)
-        their_out, their_grads = _loss_and_grads(c, theirs, inputs, True)
-        our_out, our_grads = _loss_and_grads(c, ours, inputs, False)
+        their_out, their_grads, their_structure = _loss_and_grads(c, theirs, inputs, True)
+        our_out, our_grads, our_structure = _loss_and_grads(c, ours, inputs, False)
     if len(our_out) != len(their_out):
         raise AssertionError(f"{c}: lowlevel returned {len(our_out)} tensors, Keras {len(their_out)}")
     output_error = max(scaled_error(a, b) for a, b in zip(our_out, their_out))
@@ -245,7 +309,7 @@ def run_case(c: Case) -> Result:
             raise AssertionError(f"{c}: a gradient is None on one side only")
     gradient_error = max(scaled_error(a, b) for a, b in pairs if a is not None)
     return Result(c, output_error, gradient_error, tolerance(c.dtype),
-                  time.perf_counter() - start)
+                  time.perf_counter() - start, our_structure, their_structure)
 
 
 def verify_matrix(devices=None, dtypes=("float32", "float64"), modes=("eager", "function")):

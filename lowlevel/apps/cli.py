@@ -23,6 +23,7 @@ def _parser() -> argparse.ArgumentParser:
                         help="only these dtypes (repeatable; default: both)")
     verify.add_argument("--mode", choices=["eager", "function"], action="append",
                         help="only these modes (repeatable; default: both)")
+    verify.add_argument("--golden", metavar="PATH", help="also compare every implementation with Keras results stored in PATH (e.g. keras_gpu_golden.npz)")
     bench.add_parser(commands)
     cli_experiment.add_parsers(commands)
     cli_gradients.add_parser(commands)
@@ -35,7 +36,7 @@ def main(argv=None) -> int:
         from lowlevel.apps import verify
         return verify.run(json_path=args.json,
                           dtypes=tuple(args.dtype or ("float32", "float64")),
-                          modes=tuple(args.mode or ("eager", "function")))
+                          modes=tuple(args.mode or ("eager", "function")), golden=args.golden)
     if args.command == "bench":
         from lowlevel.apps.bench import cli as bench
         return bench.run(args)

@@ -12,7 +12,7 @@ import numpy as np
 import tensorflow as tf
 
 from lowlevel import _checks
-from lowlevel import activations
+from lowlevel import activations, keras_config
 from lowlevel._weights import KerasOrderedWeights, assign_weights
 
 
@@ -277,6 +277,7 @@ class RecurrentCell(KerasOrderedWeights, tf.Module):
 
     @classmethod
     def from_config(cls, config):
+        config = keras_config.translate(cls, config)  # also a Keras cell's get_config()
         return cls(**config)
 
 

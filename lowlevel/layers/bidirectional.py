@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
+from lowlevel import keras_config
 from lowlevel._weights import KerasOrderedWeights, assign_weights
 from lowlevel.layers.rnn import RNN
 
@@ -88,3 +89,19 @@ class Bidirectional(KerasOrderedWeights, tf.Module):
         if self.return_state:
             return output + states
         return output[0] if len(output) == 1 else output
+
+    def get_config(self):
+        return {"layer": {"class": type(self.forward_layer),
+                          "config": self.forward_layer.get_config()},
+                "merge_mode": self.merge_mode,
+                "backward_layer": {"class": type(self.backward_layer),
+                                   "config": self.backward_layer.get_config()}}
+
+    @classmethod
+    def from_config(cls, config):
+        """From :meth:`get_config`, or from a ``keras.layers.Bidirectional``'s."""
+        config = dict(keras_config.translate(cls, config))
+        layer, backward = config.pop("layer"), config.pop("backward_layer", None)
+        return cls(layer["class"].from_config(layer["config"]),
+                   backward_layer=None if backward is None
+                   else backward["class"].from_config(backward["config"]), **config)

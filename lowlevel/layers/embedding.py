@@ -5,14 +5,14 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from lowlevel import _checks
+from lowlevel import _checks, keras_config
 from lowlevel._weights import KerasOrderedWeights
 from lowlevel.cells.base import _initial_value
 
 
 class Embedding(KerasOrderedWeights, tf.Module):
     """``Embedding(input_dim, output_dim, embeddings_initializer='uniform', trainable=True,
-    mask_zero=False)``, as ``keras.layers.Embedding``.
+    mask_zero=False, weights=None)``, as ``keras.layers.Embedding``.
 
     ``ids [batch, time]`` (integers in ``[0, input_dim)``) -> ``[batch, time, output_dim]``::
 
@@ -22,11 +22,12 @@ class Embedding(KerasOrderedWeights, tf.Module):
     rows). An id outside ``[0, input_dim)`` raises an error naming it, on every
     device: a GPU gather would silently return zeros instead.
     ``trainable=False`` (e.g. frozen GloVe vectors) keeps the table out of
-    ``trainable_variables``.
+    ``trainable_variables``. ``weights=[matrix]`` (or ``matrix``), as Keras 3 accepts it,
+    starts the table at ``matrix [input_dim, output_dim]`` (e.g. GloVe vectors).
     """
 
     def __init__(self, input_dim, output_dim, embeddings_initializer="uniform",
-                 trainable=True, mask_zero=False, dtype=tf.float32, name=None):
+                 trainable=True, mask_zero=False, weights=None, dtype=tf.float32, name=None):
         super().__init__(name=name)
         self.input_dim = _checks.positive_int(input_dim, "input_dim")
         self.output_dim = _checks.positive_int(output_dim, "output_dim")
@@ -39,6 +40,11 @@ class Embedding(KerasOrderedWeights, tf.Module):
                 _initial_value(embeddings_initializer, [self.input_dim, self.output_dim],
                                self.dtype, "embeddings_initializer"),
                 trainable=self.trainable, name="embeddings")
+        if weights is not None:
+            # Keras takes the matrix itself or a one-element list of it.
+            if not (isinstance(weights, (list, tuple)) and len(weights) == 1):
+                weights = [weights]
+            self.set_weights(weights)
 
     @property
     def weights(self):
@@ -53,6 +59,17 @@ class Embedding(KerasOrderedWeights, tf.Module):
         if not self.mask_zero:
             return None
         return tf.not_equal(tf.convert_to_tensor(ids), 0)
+
+    def get_config(self) -> dict:
+        return {"input_dim": self.input_dim, "output_dim": self.output_dim,
+                "embeddings_initializer": self.embeddings_initializer,
+                "trainable": self.trainable, "mask_zero": self.mask_zero,
+                "dtype": self.dtype.name}
+
+    @classmethod
+    def from_config(cls, config):
+        """From :meth:`get_config`, or from ``keras.layers.Embedding(...).get_config()``."""
+        return cls(**keras_config.translate(cls, config))
 
     def _check_ids(self, ids):
         ids = tf.convert_to_tensor(ids)

@@ -48,7 +48,7 @@ import numbers
 
 import tensorflow as tf
 
-from lowlevel import _checks
+from lowlevel import _checks, keras_config
 from lowlevel._weights import KerasOrderedWeights
 from lowlevel.cells import GRUCell, LSTMCell, SimpleRNNCell
 from lowlevel.loops.fast import fast_unroll
@@ -247,7 +247,7 @@ class RNN(KerasOrderedWeights, tf.Module):
 
     @classmethod
     def from_config(cls, config):
-        config = dict(config)
+        config = dict(keras_config.translate(cls, config))  # also a Keras RNN's get_config()
         cell = config.pop("cell")
         return cls(cell["class"].from_config(cell["config"]), **config)
 
@@ -280,6 +280,7 @@ class _CellLayer(RNN):
 
     @classmethod
     def from_config(cls, config):
+        config = keras_config.translate(cls, config)  # also a Keras layer's get_config()
         return cls(**config)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import tensorflow as tf
 
 from lowlevel import _checks
+from lowlevel import keras_config
 from lowlevel._weights import KerasOrderedWeights
 from lowlevel.layers.rnn import RNN
 
@@ -136,6 +137,7 @@ class StackedCells(KerasOrderedWeights, tf.Module):
 
     @classmethod
     def from_config(cls, config):
+        config = keras_config.translate(cls, config)  # also a Keras StackedRNNCells config
         return cls([c["class"].from_config(c["config"]) for c in config["cells"]])
 
 
