@@ -234,3 +234,14 @@ def test_ratio_error_bar_spans_baseline_quartiles_over_this_rows_quartiles():
 def test_every_implementation_has_a_colour_of_its_own():
     assert set(report.COLOURS) == set(speed.IMPLEMENTATIONS)
     assert len(set(report.COLOURS.values())) == len(report.COLOURS)
+
+
+@pytest.mark.parametrize("start, end, busy", [
+    ([1.5, 1.0, 0.5], [1.9, 1.2, 0.6], False),   # under 2 runnable processes on 2 cores
+    ([2.5, 1.0, 0.5], [1.0, 1.0, 0.5], True),
+    ([1.0, 1.0, 0.5], [3.0, 1.0, 0.5], True),
+])
+def test_table_warns_machine_busy_when_the_load_average_exceeds_the_cores(start, end, busy):
+    result = _result([_synthetic_row("keras_layer", [1.0, 1.0, 1.0])])
+    result["load_average"] = {"start": start, "end": end}
+    assert ("MACHINE BUSY" in report.format_table(result)) == busy

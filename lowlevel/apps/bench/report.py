@@ -98,7 +98,17 @@ def format_table(result) -> str:
     if load.get("start") is not None:
         lines.append(f"load average (1, 5, 15 min): {load['start']} at the start, "
                      f"{load['end']} at the end, on {env['cpu_count']} cores")
+        if machine_busy(load, env["cpu_count"]):
+            lines.append("MACHINE BUSY: more runnable processes than cores during the run; "
+                         "every time here, the peak included, is slowed by other work, and "
+                         "ratios between implementations can be off by more than they show.")
     return "\n".join(lines)
+
+
+def machine_busy(load: dict, cpu_count: int | None) -> bool:
+    """True when the 1-minute load average exceeded the cores at the start or the end."""
+    one_minute = [x[0] for x in (load.get("start"), load.get("end")) if x]
+    return bool(cpu_count) and any(x > cpu_count for x in one_minute)
 
 
 def _bars(ax, rows, groups, impls):
