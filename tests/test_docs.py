@@ -8,6 +8,7 @@ numbers.
 """
 
 import pathlib
+import re
 import subprocess
 import sys
 
@@ -66,3 +67,13 @@ def test_every_python_block_of_the_document_runs_in_order(document, tmp_path):
 def test_the_front_door_and_the_tutorials_have_blocks_to_run():
     for name in ("README.md", "docs/tutorial.md", "docs/tutorial.zh.md"):
         assert python_blocks((ROOT / name).read_text(encoding="utf-8")), name
+
+
+def test_every_relative_link_of_the_documents_points_to_a_file_that_exists():
+    broken = []
+    for document in DOCUMENTS:
+        for target in re.findall(r"\]\(([^)#\s]+)[^)]*\)", document.read_text(encoding="utf-8")):
+            if not target.startswith(("http://", "https://", "mailto:")) \
+                    and not (document.parent / target).exists():
+                broken.append(f"{document.relative_to(ROOT)}: {target}")
+    assert not broken, broken
