@@ -1,6 +1,8 @@
 # The two commands a newcomer needs: `make demo` and `make test`.
 # Each creates .venv if missing and installs the project into it first.
-PYTHON ?= $(shell command -v python3.11 || command -v python3)
+# Any CPython that TensorFlow 2.21 supports (3.10-3.13; pyproject.toml says so too).
+PYTHON ?= $(shell command -v python3.11 || command -v python3.12 || command -v python3.13 \
+                  || command -v python3.10 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
 # TensorFlow's C++ start-up chatter would bury the tables; set it to 0 to see it.
@@ -9,10 +11,13 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 .PHONY: demo test bench accuracy install clean
 
 $(BIN)/python:
+	@echo "==> creating $(VENV) with $(PYTHON)"
 	$(PYTHON) -m venv $(VENV)
 
 # Reinstall whenever pyproject.toml changes.
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
+	@echo "==> installing the project and its test tools into $(VENV)" \
+	      "(the first time downloads TensorFlow: several minutes)"
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@
@@ -22,17 +27,24 @@ install: $(VENV)/.installed
 # The main job: parity table, quick speed table, the gradient lab's quick studies,
 # a short training run.
 demo: install
+	@echo "==> lowlevel verify: the parity matrix against Keras"
 	$(BIN)/lowlevel verify
+	@echo "==> lowlevel bench --quick: step speed against Keras (runs/bench/)"
 	$(BIN)/lowlevel bench --quick --out runs/bench
+	@echo "==> lowlevel gradients --quick: the gradient lab (runs/gradients/)"
 	$(BIN)/lowlevel gradients all --quick --out runs/gradients
+	@echo "==> lowlevel train: a short run on the synthetic corpus (runs/demo/)"
 	rm -rf runs/demo
 	$(BIN)/lowlevel train --data synthetic --num-train 10000 --num-test 2000 --cell gru \
 	    --style layer --units 32 --embedding-dim 32 --optimizer adam --lr 0.005 --epochs 5 \
 	    --out runs/demo
+	@echo "==> lowlevel predict: two synthetic reviews, positive then negative"
 	$(BIN)/lowlevel predict --run runs/demo "1 70 120 170" "1 95 145 195"
 
-# Up to 4 worker processes (pytest-xdist); a plain `pytest` runs serially.
+# Up to 4 worker processes (pytest-xdist); a plain `pytest` runs serially. No test has
+# a wall-clock limit, so a busy machine makes the suite slower, not red.
 test: install
+	@echo "==> running the test suite (tests/, README and docs blocks included) in up to 4 processes"
 	$(BIN)/python -m pytest -n auto --maxprocesses 4
 
 bench: install

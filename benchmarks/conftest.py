@@ -68,7 +68,7 @@ def medians():
 def pytest_terminal_summary(terminalreporter):
     if not MEDIANS:
         return
-    from lowlevel.apps.bench.cli import baseline_of
+    from lowlevel.apps.bench.names import baseline_of
 
     tr = terminalreporter
     tr.section("median time ratio baseline / implementation (>1: faster); baseline "

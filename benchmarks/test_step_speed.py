@@ -8,7 +8,7 @@ ends with ``.numpy()``, so the device work is inside the measurement. The cases 
 
 import time
 
-from lowlevel.apps.bench.cli import baseline_of
+from lowlevel.apps.bench.names import baseline_of
 from lowlevel.apps.bench.speed import build_case, environment, matmul_flops
 
 ROUNDS = {"quick": 3, "tutorial": 5, "large": 3}

@@ -7,48 +7,60 @@ two together with Keras's call contract and Keras's weight layout, so that
 :func:`from_keras` and :func:`to_keras` convert whole objects, architecture and weights.
 
 Every public submodule is reachable after ``import lowlevel``, as ``keras.optimizers``
-is after ``import keras`` (``lowlevel.optimizers.RMSprop(1e-3)``); the ones not needed
-by the names above are imported on first use (a module ``__getattr__``, PEP 562), so
-``import lowlevel`` stays as fast as its layers.
+is after ``import keras`` (``lowlevel.optimizers.RMSprop(1e-3)``).
+
+The names below load on first use (PEP 562), so that ``import lowlevel`` alone, as the
+``lowlevel`` command line does before parsing its arguments, does not import TensorFlow.
 """
 
-import importlib
+from __future__ import annotations
 
-from lowlevel.cells import GRUCell, LSTMCell, SimpleRNNCell
-from lowlevel.clipping import clip_by_global_norm, clip_by_norm, clip_by_value, global_norm
-from lowlevel.convert import from_keras, to_keras
-from lowlevel.layers import (GRU, LSTM, RNN, Bidirectional, Embedding, SimpleRNN, StackedCells,
-                             stack_layers)
-from lowlevel.loops.reference import unroll
+import importlib
+import importlib.util
+from typing import TYPE_CHECKING
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "SimpleRNNCell", "LSTMCell", "GRUCell", "StackedCells", "RNN", "SimpleRNN", "LSTM",
-    "GRU", "stack_layers", "Bidirectional", "Embedding", "unroll", "clip_by_value", "clip_by_norm",
-    "clip_by_global_norm", "global_norm", "from_keras", "to_keras",
-]
-
-# Submodules imported on first attribute access: name -> module path. ``data`` is the
-# applications' data package (IMDB, GloVe, the synthetic corpus); the library itself
-# never imports it.
-_LAZY_SUBMODULES = {
-    name: f"lowlevel.{name}"
-    for name in ("optimizers", "train", "models", "gradients", "clipping", "distribute",
-                 "parity", "tolerances", "cells", "loops", "layers", "activations",
-                 "convert", "keras_config", "apps")
+# Public name -> the module that defines it.
+_EXPORTS = {
+    "SimpleRNNCell": "lowlevel.cells", "LSTMCell": "lowlevel.cells", "GRUCell": "lowlevel.cells",
+    "StackedCells": "lowlevel.layers", "RNN": "lowlevel.layers", "SimpleRNN": "lowlevel.layers",
+    "LSTM": "lowlevel.layers", "GRU": "lowlevel.layers", "stack_layers": "lowlevel.layers",
+    "Bidirectional": "lowlevel.layers", "Embedding": "lowlevel.layers",
+    "unroll": "lowlevel.loops.reference",
+    "clip_by_value": "lowlevel.clipping", "clip_by_norm": "lowlevel.clipping",
+    "clip_by_global_norm": "lowlevel.clipping", "global_norm": "lowlevel.clipping",
+    "from_keras": "lowlevel.convert", "to_keras": "lowlevel.convert",
 }
-_LAZY_SUBMODULES["data"] = "lowlevel.apps.data"
+# ``lowlevel.data``: the applications' data package (IMDB, GloVe, the synthetic corpus),
+# reachable as Keras users expect ``keras.datasets``; the library itself never uses it.
+_ALIASES = {"data": "lowlevel.apps.data"}
+
+__all__ = list(_EXPORTS)
+
+if TYPE_CHECKING:  # type checkers and IDEs see the names directly
+    from lowlevel.cells import GRUCell, LSTMCell, SimpleRNNCell
+    from lowlevel.clipping import clip_by_global_norm, clip_by_norm, clip_by_value, global_norm
+    from lowlevel.convert import from_keras, to_keras
+    from lowlevel.layers import (GRU, LSTM, RNN, Bidirectional, Embedding, SimpleRNN,
+                                 StackedCells, stack_layers)
+    from lowlevel.loops.reference import unroll
 
 
-def __getattr__(name):
-    """``lowlevel.<submodule>``, imported on first use (PEP 562)."""
-    if name in _LAZY_SUBMODULES:
-        module = importlib.import_module(_LAZY_SUBMODULES[name])
-        globals()[name] = module  # later look-ups skip this function
-        return module
-    raise AttributeError(f"module 'lowlevel' has no attribute {name!r}")
+def __getattr__(name: str):
+    """``lowlevel.LSTM`` imports :mod:`lowlevel.layers` on first use; ``lowlevel.train`` and
+    the other submodules load the same way."""
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name]), name)
+    elif name in _ALIASES:
+        value = importlib.import_module(_ALIASES[name])
+    elif not name.startswith("_") and importlib.util.find_spec(f"{__name__}.{name}") is not None:
+        value = importlib.import_module(f"{__name__}.{name}")
+    else:
+        raise AttributeError(f"module 'lowlevel' has no attribute {name!r}")
+    globals()[name] = value  # the next access is a plain lookup
+    return value
 
 
-def __dir__():
-    return sorted(set(globals()) | set(_LAZY_SUBMODULES))
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_EXPORTS})

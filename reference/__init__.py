@@ -1,6 +1,7 @@
 """The tutorial's models written with Keras: the yardstick lowlevel is measured against.
 
-The classic "RNN in TensorFlow 2" IMDB sentiment tutorial, in Keras 3, with its
+The IMDB sentiment models of chapter 11 of Liangqu Long's *TensorFlow 深度学习*
+(github.com/dragen1860/Deep-Learning-with-TensorFlow-book, ``ch11/``), in Keras 3, with its
 bugs fixed (each listed at the top of ``models.py``, ``embedding.py``, ``training.py``).
 This package never imports ``lowlevel``.
 

@@ -7,10 +7,9 @@ import sys
 import numpy as np
 import pytest
 
-from lowlevel.apps.bench import cli as bench
 from lowlevel.apps import cli
+from lowlevel.apps.bench import measure, report, speed
 from lowlevel.apps.experiment import run as experiment
-from lowlevel.apps.bench import speed
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), os.pardir, "benchmarks"))
 import epoch_time  # noqa: E402
@@ -77,7 +76,7 @@ def test_bench_skips_what_this_machine_lacks_with_the_reason(quick_run):
     _, result = quick_run
     skipped = {(s["kind"], s["implementation"]): s["reason"] for s in result["skipped"]}
     assert all(impl != "lowlevel" for _, impl in skipped)
-    table = bench.format_table(result)
+    table = report.format_table(result)
     assert "lstm   train_step lowlevel_stacked" in table
 
 
@@ -92,9 +91,11 @@ def test_bench_rejects_unknown_names_naming_the_flag(argv, named, capsys):
     assert named in capsys.readouterr().err
 
 
-def test_bench_rejects_a_nonpositive_size_naming_the_dimension(tmp_path):
-    with pytest.raises(ValueError, match=r"size\['batch'\]"):
-        cli.main(["bench", "--size", "quick", "--batch", "0", "--out", str(tmp_path)])
+def test_bench_rejects_a_nonpositive_size_in_one_line_naming_the_dimension(tmp_path, capsys):
+    code = cli.main(["bench", "--size", "quick", "--batch", "0", "--out", str(tmp_path)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2
+    assert err[-1].startswith("lowlevel bench: error: `size['batch']`"), err
 
 
 def test_epoch_time_measures_both_sides_over_the_same_steps(tmp_path):
@@ -154,3 +155,93 @@ def test_bench_cases_each_traced_once_are_not_reported_as_retracing(caplog):
             for phase in speed.PHASES:
                 case.run(phase)
     assert not [r for r in caplog.records if "retracing" in r.getMessage()]
+
+
+# ------------------------------------------------- what the bench output lets a reader trust
+def _result(rows, skipped=()):
+    env = dict(tensorflow="2.x", keras="3.x", cpu="cpu", cpu_count=2, inter_op_threads=0,
+               intra_op_threads=0)
+    return dict(environment=env, device="CPU", peak_gflops=100.0, unreliable_spread=0.2,
+                load_average={"start": [1.5, 1.0, 0.5], "end": [2.5, 1.2, 0.6]},
+                sizes={"quick": speed.SIZES["quick"]}, rows=list(rows), skipped=list(skipped))
+
+
+def _synthetic_row(impl, seconds, peak_fraction=0.5):
+    median = float(np.median(seconds))
+    q1, q3 = (float(q) for q in np.percentile(seconds, [25, 75]))
+    return dict(size="quick", kind="lstm", phase="forward", implementation=impl,
+                baseline="keras_layer", median=median, q1=q1, q3=q3, seconds=seconds,
+                spread=measure.spread(seconds),
+                unreliable=measure.spread(seconds) > measure.UNRELIABLE_SPREAD,
+                ratio=1.0, gflops=peak_fraction * 100.0, peak_fraction=peak_fraction,
+                first_call=1.0, error=0.0)
+
+
+def test_spread_is_interquartile_range_over_median():
+    seconds = [1.0, 2.0, 3.0, 4.0, 5.0]  # q1 2, median 3, q3 4
+    assert measure.spread(seconds) == pytest.approx((4.0 - 2.0) / 3.0)
+
+
+def test_bench_rows_are_flagged_unreliable_exactly_when_spread_exceeds_a_fifth(quick_run):
+    _, result = quick_run
+    for row in result["rows"]:
+        spread = (row["q3"] - row["q1"]) / row["median"]
+        assert row["spread"] == pytest.approx(spread)
+        assert row["unreliable"] == (spread > 0.2)
+
+
+def test_bench_records_the_machines_load_at_start_and_end(quick_run):
+    _, result = quick_run
+    load = result["load_average"]
+    assert len(load["start"]) == 3 and len(load["end"]) == 3
+    assert all(x >= 0 for x in load["start"] + load["end"])
+    assert "load average (1, 5, 15 min)" in report.format_table(result)
+
+
+def test_table_says_unreliable_machine_busy_on_a_row_with_wide_spread_only():
+    steady = _synthetic_row("keras_layer", [1.0, 1.01, 1.02, 0.99, 1.0])
+    busy = _synthetic_row("lowlevel", [1.0, 2.0, 1.0, 3.0, 1.5])
+    table = report.format_table(_result([steady, busy]))
+    lines = {line.split()[2]: line for line in table.splitlines()
+             if line.startswith("lstm ")}
+    assert "unreliable: machine busy" in lines["lowlevel"]
+    assert "unreliable" not in lines["keras_layer"]
+    assert "1 of 2 rows unreliable" in table
+
+
+def test_table_shows_a_share_above_the_measured_peak_as_over_100_percent_and_explains_it():
+    row = _synthetic_row("keras_layer", [1.0, 1.0, 1.0], peak_fraction=1.2)
+    table = report.format_table(_result([row]))
+    assert ">100%" in table and "120%" not in table
+    assert "(*) faster than the matmul peak measured in this run" in table
+
+
+def test_table_lists_each_skipped_implementation_once_with_its_reason():
+    row = _synthetic_row("keras_layer", [1.0, 1.0, 1.0])
+    skipped = [dict(size="quick", kind=kind, phase="forward", implementation="torch",
+                    reason="PyTorch is not installed") for kind in ("lstm", "gru")]
+    table = report.format_table(_result([row], skipped))
+    assert "not run:\n  torch: PyTorch is not installed (2 cases)" in table
+
+
+def test_ratio_error_bar_spans_baseline_quartiles_over_this_rows_quartiles():
+    base = dict(q1=0.9, q3=1.1)
+    row = dict(q1=0.45, q3=0.55)
+    low, high = report.ratio_range(row, base)
+    assert low == pytest.approx(0.9 / 0.55) and high == pytest.approx(1.1 / 0.45)
+
+
+def test_every_implementation_has_a_colour_of_its_own():
+    assert set(report.COLOURS) == set(speed.IMPLEMENTATIONS)
+    assert len(set(report.COLOURS.values())) == len(report.COLOURS)
+
+
+@pytest.mark.parametrize("start, end, busy", [
+    ([1.5, 1.0, 0.5], [1.9, 1.2, 0.6], False),   # under 2 runnable processes on 2 cores
+    ([2.5, 1.0, 0.5], [1.0, 1.0, 0.5], True),
+    ([1.0, 1.0, 0.5], [3.0, 1.0, 0.5], True),
+])
+def test_table_warns_machine_busy_when_the_load_average_exceeds_the_cores(start, end, busy):
+    result = _result([_synthetic_row("keras_layer", [1.0, 1.0, 1.0])])
+    result["load_average"] = {"start": start, "end": end}
+    assert ("MACHINE BUSY" in report.format_table(result)) == busy

@@ -14,7 +14,7 @@ import tensorflow as tf
 
 from lowlevel.apps.bench import other_kernels
 from lowlevel.apps.bench import speed
-from lowlevel.apps.bench.cli import baseline_of
+from lowlevel.apps.bench.names import baseline_of
 from lowlevel.tolerances import assert_close
 
 SIZE = "quick"

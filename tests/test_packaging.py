@@ -2,7 +2,15 @@
 
 import pathlib
 import re
-import tomllib
+import subprocess
+import sys
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
+
+import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 LIBRARY = ROOT / "lowlevel"
@@ -27,3 +35,43 @@ def test_every_package_folder_is_listed_in_pyproject():
     found.add("lowlevel_reference")
     assert listed == found
     assert config["package-dir"] == {"lowlevel_reference": "reference"}
+
+
+def _pyproject():
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())
+
+
+@pytest.mark.parametrize("minor", [10, 11, 12, 13])
+def test_requires_python_admits_every_cpython_tensorflow_2_21_ships_wheels_for(minor):
+    specifier = _pyproject()["project"]["requires-python"]
+    assert specifier == ">=3.10,<3.14", specifier
+    low, high = (int(part.split(".")[1]) for part in re.findall(r"3\.\d+", specifier))
+    assert low <= minor < high
+
+
+def test_licence_is_an_spdx_string_with_a_setuptools_that_reads_it():
+    config = _pyproject()
+    assert config["project"]["license"] == "Apache-2.0"
+    assert "setuptools>=77" in config["build-system"]["requires"]
+
+
+def test_py_typed_marks_the_package_as_typed_and_ships_with_it():
+    assert (LIBRARY / "py.typed").is_file()
+    assert "py.typed" in _pyproject()["tool"]["setuptools"]["package-data"]["lowlevel"]
+
+
+def test_importing_lowlevel_loads_no_tensorflow_until_a_name_is_used():
+    code = ("import sys, lowlevel; before = 'tensorflow' in sys.modules; "
+            "names = [getattr(lowlevel, n) for n in lowlevel.__all__]; "
+            "print(before, 'tensorflow' in sys.modules, len(names))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          cwd=ROOT, env={"PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2"})
+    assert done.returncode == 0, done.stderr
+    import lowlevel
+    assert done.stdout.split() == ["False", "True", str(len(lowlevel.__all__))]
+
+
+def test_an_unknown_name_is_an_attribute_error_naming_it():
+    import lowlevel
+    with pytest.raises(AttributeError, match="no attribute 'LSTMM'"):
+        lowlevel.LSTMM  # noqa: B018

@@ -3,7 +3,9 @@ also rows against Keras results computed elsewhere (Keras on a GPU: ``keras_gpu_
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import os
 import sys
 import time
@@ -23,6 +25,28 @@ def _format_row(row: dict) -> str:
               f"{row['output_error']:.1e}", f"{row['gradient_error']:.1e}",
               f"{row['tolerance']:.0e}", row["structure"], "ok" if row["ok"] else "FAIL"]
     return "  ".join(str(v)[:w].ljust(w) for v, (_, w) in zip(values, _COLUMNS))
+
+
+class _NotRetracing(logging.Filter):
+    """Drops TensorFlow's "triggered tf.function retracing" warning.
+
+    Every case wraps the same function of :mod:`lowlevel.parity` in a new ``tf.function``
+    and traces it once: TensorFlow counts traces per code object, not per function, and
+    takes those single traces for a retracing loop.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "triggered tf.function retracing" not in record.getMessage()
+
+
+@contextlib.contextmanager
+def _retracing_warnings_dropped():
+    logger, dropped = tf.get_logger(), _NotRetracing()
+    logger.addFilter(dropped)
+    try:
+        yield
+    finally:
+        logger.removeFilter(dropped)
 
 
 def run(json_path: str | None = None, dtypes=("float32", "float64"),
@@ -48,10 +72,11 @@ def run(json_path: str | None = None, dtypes=("float32", "float64"),
     print("  ".join(name.ljust(w) for name, w in _COLUMNS), file=out)
     rows = []
     start = time.perf_counter()
-    for case in cases:
-        row = parity.run_case(case).row()
-        rows.append(row)
-        print(_format_row(row), file=out, flush=True)
+    with _retracing_warnings_dropped():
+        for case in cases:
+            row = parity.run_case(case).row()
+            rows.append(row)
+            print(_format_row(row), file=out, flush=True)
     failed = sum(not r["ok"] for r in rows)
     golden_table = []
     if golden:

@@ -10,7 +10,7 @@ every implementation, plus two callables:
 
 Both are compiled (``tf.function``) except for the eager cell loop and PyTorch. Both
 return something with ``.numpy()``; a timed call ends with it, so the device work is
-inside the measurement. Used by ``lowlevel bench`` (:mod:`lowlevel.apps.bench.cli`), by the
+inside the measurement. Used by ``lowlevel bench`` (:mod:`lowlevel.apps.bench.measure`), by the
 pytest-benchmark suite in ``benchmarks/`` and, untimed, by ``tests/test_benchmarks_smoke.py``.
 
 Implementations:
@@ -49,32 +49,10 @@ import tensorflow as tf
 import lowlevel
 import lowlevel.optimizers
 from lowlevel.apps.bench import other_kernels
+from lowlevel.apps.bench.names import (BASELINE, DEFAULT_SIZES, GATES, IMPLEMENTATIONS,  # noqa: F401
+                                       KINDS, LOWLEVEL_IMPLEMENTATIONS, PHASES, SEED, SIZES)
 
-SEED = 0
 LEARNING_RATE = 1e-3
-
-# Shapes; every size stacks ``layers`` layers (all but the top return sequences).
-SIZES = {
-    "quick": dict(batch=8, time=10, input=6, units=5, layers=2),        # smoke tests only
-    "tutorial": dict(batch=128, time=80, input=100, units=64, layers=2),
-    "large": dict(batch=64, time=200, input=256, units=256, layers=2),
-}
-DEFAULT_SIZES = ("tutorial", "large")
-
-KINDS = ("simple", "lstm", "gru")
-PHASES = ("forward", "train_step")
-GATES = {"simple": 1, "lstm": 4, "gru": 3}  # fused gate blocks of each kernel
-
-# ``lowlevel`` is the layers' default implementation; ``lowlevel_<name>`` forces one.
-LOWLEVEL_IMPLEMENTATIONS = {"lowlevel": None, "lowlevel_reference": "reference",
-                            "lowlevel_fast": "fast", "lowlevel_bptt": "bptt"}
-# The baseline comes first, so that it is built and traced first.
-IMPLEMENTATIONS = ("keras_layer", *LOWLEVEL_IMPLEMENTATIONS, "lowlevel_stacked",
-                   "lowlevel_unrolled",
-                   "lowlevel_bfloat16",
-                   "keras_mixed_bfloat16", "keras_cell_loop_function",
-                   "keras_cell_loop_eager", "block_lstm", "keras_cudnn", "torch")
-BASELINE = "keras_layer"
 
 _LOWLEVEL_LAYER = {"simple": lowlevel.SimpleRNN, "lstm": lowlevel.LSTM, "gru": lowlevel.GRU}
 _KERAS_LAYER = {"simple": keras.layers.SimpleRNN, "lstm": keras.layers.LSTM,

@@ -1,0 +1,169 @@
+"""Timing the bench's cases: round-robin rounds in one process, the machine's load beside them.
+
+For each size and cell kind, every implementation (:mod:`lowlevel.apps.bench.speed`) is built from
+the same seeded weights and data, called once (trace + first run, timed as
+``first_call``), checked against its baseline's first output, warmed up once, then
+timed in ``repeats`` round-robin rounds: within a round each implementation runs
+once, and the starting implementation rotates from round to round, so slow drifts of
+a shared machine fall on all of them alike. Reported per row:
+
+- ``median`` and the quartiles ``q1``, ``q3`` of the per-call seconds; ``spread`` =
+  ``(q3 - q1) / median``, and ``unreliable`` when it exceeds :data:`UNRELIABLE_SPREAD`
+  (the machine was busy: another process took the cores during some calls);
+- ``ratio`` = baseline median / this median (> 1: faster than the baseline), where the
+  baseline is ``keras_layer``, or ``keras_mixed_bfloat16`` for ``lowlevel_bfloat16``;
+- ``gflops`` = :func:`lowlevel.apps.bench.speed.matmul_flops` / median, and ``peak_fraction``,
+  its share of a large float32 matmul's rate measured in the same run (before and after
+  the cases; the better of the two);
+- ``error`` = the scaled error ``max|a - b| / max|b|`` of the first call's result (the
+  forward output, or the first training loss) against the baseline's.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+import numpy as np
+import tensorflow as tf
+
+from lowlevel.apps.bench import speed
+from lowlevel.apps.bench.names import DEFAULT_IMPLEMENTATIONS, DEFAULT_REPEATS, baseline_of
+
+# A row whose interquartile range exceeds this share of its median is flagged: with
+# the machine this busy, a ratio can be off by more than the differences it reports.
+UNRELIABLE_SPREAD = 0.2
+
+
+def scaled_error(actual, expected) -> float:
+    actual, expected = np.asarray(actual, np.float64), np.asarray(expected, np.float64)
+    scale = max(float(np.max(np.abs(expected))), np.finfo(np.float64).tiny)
+    return float(np.max(np.abs(actual - expected))) / scale
+
+
+def spread(seconds) -> float:
+    """``(q3 - q1) / median`` of the per-call seconds."""
+    q1, median, q3 = np.percentile(seconds, [25, 50, 75])
+    return float((q3 - q1) / median)
+
+
+def load_average() -> list[float] | None:
+    """The 1-, 5- and 15-minute load averages (runnable processes), where the OS has them."""
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except (AttributeError, OSError):  # not on Windows
+        return None
+
+
+def matmul_peak(n: int = 2048, repeats: int = 7) -> float:
+    """GFLOP/s of a compiled ``[n, n] @ [n, n]`` float32 matmul, best of ``repeats``.
+
+    The best, not the median: a peak is what the machine can do, and a busy moment
+    on a shared machine only ever slows a call down.
+    """
+    rng = np.random.default_rng(speed.SEED)
+    a, b = (tf.constant(rng.standard_normal((n, n)), tf.float32) for _ in range(2))
+    matmul = tf.function(tf.matmul)
+    matmul(a, b).numpy()
+    seconds = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        matmul(a, b).numpy()
+        seconds.append(time.perf_counter() - start)
+    return 2.0 * n ** 3 / min(seconds) / 1e9
+
+
+def _timed(case, phase):
+    start = time.perf_counter()
+    result = case.run(phase)
+    return time.perf_counter() - start, result
+
+
+def choose(size_name, size, kind, phase, implementations):
+    """``(chosen, skipped)``: the implementations that run, and why the others do not."""
+    chosen, skipped = [], []
+    for impl in implementations:
+        reason = speed.unavailable(impl) or speed.applies(
+            kind, impl, phase, size_name if size_name in speed.SIZES else size)
+        if reason is None and baseline_of(impl) not in implementations:
+            reason = f"its baseline {baseline_of(impl)} is not selected"
+        if reason is None:
+            chosen.append(impl)
+        else:
+            skipped.append(dict(size=size_name, kind=kind, phase=phase,
+                                implementation=impl, reason=reason))
+    return chosen, skipped
+
+
+def _row(size_name, size, kind, phase, impl, seconds, first_call, first_result):
+    median = float(np.median(seconds[impl]))
+    q1, q3 = (float(q) for q in np.percentile(seconds[impl], [25, 75]))
+    base = baseline_of(impl)
+    row_spread = spread(seconds[impl])
+    return dict(
+        size=size_name, shape=dict(size), kind=kind, phase=phase, implementation=impl,
+        baseline=base, median=median, q1=q1, q3=q3, seconds=seconds[impl],
+        spread=row_spread, unreliable=row_spread > UNRELIABLE_SPREAD,
+        ratio=float(np.median(seconds[base])) / median,
+        gflops=speed.matmul_flops(kind, size, phase) / median / 1e9,
+        first_call=first_call[impl],
+        error=scaled_error(first_result[impl], first_result[base]))
+
+
+def measure_group(size_name, size, kind, phases, implementations, repeats, log):
+    """Rows and skips for one size and cell kind (all phases); no peak fractions yet."""
+    rows, skipped, cases = [], [], {}
+    for phase in phases:
+        chosen, phase_skipped = choose(size_name, size, kind, phase, implementations)
+        skipped += phase_skipped
+        first_call, first_result = {}, {}
+        for impl in chosen:
+            if impl not in cases:
+                cases[impl] = speed.build_case(kind, impl, size)
+            first_call[impl], first_result[impl] = _timed(cases[impl], phase)
+            _timed(cases[impl], phase)  # warm-up: a second trace can hide in the first runs
+        seconds = {impl: [] for impl in chosen}
+        for r in range(repeats):
+            for impl in chosen[r % len(chosen):] + chosen[:r % len(chosen)]:
+                seconds[impl].append(_timed(cases[impl], phase)[0])
+        phase_rows = [_row(size_name, size, kind, phase, impl, seconds, first_call,
+                           first_result) for impl in chosen]
+        rows += phase_rows
+        print(f"  {size_name} {kind} {phase}: " + ", ".join(
+            f"{row['implementation']} {row['ratio']:.2f}x"
+            + (" (unreliable)" if row["unreliable"] else "") for row in phase_rows),
+            file=log, flush=True)
+    return rows, skipped
+
+
+def run_bench(sizes, kinds=speed.KINDS, phases=speed.PHASES,
+              implementations=DEFAULT_IMPLEMENTATIONS, repeats=DEFAULT_REPEATS,
+              peak_n=2048, log=None) -> dict:
+    """Measure; ``sizes`` is a list of ``(name, shape dict)``. Returns the JSON content."""
+    log = sys.stderr if log is None else log
+    if repeats < 1:
+        raise ValueError(f"`repeats` must be >= 1; received {repeats}.")
+    implementations = list(dict.fromkeys([speed.BASELINE, *implementations]))
+    for impl in implementations:
+        speed.applies("lstm", impl, "forward", "tutorial")  # raises on an unknown name
+    load_start = load_average()
+    peak_start = matmul_peak(peak_n)
+    print(f"float32 matmul peak ({peak_n}x{peak_n}x{peak_n}): {peak_start:.1f} GFLOP/s; "
+          f"load average {load_start} on {os.cpu_count()} cores", file=log, flush=True)
+    rows, skipped = [], []
+    for size_name, size in sizes:
+        for kind in kinds:
+            group_rows, group_skipped = measure_group(size_name, size, kind, phases,
+                                                      implementations, repeats, log)
+            rows += group_rows
+            skipped += group_skipped
+    peak = max(peak_start, matmul_peak(peak_n))  # a busy moment only lowers a measurement
+    for row in rows:
+        row["peak_fraction"] = row["gflops"] / peak
+    return {"environment": speed.environment(),
+            "device": "GPU" if speed.gpu_present() else "CPU",
+            "peak_gflops": peak, "peak_matmul_n": peak_n, "repeats": repeats,
+            "load_average": {"start": load_start, "end": load_average()},
+            "unreliable_spread": UNRELIABLE_SPREAD,
+            "sizes": {name: size for name, size in sizes}, "rows": rows, "skipped": skipped}
