@@ -27,6 +27,7 @@ from lowlevel.cells.base import _initial_value
 from lowlevel.layers.embedding import Embedding
 from lowlevel.layers.rnn import GRU, LSTM, SimpleRNN
 from lowlevel.layers.stacking import StackedCells, stack_layers
+from lowlevel.loops.registry import cannot_run
 
 CELLS = {"simple": SimpleRNNCell, "lstm": LSTMCell, "gru": GRUCell}
 LAYERS = {"simple": SimpleRNN, "lstm": LSTM, "gru": GRU}
@@ -50,6 +51,18 @@ class Dense(tf.Module):
 
     def __call__(self, x):
         return x @ self.kernel + self.bias
+
+
+class _StackedLoop:
+    """The layer style's one time loop (:func:`lowlevel.stack_layers` of its layers).
+
+    A plain object, not a ``tf.Module``: variable tracking and checkpoints do not look
+    inside it, so they see the layers once, as the model's ``rnn``, and a checkpoint has
+    the same layout whether or not the layers run as one loop.
+    """
+
+    def __init__(self, layers):
+        self.layer = stack_layers(layers)
 
 
 class SentimentClassifier(KerasOrderedWeights, tf.Module):
@@ -117,11 +130,11 @@ class SentimentClassifier(KerasOrderedWeights, tf.Module):
             recurrent_weights = [w for layer in self.rnn for w in layer.weights]
             recurrent_layers = [f"rnn{i}" for i, layer in enumerate(self.rnn)
                                 for _ in layer.weights]
-            # One time loop over the stack ('bptt' differentiates each layer by hand, so
-            # its layers run in turn). Kept as a bound method, which nothing tracks:
-            # checkpoints and `trainable_variables` see the layers once, as `self.rnn`.
-            if self.rnn[0].implementation != "bptt":
-                self._run_stack = stack_layers(self.rnn).__call__
+            # One time loop over the stack, where the layers' loop can run stacked cells
+            # (not 'bptt', which differentiates one cell by hand: its layers run in turn).
+            stack = StackedCells([layer.cell for layer in self.rnn])
+            if cannot_run(self.rnn[0].implementation, stack) is None:
+                self._run_stack = _StackedLoop(self.rnn)
         self.head = Dense(self.units, head_units, dtype=dtype, name="head")
         self.out = Dense(head_units, 1, dtype=dtype, name="out")
         self._rng = (tf.random.Generator.from_seed(seed + 1000) if seed is not None
@@ -146,14 +159,14 @@ class SentimentClassifier(KerasOrderedWeights, tf.Module):
     def stacked(self):
         """The layer style's one time loop over its layers (:func:`lowlevel.stack_layers`
         of ``rnn``); ``None`` when the layers run in turn (cell style, ``'bptt'``)."""
-        return None if self._run_stack is None else self._run_stack.__self__
+        return None if self._run_stack is None else self._run_stack.layer
 
     # ------------------------------------------------------------------ call
     def encode(self, ids, training=False):
         """``ids [batch, time]`` -> last hidden state of the top layer ``[batch, units]``."""
         x = self.embedding(ids)  # [batch, time, embedding_dim]
         if self.stacked is not None:
-            return self._run_stack(x, training=training)
+            return self._run_stack.layer(x, training=training)
         if self.style == "layer":
             for layer in self.rnn:
                 x = layer(x, training=training)

@@ -34,6 +34,7 @@ COMPONENTS = CELLS + LAYERS + ("StackedCells", "Bidirectional", "Embedding")
 _CELL_OPTIONS = {"activation", "recurrent_activation", "use_bias", "unit_forget_bias",
                  "reset_after"}
 _LAYER_OPTIONS = {"return_sequences", "return_state", "go_backwards"}
+_OUR_OPTIONS = {"implementation"}  # ours only: the time loop (lowlevel.loops.registry)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,7 +44,8 @@ class Case:
     ``options`` (a tuple of ``(name, value)`` pairs) holds constructor arguments
     (cell and layer ones), plus ``mask`` (``'right'``, ``'left'``, ``'random'``),
     ``initial_state`` (True: random initial states), ``merge_mode`` and ``stack``
-    (the cell kinds of a :class:`StackedCells`).
+    (the cell kinds of a :class:`StackedCells`) and ``implementation`` (our layers'
+    time loop; Keras's twin has none).
     """
 
     component: str
@@ -172,7 +174,8 @@ def build_pair(c: Case, units=5, input_dim=4, vocabulary=11):
         kinds = opts.get("stack", ("LSTM", "GRU"))
         _, layer_kw = _split_options("", opts)
         ours = lowlevel.RNN(lowlevel.StackedCells(
-            [getattr(lowlevel, k + "Cell")(units, dtype=dtype) for k in kinds]), **layer_kw)
+            [getattr(lowlevel, k + "Cell")(units, dtype=dtype) for k in kinds]), **layer_kw,
+            **_ours_only(opts))
         ours.build(input_dim)
         theirs = keras.layers.RNN(keras.layers.StackedRNNCells(
             [getattr(keras.layers, k + "Cell")(units, dtype=dtype) for k in kinds], dtype=dtype),
@@ -182,7 +185,7 @@ def build_pair(c: Case, units=5, input_dim=4, vocabulary=11):
         kind = opts.get("layer", "LSTM") if c.component == "Bidirectional" else c.component
         cell_kw, layer_kw = _split_options(kind, opts)
         ours = getattr(lowlevel, kind)(units, input_dim=input_dim, dtype=dtype, **cell_kw,
-                                       **layer_kw)
+                                       **layer_kw, **_ours_only(opts))
         theirs = getattr(keras.layers, kind)(units, dtype=dtype, **cell_kw, **layer_kw)
         if c.component == "Bidirectional":
             merge_mode = opts.get("merge_mode", "concat")
@@ -195,6 +198,10 @@ def build_pair(c: Case, units=5, input_dim=4, vocabulary=11):
     theirs.set_weights([w.astype(dtype) for w in weights])
     ours.set_weights(theirs.get_weights())
     return ours, theirs
+
+
+def _ours_only(opts):
+    return {k: v for k, v in opts.items() if k in _OUR_OPTIONS}
 
 
 def _state_count(c: Case) -> int:
@@ -297,19 +304,41 @@ def run_case(c: Case) -> Result:
     start = time.perf_counter()
     with tf.device(c.device):
         ours, theirs = build_pair(c)
-        inputs = make_inputs(c)
-        their_out, their_grads, their_structure = _loss_and_grads(c, theirs, inputs, True)
-        our_out, our_grads, our_structure = _loss_and_grads(c, ours, inputs, False)
+        output_error, gradient_error, our_structure, their_structure = _compare(
+            c, ours, theirs, make_inputs(c))
+    return Result(c, output_error, gradient_error, tolerance(c.dtype),
+                  time.perf_counter() - start, our_structure, their_structure)
+
+
+def compare(c: Case, ours, twin, inputs, twin_is_keras=True):
+    """``(output_error, gradient_error)`` of ``ours`` against ``twin`` on ``inputs``; the
+    two must return the same structure (types, nesting, lengths).
+
+    ``c`` gives the component's kind (how to call it) and the mode; ``twin`` may be
+    Keras's (``twin_is_keras``) or a lowlevel model, e.g. a cell's own forward under
+    autodiff (``implementation='reference'``) against its hand-written backward.
+    """
+    output_error, gradient_error, ours_returned, twin_returned = _compare(
+        c, ours, twin, inputs, twin_is_keras)
+    if ours_returned != twin_returned:
+        raise AssertionError(f"{c}: lowlevel returned {ours_returned}, the twin {twin_returned}")
+    return output_error, gradient_error
+
+
+def _compare(c: Case, ours, twin, inputs, twin_is_keras=True):
+    """``(output_error, gradient_error, our_structure, twin_structure)``."""
+    their_out, their_grads, their_structure = _loss_and_grads(c, twin, inputs, twin_is_keras)
+    our_out, our_grads, our_structure = _loss_and_grads(c, ours, inputs, False)
     if len(our_out) != len(their_out):
-        raise AssertionError(f"{c}: lowlevel returned {len(our_out)} tensors, Keras {len(their_out)}")
+        raise AssertionError(f"{c}: lowlevel returned {len(our_out)} tensors, the twin "
+                             f"{len(their_out)}")
     output_error = max(scaled_error(a, b) for a, b in zip(our_out, their_out))
     pairs = [(a, b) for a, b in zip(our_grads, their_grads)]
     for a, b in pairs:
         if (a is None) != (b is None):
             raise AssertionError(f"{c}: a gradient is None on one side only")
     gradient_error = max(scaled_error(a, b) for a, b in pairs if a is not None)
-    return Result(c, output_error, gradient_error, tolerance(c.dtype),
-                  time.perf_counter() - start, our_structure, their_structure)
+    return output_error, gradient_error, our_structure, their_structure
 
 
 def verify_matrix(devices=None, dtypes=("float32", "float64"), modes=("eager", "function")):

@@ -1,12 +1,12 @@
 """Every ``implementation`` of the sequence layers computes the reference's numbers and Keras's.
 
-``'reference'`` is :func:`lowlevel.loops.reference.unroll`, ``'fast'`` :func:`lowlevel.loops.fast.fast_unroll`,
+The loops are named in :mod:`lowlevel.loops.registry`: ``'reference'`` is :func:`lowlevel.loops.reference.unroll`, ``'fast'`` :func:`lowlevel.loops.fast.fast_unroll`,
 ``'bptt'`` :func:`lowlevel.loops.bptt.bptt_unroll` (hand-written gradient), ``'unrolled'``
 :func:`lowlevel.loops.unrolled.chunked_unroll` (no loop, compiled chunks). Outputs, returned
 states and gradients with respect to inputs, initial states and weights must agree
-with Keras (through :mod:`lowlevel.parity`, with the layers' default implementation
-switched) and with the reference path, to the dtype's tolerance, with masks and
-``go_backwards``.
+with Keras (through :mod:`lowlevel.parity`, its case naming the implementation) and
+with the reference path, to the dtype's tolerance, with masks and ``go_backwards``. A
+named loop that cannot serve a call is an error naming it; ``'auto'`` runs one that can.
 """
 
 import numpy as np
@@ -16,14 +16,16 @@ import tensorflow as tf
 import lowlevel
 import lowlevel.layers.rnn
 from lowlevel import parity
+from lowlevel.loops import registry
 from lowlevel.loops.fast import fast_unroll
 from lowlevel.tolerances import assert_close, scaled_error, tolerance
 from lowlevel.loops.reference import unroll
 from lowlevel.loops.unrolled import CHUNK_SIZE, chunked_unroll
 
-IMPLEMENTATIONS = lowlevel.layers.rnn.IMPLEMENTATIONS
-# tests/test_parity.py already runs the whole matrix on the default implementation.
-NON_DEFAULT = [i for i in IMPLEMENTATIONS if i != lowlevel.layers.rnn.DEFAULT_IMPLEMENTATION]
+IMPLEMENTATIONS = tuple(registry.LOOPS)  # every loop; 'auto' runs one of them
+# tests/test_parity.py already runs the whole matrix on the default ('auto'), which
+# runs registry.choose's loop.
+NON_DEFAULT = [i for i in IMPLEMENTATIONS if i != registry.choose(None)]
 NOT_REFERENCE = [i for i in IMPLEMENTATIONS if i != "reference"]
 KINDS = [("SimpleRNN", {}), ("LSTM", {}), ("GRU", {}), ("GRU", {"reset_after": False})]
 
@@ -36,20 +38,15 @@ PARITY_CASES = [
 ]
 
 
-def _use_default(monkeypatch, implementation):
-    """Layers built without ``implementation=`` (as parity builds them) use this one."""
-    monkeypatch.setattr(lowlevel.layers.rnn, "DEFAULT_IMPLEMENTATION", implementation)
-
-
 @pytest.mark.parametrize("implementation", NON_DEFAULT)
 @pytest.mark.parametrize("options,dtype,mode", PARITY_CASES,
                          ids=[f"{parity.case('LSTM', **o).label()}-{d}-{m}"
                               for o, d, m in PARITY_CASES])
 @pytest.mark.parametrize("kind,extra", KINDS, ids=[k + str(e) for k, e in KINDS])
 def test_every_implementation_equals_keras_outputs_states_and_gradients(
-        monkeypatch, implementation, kind, extra, options, dtype, mode):
-    _use_default(monkeypatch, implementation)
-    result = parity.run_case(parity.case(kind, dtype, "/CPU:0", mode, **options, **extra))
+        implementation, kind, extra, options, dtype, mode):
+    result = parity.run_case(parity.case(kind, dtype, "/CPU:0", mode, **options, **extra,
+                                         implementation=implementation))
     assert result.ok, (f"{implementation}: output error {result.output_error:.3g}, gradient "
                        f"error {result.gradient_error:.3g}, tolerance {result.tolerance:.0e}")
 
@@ -60,11 +57,16 @@ def test_every_implementation_equals_keras_outputs_states_and_gradients(
     ("Bidirectional", {"layer": "GRU", "mask": "right", "return_sequences": True}),
     ("Bidirectional", {"layer": "LSTM", "return_state": True, "initial_state": True}),
 ])
-def test_composites_on_every_implementation_equal_keras(monkeypatch, implementation,
-                                                         component, options):
-    _use_default(monkeypatch, implementation)
-    result = parity.run_case(parity.case(component, "float64", "/CPU:0", "function",
-                                         **options))
+def test_composites_on_every_implementation_equal_keras(implementation, component, options):
+    case = parity.case(component, "float64", "/CPU:0", "function", **options,
+                       implementation=implementation)
+    if component == "StackedCells" and implementation == "bptt":
+        # bptt differentiates one cell by hand: a stack is an error naming it, no fallback.
+        with pytest.raises(ValueError, match="implementation='bptt' cannot run this layer: "
+                                             "StackedCells has no `backward` step"):
+            parity.run_case(case)
+        return
+    result = parity.run_case(case)
     assert result.ok, (result.output_error, result.gradient_error)
 
 
@@ -159,7 +161,7 @@ def _fast(output_size):
 
 def _chunked(chunk_size):
     def loop(step, x, init, **options):
-        return chunked_unroll(lambda x_t, states, weights: step(x_t, states), x, init,
+        return chunked_unroll(lambda x_t, states, weights, matmul: step(x_t, states), x, init,
                               output_size=1, chunk_size=chunk_size, **options)
     return loop
 
@@ -201,7 +203,7 @@ def test_fast_unroll_without_return_sequences_returns_no_sequence():
 def test_chunked_unroll_hands_every_step_the_same_weights():
     seen = []
 
-    def step(x_t, states, weights):
+    def step(x_t, states, weights, matmul):
         seen.append(weights)
         return states[0] + weights * x_t, [states[0] + weights * x_t]
 
@@ -249,21 +251,27 @@ def test_unrolled_input_gradient_is_one_concat_of_chunks_not_a_zero_tensor_per_c
     assert ops.count("ConcatV2") >= 1
 
 
-def test_unrolled_without_a_known_number_of_steps_runs_the_fast_loop():
+def test_unrolled_without_a_known_number_of_steps_is_an_error_and_auto_runs_the_fast_loop():
     layer = lowlevel.LSTM(5, input_dim=4, implementation="unrolled", return_sequences=True)
-    reference = lowlevel.LSTM(5, input_dim=4, implementation="reference", return_sequences=True)
-    reference.set_weights(layer.get_weights())
     call = tf.function(lambda x: layer(x),
+                       input_signature=[tf.TensorSpec([None, None, 4], tf.float32)])
+    with pytest.raises(ValueError, match="implementation='unrolled' cannot run this layer: "
+                                         "the number of time steps is unknown"):
+        call.get_concrete_function()
+    auto = lowlevel.LSTM(5, input_dim=4, return_sequences=True)
+    reference = lowlevel.LSTM(5, input_dim=4, implementation="reference", return_sequences=True)
+    reference.set_weights(auto.get_weights())
+    call = tf.function(lambda x: auto(x),
                        input_signature=[tf.TensorSpec([None, None, 4], tf.float32)])
     graph = call.get_concrete_function().graph
     assert any(node.op == "While" or node.op == "StatelessWhile"
                for f in graph.as_graph_def().library.function for node in f.node_def)
     x = tf.constant(np.random.default_rng(1).normal(size=(2, 7, 4)), tf.float32)
-    assert_close(call(x), reference(x), tf.float32, "unrolled, time unknown when traced")
+    assert_close(call(x), reference(x), tf.float32, "auto, time unknown when traced")
 
 
 # ------------------------------------------------------------------ the argument
-@pytest.mark.parametrize("implementation", IMPLEMENTATIONS)
+@pytest.mark.parametrize("implementation", registry.IMPLEMENTATIONS)
 def test_implementation_round_trips_through_get_config(implementation):
     layer = lowlevel.GRU(3, input_dim=2, implementation=implementation, reset_after=False)
     assert layer.get_config()["implementation"] == implementation
@@ -274,7 +282,8 @@ def test_implementation_round_trips_through_get_config(implementation):
 
 def test_default_implementation_is_the_measured_fastest_and_named_in_the_config():
     assert lowlevel.LSTM(2).implementation == lowlevel.layers.rnn.DEFAULT_IMPLEMENTATION
-    assert lowlevel.layers.rnn.DEFAULT_IMPLEMENTATION in IMPLEMENTATIONS
+    assert lowlevel.layers.rnn.DEFAULT_IMPLEMENTATION == "auto"
+    assert registry.choose(None) in IMPLEMENTATIONS
 
 
 @pytest.mark.parametrize("bad", ["cudnn", 2, None.__class__])
@@ -283,9 +292,14 @@ def test_unknown_implementation_is_an_error_naming_the_choices(bad):
         lowlevel.SimpleRNN(2, implementation=bad)
 
 
-def test_bptt_with_an_activation_without_known_derivative_falls_back_and_stays_correct():
+def test_bptt_with_an_activation_without_known_derivative_is_an_error_and_auto_stays_correct():
     layers = _twins("SimpleRNN", {"activation": "softsign"}, "float64")
     x = tf.constant(np.random.default_rng(4).normal(size=(2, 3, 4)))
+    with pytest.raises(ValueError, match="implementation='bptt' cannot run this layer: its "
+                                         "`activation` 'softsign' has no known derivative"):
+        layers["bptt"](x)
+    auto = lowlevel.SimpleRNN(5, input_dim=4, dtype="float64", activation="softsign")
+    auto.set_weights(layers["reference"].get_weights())
     expected = _run(layers["reference"], x, [], None, "function", False)
-    got = _run(layers["bptt"], x, [], None, "function", False)
+    got = _run(auto, x, [], None, "function", False)
     assert max(scaled_error(a, b) for a, b in zip(got[1], expected[1])) <= tolerance("float64")

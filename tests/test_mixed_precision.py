@@ -196,9 +196,10 @@ def test_training_dropout_in_the_compute_dtype_tracks_its_float64_twin_with_the_
     assert scaled_error(tf.cast(inference, tf.float64), tf.cast(got[0], tf.float64)) > 0.05
 
 
-@pytest.mark.parametrize("implementation", ["reference", "bptt"])
+@pytest.mark.parametrize("implementation", ["reference", "auto"])
 def test_stacked_cells_compute_in_the_compute_dtype_with_per_cell_weights(implementation):
-    """``RNN(StackedCells)``: every cell's weights cast; 'bptt' falls back to 'fast'."""
+    """``RNN(StackedCells)``: every cell's weights cast (on 'auto' too; 'bptt', which
+    cannot run a stack, is an error: tests/test_implementations.py)."""
     def stack(dtype):
         return lowlevel.StackedCells([lowlevel.LSTMCell(UNITS, input_dim=FEATURES, dtype=dtype),
                                       lowlevel.GRUCell(UNITS, input_dim=UNITS, dtype=dtype)])

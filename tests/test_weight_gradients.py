@@ -16,7 +16,7 @@ import lowlevel
 import lowlevel.layers.rnn
 from lowlevel.tolerances import assert_close
 from lowlevel.loops.unrolled import PER_CHUNK_MAX_BATCH, chunked_unroll
-from lowlevel.loops.weight_gradients import defer_weight_gradients, weight_matmul
+from lowlevel.loops.weight_gradients import defer_weight_gradients
 
 CELLS = [("SimpleRNNCell", {}), ("LSTMCell", {}), ("GRUCell", {}),
          ("GRUCell", {"reset_after": False})]
@@ -37,10 +37,10 @@ def _loss_and_gradients(stack, x, mask, go_backwards, per_chunk, compute_dtype=N
     initial = stack.get_initial_state(batch)
     compute_dtype = compute_dtype or stack.dtype
 
-    def step(x_t, states, weights):
+    def step(x_t, states, weights, matmul):
         cast = tf.nest.map_structure(lambda w: None if w is None else tf.cast(w, compute_dtype),
                                      weights)
-        return stack.step(x_t, states, masks=dropout_masks, weights=cast)
+        return stack.step(x_t, states, masks=dropout_masks, weights=cast, matmul=matmul)
 
     @tf.function
     def run(x, initial):
@@ -126,7 +126,8 @@ def _weight_gradient_matmuls(per_chunk):
     def gradients(x):
         with tf.GradientTape() as tape:
             weights = [[tf.identity(w) for w in stack.cast_weights(tf.float32)[0]]]
-            last, _, _ = chunked_unroll(lambda x_t, s, w: stack.step(x_t, s, weights=w), x,
+            last, _, _ = chunked_unroll(lambda x_t, s, w, matmul: stack.step(
+                                            x_t, s, weights=w, matmul=matmul), x,
                                         stack.get_initial_state(2), weights=weights,
                                         output_size=3, chunk_size=CHUNK,
                                         weight_gradients_per_chunk=per_chunk)
@@ -144,20 +145,28 @@ def test_backward_pass_forms_one_weight_gradient_matmul_per_weight_per_chunk():
     assert _weight_gradient_matmuls(per_chunk=True) == 2
 
 
-def test_weight_matmul_outside_a_chunk_is_the_plain_matmul_with_its_gradient():
+def test_steps_outside_a_deferring_chunk_get_the_plain_matmul_with_its_gradient():
     a = tf.constant([[1.0, 2.0]])
     w = tf.constant([[3.0], [4.0]])
+    seen = []
+
+    def step(x_t, states, weights, matmul):
+        seen.append(matmul)
+        return states[0], states
+
+    chunked_unroll(step, tf.zeros([1, 2, 1]), [tf.zeros([1, 1])], weights=w, output_size=1)
+    assert len(seen) == 2  # one matmul per step, handed on by the chunk
     with tf.GradientTape() as tape:
         tape.watch(w)
-        y = weight_matmul(a, w)
+        y = seen[0](a, w)
     assert y.numpy().item() == 11.0
     np.testing.assert_array_equal(tape.gradient(y, w).numpy(), [[1.0], [2.0]])
 
 
 def test_deferred_function_keeps_none_in_its_arguments_and_results():
     @defer_weight_gradients
-    def f(a, nothing, w):
-        return {"y": weight_matmul(a, w), "none": nothing}
+    def f(a, nothing, w, matmul):
+        return {"y": matmul(a, w), "none": nothing}
 
     a = tf.constant([[1.0, 2.0], [3.0, 4.0]])
     w = tf.constant([[1.0], [1.0]])
@@ -171,34 +180,37 @@ def test_deferred_function_keeps_none_in_its_arguments_and_results():
 
 def test_per_chunk_without_weights_is_an_error_naming_the_argument():
     with pytest.raises(ValueError, match="weight_gradients_per_chunk.*needs `weights`"):
-        chunked_unroll(lambda x_t, s, w: (x_t, [x_t]), tf.zeros([1, 3, 1]), [tf.zeros([1, 1])],
+        chunked_unroll(lambda x_t, s, w, matmul: (x_t, [x_t]), tf.zeros([1, 3, 1]),
+                       [tf.zeros([1, 1])],
                        output_size=1, weight_gradients_per_chunk=True)
 
 
 @pytest.mark.parametrize("batch,expected", [(PER_CHUNK_MAX_BATCH, True),
                                             (PER_CHUNK_MAX_BATCH + 1, False)])
-def test_unrolled_layer_forms_weight_gradients_per_chunk_at_small_batches_only(
-        monkeypatch, batch, expected):
+def test_unrolled_layer_forms_weight_gradients_per_chunk_at_small_batches_only(batch, expected):
     """The measured rule: per chunk where the batch (every per-step weight-gradient
-    matmul's inner dimension) is at most PER_CHUNK_MAX_BATCH."""
-    seen = []
-
-    def spy(*args, weight_gradients_per_chunk, **kwargs):
-        seen.append(weight_gradients_per_chunk)
-        return chunked_unroll(*args, weight_gradients_per_chunk=weight_gradients_per_chunk,
-                              **kwargs)
-
-    monkeypatch.setattr(lowlevel.layers.rnn, "chunked_unroll", spy)
+    matmul's inner dimension) is at most PER_CHUNK_MAX_BATCH. Three steps, one chunk:
+    per chunk 2 weight-gradient matmuls (kernel, recurrent kernel), per step 2 x 3."""
     layer = lowlevel.LSTM(2, input_dim=3, implementation="unrolled")
     reference = lowlevel.LSTM(2, input_dim=3, implementation="reference")
     reference.set_weights(layer.get_weights())
     x = tf.constant(np.random.default_rng(4).normal(size=(batch, 3, 3)), tf.float32)
-    with tf.GradientTape(persistent=True) as tape:
-        got, expected_output = layer(x), reference(x)
-    assert seen == [expected]
+
+    @tf.function
+    def gradients(x):
+        with tf.GradientTape() as tape:
+            y = layer(x)
+        return y, tape.gradient(y, layer.trainable_variables)
+
+    graph = gradients.get_concrete_function(x).graph.as_graph_def()
+    nodes = list(graph.node) + [n for f in graph.library.function for n in f.node_def]
+    matmuls = sum(1 for n in nodes if n.op == "MatMul" and n.attr["transpose_a"].b)
+    assert matmuls == (2 if expected else 2 * 3)
+    with tf.GradientTape() as tape:
+        expected_output = reference(x)
+    got, got_gradients = gradients(x)
     assert_close(got, expected_output, tf.float32, "output")
-    for g, e in zip(tape.gradient(got, layer.trainable_variables),
-                    tape.gradient(expected_output, reference.trainable_variables)):
+    for g, e in zip(got_gradients, tape.gradient(expected_output, reference.trainable_variables)):
         assert_close(g, e, tf.float32, "weight gradient")
 
 
@@ -210,8 +222,8 @@ class _LSTMCellReadingAVariable(lowlevel.LSTMCell):
         super().__init__(*args, **kwargs)
         self.output_scale = tf.Variable(tf.constant(1.5, self.dtype), name="output_scale")
 
-    def step(self, x_t, states, masks=(None, None), weights=None):
-        h, new_states = super().step(x_t, states, masks, weights)
+    def step(self, x_t, states, masks=(None, None), weights=None, matmul=tf.matmul):
+        h, new_states = super().step(x_t, states, masks, weights, matmul)
         return h * self.output_scale, new_states
 
 

@@ -1,4 +1,8 @@
-"""Recurrent cells: one time step each, ``output, new_states = cell(x_t, states)``."""
+"""Recurrent cells: one time step each, ``output, new_states = cell(x_t, states)``.
+
+Each cell's module holds its equations forward and backward; the contract a cell
+implements is :class:`RecurrentCell`'s (:mod:`lowlevel.cells.base`).
+"""
 
 from lowlevel.cells.base import RecurrentCell, dropout_mask
 from lowlevel.cells.gru import GRUCell, gru_step

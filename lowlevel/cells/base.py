@@ -1,8 +1,22 @@
-"""What every recurrent cell shares: variables, weight transfer, dropout masks.
+"""What every recurrent cell shares, and the contract a cell implements.
 
 A cell is one time step and nothing else: ``output, new_states = cell(x_t, states)``.
-The time loop lives in :mod:`lowlevel.loops.reference`; the equations of each cell live in a
-module-level ``*_step`` function that the cell (which owns the variables) calls.
+The time loops live in :mod:`lowlevel.loops`; they know no cell class, only this
+contract of :class:`RecurrentCell`:
+
+- ``forward(x_t, states, weights, masks, matmul) -> (output, new_states, saved)``: the
+  step's equations. ``weights`` is the nest :meth:`~RecurrentCell.step_weights` returns
+  (a loop may hand it reads or casts of the variables); ``matmul(a, w)`` forms every
+  product with a weight (``tf.matmul`` unless the loop records them);
+- ``backward(saved, d_output, d_states, weights, masks) -> (d_pre, d_prev_states)``: the
+  same step differentiated by hand, beside ``forward`` in the cell's module, for the
+  hand-written backpropagation through time (:mod:`lowlevel.loops.bptt`);
+- ``weight_gradients(xs, saved, d_pre, weights, masks) -> (d_xs, d_weights)``: every
+  weight's gradient as one matmul over all steps, from the steps' ``d_pre``;
+- ``step_weights()``, ``get_initial_state(batch)``, ``draw_dropout_masks(batch)``,
+  ``output_size``, ``dtype``.
+
+A cell without ``backward`` runs in every loop but ``'bptt'``.
 """
 
 from __future__ import annotations
@@ -159,28 +173,28 @@ class RecurrentCell(KerasOrderedWeights, tf.Module):
     def reset_dropout_mask(self) -> None:
         """Forget the cached masks: the next training call draws new ones.
 
-        Only hand-written eager loops need this (call it at the start of each
-        sequence batch, as Keras 3 requires too); the sequence layers draw masks
-        once per call, and a compiled function draws them afresh on every run.
+        As Keras's ``DropoutRNNCell``: the cell caches, its caller decides when a new
+        sequence batch starts. Only hand-written eager loops need this; the sequence
+        layers draw masks once per call, and a compiled function draws its own afresh
+        on every run (:meth:`cached_dropout_masks`).
         """
         self._cached_masks = None
 
     reset_recurrent_dropout_mask = reset_dropout_mask
 
-    def _masks_for_hand_stepping(self, x_t):
-        # Keras 3 caches one mask per cell forever, which breaks under tf.function
-        # (a tensor of another graph). We key the cache on the function being traced,
-        # so each compiled function draws its own masks, fresh on every execution.
-        graph = None if tf.executing_eagerly() else tf.compat.v1.get_default_graph()
-        # A tf.range loop or a tf.cond branch is a graph of its own, but the sequence
-        # belongs to the function around it: draw the masks there, once.
-        inner = graph
-        while graph is not None and type(graph).__name__ in _CONTROL_FLOW_GRAPHS:
-            graph = graph.outer_graph
-        # A new batch size can only mean a new sequence batch: draw new masks for it.
+    def cached_dropout_masks(self, x_t):
+        """The masks of the sequence batch ``x_t [batch, input_dim]`` belongs to.
+
+        Cached per (function being traced, batch size): eagerly until
+        :meth:`reset_dropout_mask`; inside ``tf.function`` the masks are drawn in the
+        function's own graph (not in the body of a ``tf.range`` loop or a branch
+        within it), so every step of one execution shares them and every execution
+        draws new ones. A new batch size can only be a new sequence batch.
+        """
+        graph = _sequence_graph()
         key = (graph, x_t.shape[0])
         if self._cached_masks is None or self._cached_masks[0] != key:
-            if graph is inner:
+            if graph is None or graph is tf.compat.v1.get_default_graph():
                 masks = self.draw_dropout_masks(tf.shape(x_t)[0])
             else:
                 if x_t.shape[0] is None:
@@ -194,38 +208,76 @@ class RecurrentCell(KerasOrderedWeights, tf.Module):
             self._cached_masks = (key, masks)
         return self._cached_masks[1]
 
-    # -------------------------------------------------------------------- step
-    def step(self, x_t, states, masks=(None, None), weights=None):
-        """One time step with explicit dropout masks; returns ``(output, new_states)``.
+    # ------------------------------------------------------------ the contract
+    def step_weights(self):
+        """The weights :meth:`forward` computes with: ``(kernel, recurrent_kernel, bias)``.
 
-        ``weights``: ``(kernel, recurrent_kernel, bias)`` to compute with instead of
-        the cell's variables (see :meth:`step_weights`).
+        The variables themselves (``bias`` is ``None`` without ``use_bias``). A loop
+        may hand :meth:`forward` these, their reads, or their casts (a nest of the
+        same structure); a cell with other weights returns its own nest.
+        """
+        return self.kernel, self.recurrent_kernel, self.bias
+
+    def cast_weights(self, dtype):
+        """:meth:`step_weights` cast to ``dtype`` (the mixed-precision path's weights).
+
+        The variables stay in :attr:`dtype` (float32, for the optimizer's small
+        updates) while the steps' matmuls run in ``dtype`` (bfloat16 or float16), as
+        Keras's ``mixed_bfloat16`` policy; the gradient flows back through the cast.
+        """
+        return tf.nest.map_structure(lambda w: None if w is None else tf.cast(w, dtype),
+                                     self.step_weights())
+
+    def forward(self, x_t, states, weights, masks=(None, None), matmul=tf.matmul):
+        """One step: ``(output [batch, units], new_states, saved)``.
+
+        ``weights``: the nest of :meth:`step_weights` (variables, reads or casts).
+        ``masks``: ``(m_x, m_h)`` of :meth:`draw_dropout_masks`, entries ``None``
+        without dropout. ``matmul(a, w)``: how to form every ``a @ w`` with a weight
+        ``w`` (a loop may pass one that records them, see
+        :mod:`lowlevel.loops.weight_gradients`). ``saved``: a tuple of ``[batch, k]``
+        tensors, what :meth:`backward` needs of this step.
         """
         raise NotImplementedError
 
-    def step_weights(self, weights=None):
-        """``(kernel, recurrent_kernel, bias)`` for one :meth:`step`.
+    def backward(self, saved, d_output, d_states, weights, masks=(None, None)):
+        """One step back: ``(d_pre [batch, P], d_prev_states)``.
 
-        ``weights=None`` (the default) gives the cell's own variables; otherwise
-        ``weights`` itself, e.g. :meth:`cast_weights`'s tensors. ``bias`` is ``None``
-        without ``use_bias``.
+        ``d_output``, ``d_states``: ``∂L/∂`` the step's output and new states (all of
+        the loss that reaches them); ``d_prev_states``: ``∂L/∂states_{t-1}`` through
+        this step; ``d_pre``: ``∂L/∂`` the step's pre-activations, all that
+        :meth:`weight_gradients` needs besides the saved values.
         """
+        raise NotImplementedError(f"{type(self).__name__} has no backward step.")
+
+    def weight_gradients(self, xs, saved, d_pre, weights, masks=(None, None)):
+        """``(∂L/∂xs, ∂L/∂weights)`` over all steps at once, from every step's ``d_pre``.
+
+        ``xs [time, batch, input_dim]``; ``saved`` and ``d_pre`` as :meth:`forward` and
+        :meth:`backward` give them, stacked over time (``[time, batch, k]``).
+        ``∂L/∂weights`` has the structure of ``weights`` (``None`` where a weight is).
+        Each weight's gradient is one matmul over all steps (:func:`sum_over_steps`).
+        """
+        raise NotImplementedError(f"{type(self).__name__} has no weight gradients.")
+
+    def cannot_backward(self):
+        """``None`` if :meth:`backward` can run this cell, else why not (one line)."""
+        if type(self).backward is RecurrentCell.backward:
+            return f"{type(self).__name__} has no backward step"
+        for argument in ("activation", "recurrent_activation"):
+            fn = getattr(self, argument, None)
+            if fn is not None and activations.derivative(fn) is None:
+                return (f"its `{argument}` {activations.name_of(fn)!r} has no known derivative "
+                        f"(known: {list(activations.DERIVATIVE_NAMES)})")
+        return None
+
+    def step(self, x_t, states, masks=(None, None), weights=None, matmul=tf.matmul):
+        """``(output, new_states)`` of :meth:`forward`; ``weights=None``: the variables."""
         if weights is None:
-            return self.kernel, self.recurrent_kernel, self.bias
-        kernel, recurrent_kernel, bias = weights
-        return kernel, recurrent_kernel, bias
-
-    def cast_weights(self, dtype):
-        """``(kernel, recurrent_kernel, bias)`` cast to ``dtype``: the ``weights`` of :meth:`step`.
-
-        The mixed-precision path of the sequence layers (``compute_dtype``) calls this
-        at every step (``'bptt'``: once per call), so the variables stay in :attr:`dtype`
-        (float32, for the optimizer's small updates) while every step's matmuls run in
-        ``dtype`` (bfloat16 or float16), as Keras's ``mixed_bfloat16`` policy. The
-        gradient flows back through the cast to the variables, in their own dtype.
-        """
-        return tuple(None if w is None else tf.cast(w, dtype)
-                     for w in (self.kernel, self.recurrent_kernel, self.bias))
+            weights = self.step_weights()
+        output, new_states, _ = self.forward(x_t, states, weights,
+                                             (None, None) if masks is None else masks, matmul)
+        return output, new_states
 
     def __call__(self, x_t, states, training=False):
         """``output, new_states = cell(x_t, states, training=False)``.
@@ -241,7 +293,7 @@ class RecurrentCell(KerasOrderedWeights, tf.Module):
         states = self._check_states(states, x_t.shape[0])
         masks = (None, None)
         if training and (self.dropout or self.recurrent_dropout):
-            masks = self._masks_for_hand_stepping(x_t)
+            masks = self.cached_dropout_masks(x_t)
         return self.step(x_t, states, masks)
 
     def _check_states(self, states, batch_size):
@@ -281,8 +333,51 @@ class RecurrentCell(KerasOrderedWeights, tf.Module):
         return cls(**config)
 
 
-# Graphs TensorFlow builds for the body of a loop or the branch of a conditional.
-_CONTROL_FLOW_GRAPHS = {"WhileBodyFuncGraph", "WhileCondFuncGraph", "CondBranchFuncGraph"}
+def _sequence_graph():
+    """``None`` eagerly; else the outermost function being traced.
+
+    A ``tf.range`` loop's body or a ``tf.cond`` branch is a function graph inside the
+    function's: walk out while the enclosing graph builds a function too.
+    """
+    if tf.executing_eagerly():
+        return None
+    graph = tf.compat.v1.get_default_graph()
+    while getattr(getattr(graph, "outer_graph", None), "building_function", False):
+        graph = graph.outer_graph
+    return graph
+
+
+def dropped(x, mask):
+    """``x ⊙ mask``, or ``x`` when ``mask`` is ``None`` (no dropout)."""
+    return x if mask is None else x * mask
+
+
+def sum_over_steps(a, d):
+    """``Σ_t a_tᵀ d_t`` as one matmul: ``a [time, batch, m]``, ``d [time, batch, n]`` -> ``[m, n]``.
+
+    The weight gradient of every ``y_t = a_t @ W``: ``[m, time*batch] @ [time*batch, n]``.
+    """
+    return tf.matmul(flat(a), flat(d), transpose_a=True)
+
+
+def flat(a):
+    """``[time, batch, k]`` -> ``[time*batch, k]``."""
+    return tf.reshape(a, [-1, a.shape[-1]])
+
+
+def input_and_weight_gradients(xs, h_prev, d_pre, d_recurrent, weights, masks):
+    """``(∂L/∂xs, (∂L/∂W, ∂L/∂U, ∂L/∂b))`` of ``a = x' W + b + h' U`` over all steps.
+
+    ``d_pre [time, batch, G*units]``: ``∂L/∂a``; ``d_recurrent``: ``∂L/∂(h' U)`` (the
+    same, unless the recurrent projection is gated after the matmul, as GRU's).
+    """
+    x_mask, h_mask = masks
+    kernel, _, bias = weights
+    d_kernel = sum_over_steps(dropped(xs, x_mask), d_pre)
+    d_recurrent_kernel = sum_over_steps(dropped(h_prev, h_mask), d_recurrent)
+    d_bias = None if bias is None else tf.reduce_sum(flat(d_pre), axis=0)
+    d_xs = tf.reshape(tf.matmul(flat(d_pre), kernel, transpose_b=True), tf.shape(xs))
+    return dropped(d_xs, x_mask), (d_kernel, d_recurrent_kernel, d_bias)
 
 
 def dropout_mask(rng: tf.random.Generator, shape, rate: float, dtype):

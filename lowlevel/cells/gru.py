@@ -1,4 +1,4 @@
-"""Gated recurrent unit (Cho et al. 2014), as Keras's ``GRUCell``.
+"""Gated recurrent unit (Cho et al. 2014), as Keras's ``GRUCell``: its step forward and backward.
 
 Fused gate order z, r, h. Two variants, both as Keras:
 
@@ -13,13 +13,20 @@ from __future__ import annotations
 import tensorflow as tf
 
 from lowlevel import activations
-from lowlevel.cells.base import RecurrentCell
-from lowlevel.loops.weight_gradients import weight_matmul
+from lowlevel.cells.base import (RecurrentCell, dropped, flat, input_and_weight_gradients,
+                                 sum_over_steps)
 
 
 def gru_step(x_t, h_prev, h_prev_for_gates, kernel, recurrent_kernel, bias, activation,
-             recurrent_activation, reset_after):
-    """One GRU step; returns ``h [batch, units]``.
+             recurrent_activation, reset_after, matmul=tf.matmul):
+    """One GRU step; returns ``h [batch, units]`` (:func:`gru_gates`)."""
+    return gru_gates(x_t, h_prev, h_prev_for_gates, kernel, recurrent_kernel, bias, activation,
+                     recurrent_activation, reset_after, matmul)[0]
+
+
+def gru_gates(x_t, h_prev, h_prev_for_gates, kernel, recurrent_kernel, bias, activation,
+              recurrent_activation, reset_after, matmul=tf.matmul):
+    """One GRU step; returns ``(h, (z, r, h_hat, h_h))``, each ``[batch, units]``.
 
     ``h_prev_for_gates`` is ``h_prev`` after recurrent dropout (or ``h_prev`` itself);
     the final interpolation always uses the undropped ``h_prev``, as Keras does.
@@ -28,8 +35,8 @@ def gru_step(x_t, h_prev, h_prev_for_gates, kernel, recurrent_kernel, bias, acti
         x_z, x_r, x_h = split(x_t @ kernel + b_in)                    # 3 x [batch, units]
         z = σ(x_z + h_prev @ U_z + b_rec_z)                            update gate
         r = σ(x_r + h_prev @ U_r + b_rec_r)                            reset gate
-        reset_after:   h_hat = φ(x_h + r * (h_prev @ U_h + b_rec_h))
-        reset_before:  h_hat = φ(x_h + (r * h_prev) @ U_h)           (one bias: b_in)
+        reset_after:   h_h = h_prev @ U_h + b_rec_h,  h_hat = φ(x_h + r * h_h)
+        reset_before:  h_hat = φ(x_h + (r * h_prev) @ U_h)           (one bias: b_in; h_h None)
         h = z * h_prev + (1 - z) * h_hat
     """
     units = h_prev.shape[-1]
@@ -40,14 +47,13 @@ def gru_step(x_t, h_prev, h_prev_for_gates, kernel, recurrent_kernel, bias, acti
     else:
         b_in, b_rec = bias, None
 
-    # weight_matmul(a, w) is a @ w (lowlevel.loops.weight_gradients)
-    x_proj = weight_matmul(x_t, kernel)  # [batch, 3 * units]
+    x_proj = matmul(x_t, kernel)  # [batch, 3 * units]
     if b_in is not None:
         x_proj = tf.nn.bias_add(x_proj, b_in)  # = x_proj + b_in; gradient in one op
     x_z, x_r, x_h = tf.split(x_proj, 3, axis=-1)
 
     if reset_after:
-        h_proj = weight_matmul(h_prev_for_gates, recurrent_kernel)  # [batch, 3 * units]
+        h_proj = matmul(h_prev_for_gates, recurrent_kernel)  # [batch, 3 * units]
         if b_rec is not None:
             h_proj = tf.nn.bias_add(h_proj, b_rec)
         h_z, h_r, h_h = tf.split(h_proj, 3, axis=-1)
@@ -55,14 +61,15 @@ def gru_step(x_t, h_prev, h_prev_for_gates, kernel, recurrent_kernel, bias, acti
         r = recurrent_activation(x_r + h_r)
         h_hat = activation(x_h + r * h_h)
     else:
-        h_proj = weight_matmul(h_prev_for_gates, recurrent_kernel[:, : 2 * units])  # [batch, 2 * units]
+        h_proj = matmul(h_prev_for_gates, recurrent_kernel[:, : 2 * units])  # [batch, 2 * units]
         h_z, h_r = tf.split(h_proj, 2, axis=-1)
         z = recurrent_activation(x_z + h_z)
         r = recurrent_activation(x_r + h_r)
-        h_hat = activation(x_h + weight_matmul(r * h_prev_for_gates, recurrent_kernel[:, 2 * units:]))
+        h_hat = activation(x_h + matmul(r * h_prev_for_gates, recurrent_kernel[:, 2 * units:]))
+        h_h = None
     # z * h_prev + (1 - z) * h_hat, written with one op fewer and no constant (whose
     # gradient autodiff would form at every step only to drop it).
-    return h_hat + z * (h_prev - h_hat)
+    return h_hat + z * (h_prev - h_hat), (z, r, h_hat, h_h)
 
 
 class GRUCell(RecurrentCell):
@@ -94,23 +101,75 @@ class GRUCell(RecurrentCell):
     def _bias_shape(self):
         return [2, 3 * self.units] if self.reset_after else [3 * self.units]
 
-    def step(self, x_t, states, masks=(None, None), weights=None):
-        """``x_t [batch, input_dim]``, ``states [h_prev]`` -> ``(h, [h])``.
+    def forward(self, x_t, states, weights, masks=(None, None), matmul=tf.matmul):
+        """``x_t [batch, input_dim]``, ``states [h_prev]`` -> ``(h, [h], saved)``.
 
         Dropout masks, when given, multiply ``x_t`` and the ``h_prev`` that feeds the
         gates (one mask for all three); the interpolation uses the undropped ``h_prev``.
-        ``weights``: ``(kernel, recurrent_kernel, bias)`` instead of the variables
-        (:meth:`step_weights`; the layers pass them cast to their ``compute_dtype``).
         """
         (h_prev,) = states
         x_mask, h_mask = masks
-        kernel, recurrent_kernel, bias = self.step_weights(weights)
-        if x_mask is not None:
-            x_t = x_t * x_mask
-        h_for_gates = h_prev if h_mask is None else h_prev * h_mask
-        h = gru_step(x_t, h_prev, h_for_gates, kernel, recurrent_kernel, bias,
-                     self.activation, self.recurrent_activation, self.reset_after)
-        return h, [h]
+        kernel, recurrent_kernel, bias = weights
+        h, (z, r, h_hat, h_h) = gru_gates(
+            dropped(x_t, x_mask), h_prev, dropped(h_prev, h_mask), kernel, recurrent_kernel,
+            bias, self.activation, self.recurrent_activation, self.reset_after, matmul)
+        saved = (z, r, h_hat, h_prev) if h_h is None else (z, r, h_hat, h_h, h_prev)
+        return h, [h], saved
+
+    def backward(self, saved, d_output, d_states, weights, masks=(None, None)):
+        """With ``h' = h_prev ⊙ m_h`` and ``σ'``, ``φ'`` through the saved values::
+
+            δh    = δoutput + δstate
+            δa_z  = δh ⊙ (h_prev - h_hat) ⊙ σ'                 (h = h_hat + z (h_prev - h_hat))
+            δa_h  = δh ⊙ (1 - z) ⊙ φ'                          (pre-φ of h_hat)
+            reset_after:   δa_r = δa_h ⊙ h_h ⊙ σ'
+                           δh_prev = ([δa_z, δa_r, δa_h ⊙ r] Uᵀ) ⊙ m_h + δh ⊙ z
+            reset_before:  δ(r h') = δa_h U_hᵀ,   δa_r = δ(r h') ⊙ h' ⊙ σ'
+                           δh_prev = ([δa_z, δa_r] U_zrᵀ + δ(r h') ⊙ r) ⊙ m_h + δh ⊙ z
+            d_pre = [δa_z, δa_r, δa_h]
+        """
+        z, r, h_hat, h_prev = saved[0], saved[1], saved[2], saved[-1]
+        _, recurrent_kernel, _ = weights
+        d_act = activations.derivative(self.activation)
+        d_rec = activations.derivative(self.recurrent_activation)
+        d_h = d_output + d_states[0]
+        d_az = d_rec(z, d_h * (h_prev - h_hat))
+        d_ah = d_act(h_hat, d_h * (1.0 - z))
+        if self.reset_after:
+            d_ar = d_rec(r, d_ah * saved[3])
+            d_h_gates = tf.matmul(tf.concat([d_az, d_ar, d_ah * r], axis=-1), recurrent_kernel,
+                                  transpose_b=True)
+        else:
+            u = self.units
+            d_rh = tf.matmul(d_ah, recurrent_kernel[:, 2 * u:], transpose_b=True)
+            d_ar = d_rec(r, d_rh * dropped(h_prev, masks[1]))
+            d_h_gates = tf.matmul(tf.concat([d_az, d_ar], axis=-1), recurrent_kernel[:, :2 * u],
+                                  transpose_b=True) + d_rh * r
+        d_h_prev = dropped(d_h_gates, masks[1]) + d_h * z
+        return tf.concat([d_az, d_ar, d_ah], axis=-1), [d_h_prev]
+
+    def weight_gradients(self, xs, saved, d_pre, weights, masks=(None, None)):
+        """Over all steps (``X' = xs ⊙ m_x``, ``H' = h_prev ⊙ m_h``, δA = d_pre)::
+
+            ∂L/∂W = X'ᵀ δA                         ∂L/∂xs = (δA Wᵀ) ⊙ m_x
+            reset_after:   δR = [δA_z, δA_r, δA_h ⊙ r]   (∂L/∂(h' U + b_rec))
+                           ∂L/∂U = H'ᵀ δR,   ∂L/∂b = [Σ δA; Σ δR]
+            reset_before:  ∂L/∂U = [H'ᵀ δA_zr, (r ⊙ H')ᵀ δA_h],   ∂L/∂b = Σ δA
+        """
+        u, r, h_prev = self.units, saved[1], saved[-1]
+        if self.reset_after:
+            d_rec = tf.concat([d_pre[..., :2 * u], d_pre[..., 2 * u:] * r], axis=-1)
+            d_xs, (d_w, d_u, d_b) = input_and_weight_gradients(xs, h_prev, d_pre, d_rec,
+                                                               weights, masks)
+            if d_b is not None:
+                d_b = tf.stack([d_b, tf.reduce_sum(flat(d_rec), axis=0)])
+            return d_xs, (d_w, d_u, d_b)
+        d_xs, (d_w, _, d_b) = input_and_weight_gradients(xs, h_prev, d_pre, d_pre, weights,
+                                                         masks)
+        h_gates = dropped(h_prev, masks[1])
+        d_u = tf.concat([sum_over_steps(h_gates, d_pre[..., :2 * u]),
+                         sum_over_steps(h_gates * r, d_pre[..., 2 * u:])], axis=-1)
+        return d_xs, (d_w, d_u, d_b)
 
     def get_config(self):
         return {**super().get_config(),

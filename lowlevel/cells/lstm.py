@@ -1,18 +1,26 @@
 """Long short-term memory (Hochreiter & Schmidhuber 1997; forget gate: Gers et al. 2000),
-as Keras's ``LSTMCell``. Fused gate order of every weight's columns: i, f, c, o."""
+as Keras's ``LSTMCell``: its step forward and backward. Fused gate order of every weight's columns: i, f, c, o."""
 
 from __future__ import annotations
 
 import tensorflow as tf
 
 from lowlevel import activations
-from lowlevel.cells.base import RecurrentCell, _initial_value
-from lowlevel.loops.weight_gradients import weight_matmul
+from lowlevel.cells.base import (RecurrentCell, _initial_value, dropped,
+                                 input_and_weight_gradients)
 
 
 def lstm_step(x_t, h_prev, c_prev, kernel, recurrent_kernel, bias, activation,
-              recurrent_activation):
-    """One LSTM step; returns ``(h, c)``, each ``[batch, units]``.
+              recurrent_activation, matmul=tf.matmul):
+    """One LSTM step; returns ``(h, c)``, each ``[batch, units]`` (:func:`lstm_gates`)."""
+    h, c, _ = lstm_gates(x_t, h_prev, c_prev, kernel, recurrent_kernel, bias, activation,
+                         recurrent_activation, matmul)
+    return h, c
+
+
+def lstm_gates(x_t, h_prev, c_prev, kernel, recurrent_kernel, bias, activation,
+               recurrent_activation, matmul=tf.matmul):
+    """One LSTM step; returns ``(h, c, (i, f, g, o, φ(c)))``, each ``[batch, units]``.
 
     With ``σ = recurrent_activation`` and ``φ = activation``, columns fused as i, f, c, o::
 
@@ -24,8 +32,7 @@ def lstm_step(x_t, h_prev, c_prev, kernel, recurrent_kernel, bias, activation,
         c = f * c_prev + i * g
         h = o * φ(c)
     """
-    # x_t @ kernel + h_prev @ recurrent_kernel; weight_matmul is `@` (lowlevel.loops.weight_gradients)
-    z = weight_matmul(x_t, kernel) + weight_matmul(h_prev, recurrent_kernel)  # [batch, 4 * units]
+    z = matmul(x_t, kernel) + matmul(h_prev, recurrent_kernel)  # [batch, 4 * units]
     if bias is not None:
         z = tf.nn.bias_add(z, bias)  # = z + bias; its gradient is one op, not sum + reshape
     z_i, z_f, z_c, z_o = tf.split(z, 4, axis=-1)  # 4 x [batch, units]
@@ -34,8 +41,9 @@ def lstm_step(x_t, h_prev, c_prev, kernel, recurrent_kernel, bias, activation,
     g = activation(z_c)
     o = recurrent_activation(z_o)
     c = f * c_prev + i * g
-    h = o * activation(c)
-    return h, c
+    phi_c = activation(c)
+    h = o * phi_c
+    return h, c, (i, f, g, o, phi_c)
 
 
 class LSTMCell(RecurrentCell):
@@ -75,24 +83,45 @@ class LSTMCell(RecurrentCell):
                                          "bias_initializer")
         return tf.concat([rest, tf.ones([n], self.dtype), cell_and_output], axis=0)
 
-    def step(self, x_t, states, masks=(None, None), weights=None):
-        """``x_t [batch, input_dim]``, ``states [h_prev, c_prev]`` -> ``(h, [h, c])``.
+    def forward(self, x_t, states, weights, masks=(None, None), matmul=tf.matmul):
+        """``x_t [batch, input_dim]``, ``states [h_prev, c_prev]`` -> ``(h, [h, c], saved)``.
 
         Dropout masks, when given, multiply ``x_t`` and ``h_prev`` before the
         matmuls (one mask for all four gates); ``c_prev`` is never dropped.
-        ``weights``: ``(kernel, recurrent_kernel, bias)`` instead of the variables
-        (:meth:`step_weights`; the layers pass them cast to their ``compute_dtype``).
         """
         h_prev, c_prev = states
         x_mask, h_mask = masks
-        kernel, recurrent_kernel, bias = self.step_weights(weights)
-        if x_mask is not None:
-            x_t = x_t * x_mask
-        if h_mask is not None:
-            h_prev = h_prev * h_mask
-        h, c = lstm_step(x_t, h_prev, c_prev, kernel, recurrent_kernel, bias,
-                         self.activation, self.recurrent_activation)
-        return h, [h, c]
+        kernel, recurrent_kernel, bias = weights
+        h, c, gates = lstm_gates(dropped(x_t, x_mask), dropped(h_prev, h_mask), c_prev, kernel,
+                                 recurrent_kernel, bias, self.activation,
+                                 self.recurrent_activation, matmul)
+        return h, [h, c], (*gates, h_prev, c_prev)
+
+    def backward(self, saved, d_output, d_states, weights, masks=(None, None)):
+        """With ``σ'`` and ``φ'`` written through the saved values (``i, f, g, o, φ(c)``)::
+
+            δh       = δoutput + δh_state
+            δc       = δc_state + δh ⊙ o ⊙ φ'(c)
+            δa_i = δc ⊙ g ⊙ σ'     δa_f = δc ⊙ c_prev ⊙ σ'
+            δa_c = δc ⊙ i ⊙ φ'     δa_o = δh ⊙ φ(c) ⊙ σ'         d_pre = [δa_i, δa_f, δa_c, δa_o]
+            δh_prev  = (d_pre Uᵀ) ⊙ m_h
+            δc_prev  = δc ⊙ f
+        """
+        i, f, g, o, phi_c, _, c_prev = saved
+        _, recurrent_kernel, _ = weights
+        d_act = activations.derivative(self.activation)
+        d_rec = activations.derivative(self.recurrent_activation)
+        d_h = d_output + d_states[0]
+        d_c = d_states[1] + d_act(phi_c, d_h * o)
+        d_a = tf.concat([d_rec(i, d_c * g), d_rec(f, d_c * c_prev), d_act(g, d_c * i),
+                         d_rec(o, d_h * phi_c)], axis=-1)  # [batch, 4 * units]
+        d_h_prev = dropped(tf.matmul(d_a, recurrent_kernel, transpose_b=True), masks[1])
+        return d_a, [d_h_prev, d_c * f]
+
+    def weight_gradients(self, xs, saved, d_pre, weights, masks=(None, None)):
+        """Over all steps: ``∂L/∂W = X'ᵀ δA``, ``∂L/∂U = H'ᵀ δA``, ``∂L/∂b = Σ δA``,
+        ``∂L/∂xs = (δA Wᵀ) ⊙ m_x`` (``X' = xs ⊙ m_x``, ``H' = h_prev ⊙ m_h``)."""
+        return input_and_weight_gradients(xs, saved[5], d_pre, d_pre, weights, masks)
 
     def get_config(self):
         return {**super().get_config(),

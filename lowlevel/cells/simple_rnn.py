@@ -1,14 +1,15 @@
-"""The Elman recurrent cell (Elman 1990), as Keras's ``SimpleRNNCell``."""
+"""The Elman recurrent cell (Elman 1990), as Keras's ``SimpleRNNCell``: its step forward
+and backward."""
 
 from __future__ import annotations
 
 import tensorflow as tf
 
-from lowlevel.cells.base import RecurrentCell
-from lowlevel.loops.weight_gradients import weight_matmul
+from lowlevel import activations
+from lowlevel.cells.base import RecurrentCell, dropped, input_and_weight_gradients
 
 
-def simple_rnn_step(x_t, h_prev, kernel, recurrent_kernel, bias, activation):
+def simple_rnn_step(x_t, h_prev, kernel, recurrent_kernel, bias, activation, matmul=tf.matmul):
     """One step of the simple RNN.
 
     ``x_t [batch, input_dim]``, ``h_prev [batch, units]`` -> ``h [batch, units]``::
@@ -16,12 +17,12 @@ def simple_rnn_step(x_t, h_prev, kernel, recurrent_kernel, bias, activation):
         h = activation(x_t @ kernel + bias + h_prev @ recurrent_kernel)
 
     (``bias`` may be ``None``; dropout, if any, is already applied to ``x_t`` and
-    ``h_prev``.)
+    ``h_prev``; ``matmul``: see :meth:`RecurrentCell.forward`.)
     """
-    z = weight_matmul(x_t, kernel)  # x_t @ kernel [batch, units] (lowlevel.loops.weight_gradients)
+    z = matmul(x_t, kernel)  # [batch, units]
     if bias is not None:
         z = tf.nn.bias_add(z, bias)  # = z + bias; its gradient is one op, not sum + reshape
-    return activation(z + weight_matmul(h_prev, recurrent_kernel))
+    return activation(z + matmul(h_prev, recurrent_kernel))
 
 
 class SimpleRNNCell(RecurrentCell):
@@ -35,22 +36,38 @@ class SimpleRNNCell(RecurrentCell):
     gates = 1
     state_count = 1
 
-    def step(self, x_t, states, masks=(None, None), weights=None):
-        """``x_t [batch, input_dim]``, ``states [h_prev]`` -> ``(h, [h])``.
+    def forward(self, x_t, states, weights, masks=(None, None), matmul=tf.matmul):
+        """``x_t [batch, input_dim]``, ``states [h_prev]`` -> ``(h, [h], saved)``.
 
         With dropout masks ``m_x [batch, input_dim]`` and ``m_h [batch, units]``::
 
             h = activation((x_t * m_x) @ kernel + bias + (h_prev * m_h) @ recurrent_kernel)
-
-        ``weights``: ``(kernel, recurrent_kernel, bias)`` instead of the variables
-        (:meth:`step_weights`; the layers pass them cast to their ``compute_dtype``).
         """
         (h_prev,) = states
         x_mask, h_mask = masks
-        kernel, recurrent_kernel, bias = self.step_weights(weights)
-        if x_mask is not None:
-            x_t = x_t * x_mask
-        if h_mask is not None:
-            h_prev = h_prev * h_mask
-        h = simple_rnn_step(x_t, h_prev, kernel, recurrent_kernel, bias, self.activation)
-        return h, [h]
+        kernel, recurrent_kernel, bias = weights
+        h = simple_rnn_step(dropped(x_t, x_mask), dropped(h_prev, h_mask), kernel,
+                            recurrent_kernel, bias, self.activation, matmul)
+        return h, [h], (h, h_prev)
+
+    def backward(self, saved, d_output, d_states, weights, masks=(None, None)):
+        """With ``a = x' W + b + h' U`` the pre-activation (``'`` after dropout)::
+
+            δh       = δoutput + δstate                ∂L/∂h, both ways out of the step
+            δa       = δh ⊙ φ'(a)                      d_pre [batch, units]
+            δh_prev  = (δa Uᵀ) ⊙ m_h
+        """
+        h, _ = saved
+        _, recurrent_kernel, _ = weights
+        d_h = d_output + d_states[0]
+        d_a = activations.derivative(self.activation)(h, d_h)
+        d_h_prev = dropped(tf.matmul(d_a, recurrent_kernel, transpose_b=True), masks[1])
+        return d_a, [d_h_prev]
+
+    def weight_gradients(self, xs, saved, d_pre, weights, masks=(None, None)):
+        """Over all steps, with ``X' = xs ⊙ m_x`` and ``H' = h_prev ⊙ m_h``::
+
+            ∂L/∂W = X'ᵀ δA      ∂L/∂U = H'ᵀ δA      ∂L/∂b = Σ δA      ∂L/∂xs = (δA Wᵀ) ⊙ m_x
+        """
+        return input_and_weight_gradients(xs, saved[-1], d_pre, d_pre, weights, masks)
+

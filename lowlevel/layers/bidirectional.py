@@ -32,18 +32,18 @@ class Bidirectional(KerasOrderedWeights, tf.Module):
             raise TypeError(f"`layer` must be a lowlevel sequence layer; received {type(layer).__name__}.")
         if merge_mode not in MERGE_MODES:
             raise ValueError(f"`merge_mode` must be one of {MERGE_MODES}; received {merge_mode!r}.")
-        self.forward_layer = layer
         if backward_layer is None:
             config = layer.get_config()
             config["go_backwards"] = not layer.go_backwards
             backward_layer = type(layer).from_config(config)
         elif backward_layer.go_backwards == layer.go_backwards:
             raise ValueError("`backward_layer` must have `go_backwards` opposite to `layer`'s.")
-        self.backward_layer = backward_layer
         # As Keras: masked steps output zeros when sequences are returned, so the two
-        # directions' padding lines up after the backward half is reversed.
-        for half in (self.forward_layer, self.backward_layer):
-            half.zero_output_for_mask = half.return_sequences
+        # directions' padding lines up after the backward half is reversed. The halves
+        # are views of the given layers with that option (same cells, same variables);
+        # the layers themselves are left as they were given.
+        self.forward_layer = _with_zero_output_for_mask(layer)
+        self.backward_layer = _with_zero_output_for_mask(backward_layer)
         self.merge_mode = merge_mode
         self.return_sequences = layer.return_sequences
         self.return_state = layer.return_state
@@ -105,3 +105,14 @@ class Bidirectional(KerasOrderedWeights, tf.Module):
         return cls(layer["class"].from_config(layer["config"]),
                    backward_layer=None if backward is None
                    else backward["class"].from_config(backward["config"]), **config)
+
+def _with_zero_output_for_mask(layer):
+    """``layer`` itself if its ``zero_output_for_mask`` equals its ``return_sequences``;
+    else an ``RNN`` over the same cell (the same variables) with that option."""
+    if layer.zero_output_for_mask == layer.return_sequences:
+        return layer
+    return RNN(layer.cell, return_sequences=layer.return_sequences,
+               return_state=layer.return_state, go_backwards=layer.go_backwards,
+               zero_output_for_mask=layer.return_sequences,
+               implementation=layer.implementation, compute_dtype=layer._compute_dtype,
+               name=layer.name)

@@ -5,21 +5,24 @@ features]`` returns ``[batch, units]`` (last output), ``[batch, time, units]``
 (``return_sequences=True``), or ``[output, *states]`` (``return_state=True``) — the
 same values Keras returns, compiled with ``tf.function``.
 
-``implementation`` chooses the time loop; all compute the same values, outputs and
-gradients (``tests/test_implementations.py``):
+``implementation`` names the time loop (:mod:`lowlevel.loops.registry`); all compute
+the same values, outputs and gradients (``tests/test_implementations.py``):
 
+- ``'auto'`` (the default): a loop that can serve the call
+  (:func:`lowlevel.loops.registry.choose`; today ``'fast'``);
 - ``'reference'``: :func:`lowlevel.loops.reference.unroll`, the readable loop;
 - ``'fast'``: :func:`lowlevel.loops.fast.fast_unroll`, the same steps in a lean
-  ``tf.while_loop`` (the default: measured faster with ``benchmarks/test_step_speed.py``);
+  ``tf.while_loop``;
 - ``'bptt'``: :func:`lowlevel.loops.bptt.bptt_unroll`, a ``tf.custom_gradient`` core with
-  hand-written backpropagation through time (SimpleRNN, LSTM, GRU cells with their
-  default-style activations; anything else falls back to ``'fast'``);
+  hand-written backpropagation through time, from the cell's own ``backward`` step
+  (a cell without one, or an activation without a known derivative, is an error);
 - ``'unrolled'``: :func:`lowlevel.loops.unrolled.chunked_unroll`, no loop: every step
   written out, traced ten steps at a time, the weights read once per call, and at
   batches up to 64 each weight's gradient formed once per ten steps
   (:mod:`lowlevel.loops.weight_gradients`). The fastest step here, and the slowest first
-  call (seconds, growing with the number of steps); the number of steps must be known
-  when tracing (else ``'fast'`` runs).
+  call; the number of steps must be known when tracing.
+
+A named loop that cannot serve a call raises a ``ValueError`` naming it and why.
 
 ``compute_dtype`` (``None``: the variables' dtype) computes in a lower precision than
 the variables are stored in, as Keras's ``mixed_bfloat16`` / ``mixed_float16`` dtype
@@ -28,8 +31,8 @@ matmuls. What is cast where, in :meth:`RNN._forward`:
 
 - inputs ``[batch, time, features]``, initial states and dropout masks: cast to
   ``compute_dtype`` before the loop (inputs and states may come in either dtype);
-- weights: cast at every step, as Keras casts them at every read (:meth:`cast_weights`
-  of the cell, given to the step as its ``weights`` argument), so that each step's
+- weights: cast at every step, as Keras casts them at every read
+  (:meth:`lowlevel.loops.request.Request.step`), so that each step's
   weight gradient returns to the variables' dtype before the sum over time; ``'bptt'``
   casts once, its weight gradients being single matmuls over all steps. The variables
   stay in the cell's dtype and receive their gradients in it, through the cast;
@@ -51,17 +54,14 @@ import tensorflow as tf
 from lowlevel import _checks, keras_config
 from lowlevel._weights import KerasOrderedWeights
 from lowlevel.cells import GRUCell, LSTMCell, SimpleRNNCell
-from lowlevel.loops.fast import fast_unroll
-from lowlevel.loops.reference import unroll
-from lowlevel.loops.unrolled import chunked_unroll, per_chunk_pays
-
-IMPLEMENTATIONS = ("reference", "fast", "bptt", "unrolled")
-DEFAULT_IMPLEMENTATION = "fast"
+from lowlevel.loops import registry
+from lowlevel.loops.registry import DEFAULT_IMPLEMENTATION, IMPLEMENTATIONS
+from lowlevel.loops.request import Request, cast as _cast
 
 
 class RNN(KerasOrderedWeights, tf.Module):
     """``RNN(cell, return_sequences=False, return_state=False, go_backwards=False,
-    implementation='fast', compute_dtype=None)``.
+    implementation='auto', compute_dtype=None)``.
 
     ``cell`` is any lowlevel cell or :class:`StackedCells`. Weights are the cell's,
     in Keras's order; ``states`` returned with ``return_state=True`` are flattened
@@ -82,23 +82,19 @@ class RNN(KerasOrderedWeights, tf.Module):
                 f"StackedCells; received {type(cell).__name__}."
             )
         self._compute_dtype = _check_compute_dtype(compute_dtype, cell.dtype)
-        if self._compute_dtype is not None and not hasattr(cell, "cast_weights"):
+        if self._compute_dtype is not None and not hasattr(cell, "step_weights"):
             raise TypeError(
-                "`compute_dtype` needs a cell with `cast_weights(dtype)` and a `weights` "
-                "argument to `step` (SimpleRNNCell, LSTMCell, GRUCell, StackedCells); "
+                "`compute_dtype` needs a cell with `cast_weights(dtype)`, `step_weights()` "
+                "and a `weights` argument to `step` (SimpleRNNCell, LSTMCell, GRUCell, "
+                "StackedCells); "
                 f"received {type(cell).__name__}.")
         self.cell = cell
         self.return_sequences = bool(return_sequences)
         self.return_state = bool(return_state)
         self.go_backwards = bool(go_backwards)
         self.zero_output_for_mask = bool(zero_output_for_mask)
-        if implementation is None:
-            implementation = DEFAULT_IMPLEMENTATION
-        if implementation not in IMPLEMENTATIONS:
-            raise ValueError(f"`implementation` must be one of {IMPLEMENTATIONS}; "
-                             f"received {implementation!r}. (Keras's integer modes 1 and "
-                             "2 select its kernel fusion and have no equivalent here.)")
-        self.implementation = implementation
+        self.implementation = registry.check(
+            DEFAULT_IMPLEMENTATION if implementation is None else implementation)
         self._compiled_forward = tf.function(self._forward)
 
     # --------------------------------------------------------------- weights
@@ -145,6 +141,8 @@ class RNN(KerasOrderedWeights, tf.Module):
             if mask.dtype != tf.bool:
                 raise TypeError(f"`mask` must be a bool tensor; received dtype {mask.dtype.name}.")
             _checks.shape_matches(mask, [batch, inputs.shape[1]], "mask")
+        # A loop that cannot serve this call says so here, before any tracing.
+        registry.serving(self.implementation, Request(self.cell, inputs, initial_state))
         last, sequence, states = self._compiled_forward(inputs, initial_state, mask,
                                                         bool(training))
         output = sequence if self.return_sequences else last
@@ -165,45 +163,10 @@ class RNN(KerasOrderedWeights, tf.Module):
             initial_state = _cast(initial_state, self.compute_dtype)
             masks = _cast(masks, self.compute_dtype)
 
-        def step(x_t, states, weights=None):
-            """``weights``: the variables already read (``'unrolled'``), or ``None``."""
-            kwargs = {} if masks is None else {"masks": masks}
-            if self._mixed:
-                # Cast at every step, as Keras casts at every read: each step's weight
-                # gradient then returns to float32 before the sum over time (cast once,
-                # outside the loop, the sum ran in bfloat16: 2e-2 off float64 at 80 steps
-                # against Keras's 3e-3).
-                kwargs["weights"] = (self.cell.cast_weights(self.compute_dtype)
-                                     if weights is None else _cast(weights, self.compute_dtype))
-            elif weights is not None:
-                kwargs["weights"] = weights
-            return self.cell.step(x_t, states, **kwargs)
-
-        options = dict(mask=mask, go_backwards=self.go_backwards,
-                       return_sequences=self.return_sequences,
-                       zero_output_for_mask=self.zero_output_for_mask)
-        if self.implementation == "bptt":
-            from lowlevel.loops import bptt  # noqa: PLC0415 (bptt imports the cells' modules)
-            if bptt.supports(self.cell):
-                # Cast once: BPTT forms each weight gradient as one matmul over all
-                # steps, accumulated by the matmul itself.
-                weights = (self.cell.cast_weights(self.compute_dtype) if self._mixed
-                           else None)
-                return bptt.bptt_unroll(self.cell, inputs, initial_state, dropout_masks=masks,
-                                        weights=weights, **options)
-        if self.implementation == "reference":
-            return unroll(step, inputs, initial_state, **options)
-        if self.implementation == "unrolled":
-            # Read the variables once per call, not once per step (cast to their own
-            # dtype, ``cast_weights`` gives the variables themselves, unread).
-            weights = (_read(self.cell.cast_weights(self.dtype))
-                       if hasattr(self.cell, "cast_weights") else None)
-            per_chunk = weights is not None and per_chunk_pays(inputs.shape[0])
-            return chunked_unroll(step, inputs, initial_state, weights=weights,
-                                  output_size=self.cell.output_size,
-                                  weight_gradients_per_chunk=per_chunk, **options)
-        return fast_unroll(step, inputs, initial_state, output_size=self.cell.output_size,
-                          **options)
+        request = Request(self.cell, inputs, initial_state, mask, self.go_backwards,
+                          self.return_sequences, self.zero_output_for_mask, masks,
+                          self.compute_dtype if self._mixed else None)
+        return registry.run(self.implementation, request)
 
     def _check_initial_state(self, initial_state, batch):
         """Accept the nest of :meth:`get_initial_state`, or its flat list (Keras style)."""
@@ -328,16 +291,6 @@ def _check_compute_dtype(value, variable_dtype):
             f"variables are stored in (make the variables {dtype.name} instead, with "
             f"dtype={dtype.name!r}).")
     return dtype
-
-
-def _cast(nest, dtype):
-    """Cast every tensor of a nest (``None`` entries, e.g. absent dropout masks, stay)."""
-    return tf.nest.map_structure(lambda t: None if t is None else tf.cast(t, dtype), nest)
-
-
-def _read(nest):
-    """Every variable of a nest read into a tensor (``None`` entries stay)."""
-    return tf.nest.map_structure(lambda t: None if t is None else tf.convert_to_tensor(t), nest)
 
 
 def _dtype_name(dtype):

@@ -91,28 +91,29 @@ class StackedCells(KerasOrderedWeights, tf.Module):
         for c in self.cells:
             c.reset_dropout_mask()
 
+    def step_weights(self):
+        """Every cell's :meth:`~lowlevel.cells.RecurrentCell.step_weights`, one entry per
+        cell: the ``weights`` of :meth:`step`."""
+        return [c.step_weights() for c in self.cells]
+
     def cast_weights(self, dtype):
-        """Every cell's :meth:`~lowlevel.cells.RecurrentCell.cast_weights`, one
-        ``(kernel, recurrent_kernel, bias)`` per cell: the ``weights`` of :meth:`step`."""
+        """Every cell's :meth:`~lowlevel.cells.RecurrentCell.cast_weights`, one per cell."""
         return [c.cast_weights(dtype) for c in self.cells]
 
     # ------------------------------------------------------------------ step
-    def step(self, x_t, states, masks=None, weights=None):
+    def step(self, x_t, states, masks=None, weights=None, matmul=tf.matmul):
         """One step of every cell, bottom to top; returns ``(output, new_states)``.
 
-        ``masks`` and ``weights`` (as :meth:`cast_weights` returns them), when given,
-        hold one entry per cell, passed to that cell's ``step``.
+        ``masks`` and ``weights`` (as :meth:`step_weights` returns them), when given,
+        hold one entry per cell, passed to that cell's ``step`` with ``matmul``.
         """
         masks = masks or [(None, None)] * len(self.cells)
         weights = weights or [None] * len(self.cells)
         new_states = []
         for cell, cell_states, cell_masks, cell_weights in zip(self.cells, states, masks,
                                                                weights):
-            if cell_weights is None:  # the cell's own variables
-                x_t, cell_states = cell.step(x_t, cell_states, cell_masks)
-            else:
-                x_t, cell_states = cell.step(x_t, cell_states, cell_masks,
-                                             weights=cell_weights)
+            x_t, cell_states = cell.step(x_t, cell_states, cell_masks, weights=cell_weights,
+                                         matmul=matmul)
             new_states.append(cell_states)
         return x_t, new_states
 
@@ -155,7 +156,9 @@ def stack_layers(layers, name=None) -> RNN:
 
     Every layer but the last must return sequences and none may go backwards, return
     states or differ in ``implementation`` or ``compute_dtype``; the result returns
-    what the last layer returns.
+    what the last layer returns. Its loop must run a :class:`StackedCells`
+    (``'bptt'`` differentiates one cell by hand, and cannot: a ``ValueError`` when
+    called, see :func:`lowlevel.loops.registry.cannot_run`).
     """
     layers = list(layers)
     if not layers or not all(isinstance(layer, RNN) for layer in layers):

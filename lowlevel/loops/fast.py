@@ -1,30 +1,18 @@
-"""The fast time loop: the same semantics as :func:`lowlevel.loops.reference.unroll`, compiled lean.
+"""The fast time loop: the semantics of :func:`lowlevel.loops.reference.unroll`, compiled lean.
 
-:func:`fast_unroll` takes the same arguments and returns the same values as
-``unroll`` (``tests/test_implementations.py`` checks it on the toy accumulator and on
-every layer against Keras), but is written for the executor rather than for the reader.
-Each choice below was measured on the training step (forward + GradientTape backward)
-of two stacked layers, 2-core CPU, TF 2.21 (``benchmarks/test_step_speed.py``,
-implementation ``lowlevel_fast``):
-
-- an explicit ``tf.while_loop(parallel_iterations=32)``, as Keras's own loop; the step
-  ``x_t @ kernel`` does not depend on ``h``, so the executor runs it beside the
-  serial recurrent chain (hoisting it into one big matmul measured slower);
-- inputs read through ``TensorArray.unstack``: indexing ``xs[t]`` of a tensor captured
-  by the loop is as fast forward, but its gradient is a dense ``[time, batch,
-  features]`` tensor per step, summed over ``time`` steps (0.68x against 1.10x Keras
-  for the TensorArray at the tutorial LSTM size);
-- no peeled first step: the output starts as zeros of the cell's ``output_size``;
-- the outputs' TensorArray exists only when the sequence is returned, and the mask's
-  ``tf.where`` only when there is a mask;
-- no unrolling: the loop traces in about a second at any length. The steps written
-  out without a loop are faster still, at the price of a first call of seconds
-  (``implementation='unrolled'``, :mod:`lowlevel.loops.unrolled`).
+:func:`fast_unroll` takes the same arguments and returns the same values as ``unroll``
+(``tests/test_implementations.py``), written for the executor rather than the reader:
+an explicit ``tf.while_loop`` (Keras's ``parallel_iterations``), inputs read through a
+``TensorArray`` (its gradient is one tensor, not a dense one per step), no peeled first
+step, and outputs kept only when returned. Why each choice, as measured:
+``docs/speed.md``, "How the loops were tuned".
 """
 
 from __future__ import annotations
 
 import tensorflow as tf
+
+from lowlevel.loops.time_major import masked_update, time_major
 
 PARALLEL_ITERATIONS = 32  # Keras's backend value for its own RNN loop
 
@@ -41,26 +29,19 @@ def fast_unroll(step, inputs, initial_states, mask=None, go_backwards=False,
     Returns ``(last_output [batch, units], outputs [batch, time, units] or None,
     final_states)``, as :func:`lowlevel.loops.reference.unroll`.
     """
-    xs = tf.transpose(inputs, [1, 0, 2])  # [time, batch, features]
-    if go_backwards:
-        xs = tf.reverse(xs, axis=[0])
+    xs, masks = time_major(inputs, mask, go_backwards)  # [time, batch, features]
     time_steps = tf.shape(xs)[0]
     x_ta = tf.TensorArray(xs.dtype, size=time_steps, element_shape=xs.shape[1:])
     x_ta = x_ta.unstack(xs)
 
-    masks = None
-    if mask is not None:
-        masks = tf.transpose(tf.cast(mask, tf.bool), [1, 0])  # [time, batch]
-        if go_backwards:
-            masks = tf.reverse(masks, axis=[0])
-        masks = masks[:, :, tf.newaxis]  # [time, batch, 1]; no gradient, so index it
+    def masked_step(t, output, states):
+        new_output, new_states = step(x_ta.read(t), states)
+        m_t = None if masks is None else masks[t]
+        return masked_update(m_t, new_output, output, new_states, states, zero_output_for_mask)
 
     start = 0
     if output_size is None:  # peel the first step to learn the output's shape
-        output, states = step(x_ta.read(0), initial_states)
-        if masks is not None:
-            output, states = _apply_mask(masks[0], output, tf.zeros_like(output), states,
-                                         initial_states, True)
+        output, states = masked_step(0, None, initial_states)
         start = 1
     else:
         batch = xs.shape[1] if xs.shape[1] is not None else tf.shape(xs)[1]
@@ -69,16 +50,12 @@ def fast_unroll(step, inputs, initial_states, mask=None, go_backwards=False,
 
     out_ta = None
     if return_sequences:
-        out_ta = tf.TensorArray(inputs.dtype, size=time_steps,
-                                element_shape=output.shape)
+        out_ta = tf.TensorArray(inputs.dtype, size=time_steps, element_shape=output.shape)
         if start:
             out_ta = out_ta.write(0, output)
 
     def body(t, output, states, *maybe_ta):
-        new_output, new_states = step(x_ta.read(t), states)
-        if masks is not None:
-            new_output, new_states = _apply_mask(masks[t], new_output, output, new_states,
-                                                 states, zero_output_for_mask)
+        new_output, new_states = masked_step(t, output, states)
         if maybe_ta:
             return (t + 1, new_output, new_states, maybe_ta[0].write(t, new_output))
         return t + 1, new_output, new_states
@@ -94,10 +71,18 @@ def fast_unroll(step, inputs, initial_states, mask=None, go_backwards=False,
     return output, sequence, states
 
 
-def _apply_mask(m_t, output, prev_output, new_states, states, zero_output_for_mask):
-    """``s_t = where(m_t, s̃_t, s_{t-1})``, ``y_t = where(m_t, ỹ_t, y_{t-1} or 0)``."""
-    if zero_output_for_mask:
-        prev_output = tf.zeros_like(output)
-    new_states = tf.nest.map_structure(lambda new, old: tf.where(m_t, new, old),
-                                       new_states, states)
-    return tf.where(m_t, output, prev_output), new_states
+def cannot_run(cell):
+    """Any cell with a step: the fast loop runs every cell and request."""
+    return None
+
+
+def cannot_serve(request):
+    return None
+
+
+def run(request):
+    """``fast_unroll`` of the request's step, reading the variables inside the loop."""
+    weights = request.variables()
+    return fast_unroll(lambda x_t, states: request.step(x_t, states, weights), request.inputs,
+                       request.initial_states, output_size=request.cell.output_size,
+                       **request.loop_options())

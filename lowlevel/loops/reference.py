@@ -1,9 +1,10 @@
-"""The time loop: the only place in the library that knows about time.
+"""The time loop: the readable one, written for the reader.
 
 ``unroll`` steps any cell-like ``step(x_t, states) -> (output, new_states)`` over a
 sequence ``[batch, time, features]``, with Keras's semantics for masks and
-``go_backwards``. It is written with TensorFlow control flow so that it compiles into
-one graph under ``tf.function`` (and still runs eagerly, step by step, for debugging).
+``go_backwards`` (:mod:`lowlevel.loops.time_major`). It is written with TensorFlow
+control flow so that it compiles into one graph under ``tf.function`` (and still runs
+eagerly, step by step, for debugging).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import tensorflow as tf
 
 from lowlevel import _checks
+from lowlevel.loops.time_major import masked_update, time_major
 
 
 def unroll(step, inputs, initial_states, mask=None, go_backwards=False,
@@ -40,31 +42,25 @@ def unroll(step, inputs, initial_states, mask=None, go_backwards=False,
         output_t, candidate_states = step(x_t, states_{t-1})
         states_t = where(m_t, candidate_states, states_{t-1})
         output_t = where(m_t, output_t, output_{t-1})       # output_{-1} = 0
-                   (or where(m_t, output_t, 0) with zero_output_for_mask)
     """
     inputs = _checks.has_time_steps(inputs, "inputs")
-    xs = tf.transpose(inputs, [1, 0, 2])  # [time, batch, features]
-    if go_backwards:
-        xs = tf.reverse(xs, axis=[0])
-    masks = None
-    if mask is not None:
-        masks = tf.transpose(tf.cast(mask, tf.bool), [1, 0])  # [time, batch]
-        if go_backwards:
-            masks = tf.reverse(masks, axis=[0])
-        masks = masks[:, :, tf.newaxis]  # [time, batch, 1], broadcasts over units
-
+    xs, masks = time_major(inputs, mask, go_backwards)  # [time, batch, features]
     time_steps = tf.shape(xs)[0]
-    states = initial_states
+
+    def masked_step(t, states, prev_output):
+        output, new_states = step(xs[t], states)
+        m_t = None if masks is None else masks[t]  # [batch, 1]
+        return masked_update(m_t, output, prev_output, new_states, states, zero_output_for_mask)
 
     # The first step runs outside the loop: it fixes the output's shape and dtype
     # (which depend on the cell), so the loop's variables are well defined.
-    output, states = _masked_step(step, xs[0], states, None, masks, 0, zero_output_for_mask)
+    output, states = masked_step(0, initial_states, None)
     # Written every step: the loop then has one form whether or not the sequence is
     # returned (an unused TensorArray costs nothing once compiled).
     outputs = tf.TensorArray(output.dtype, size=time_steps, element_shape=output.shape)
     outputs = outputs.write(0, output)
     for t in tf.range(1, time_steps):
-        output, states = _masked_step(step, xs[t], states, output, masks, t, zero_output_for_mask)
+        output, states = masked_step(t, states, output)
         outputs = outputs.write(t, output)
 
     sequence = None
@@ -73,13 +69,17 @@ def unroll(step, inputs, initial_states, mask=None, go_backwards=False,
     return output, sequence, states
 
 
-def _masked_step(step, x_t, states, prev_output, masks, t, zero_output_for_mask):
-    output, new_states = step(x_t, states)
-    if masks is None:
-        return output, new_states
-    m_t = masks[t]  # [batch, 1]
-    if prev_output is None or zero_output_for_mask:
-        prev_output = tf.zeros_like(output)
-    new_states = tf.nest.map_structure(lambda new, old: tf.where(m_t, new, old),
-                                       new_states, states)
-    return tf.where(m_t, output, prev_output), new_states
+def cannot_run(cell):
+    """Any cell with a step: the reference loop runs every cell and request."""
+    return None
+
+
+def cannot_serve(request):
+    return None
+
+
+def run(request):
+    """``unroll`` of the request's step, reading the cell's variables at every step."""
+    weights = request.variables()
+    return unroll(lambda x_t, states: request.step(x_t, states, weights), request.inputs,
+                  request.initial_states, **request.loop_options())

@@ -2,55 +2,36 @@
 
 Autodiff of a loop written out step by step forms every weight's gradient at every
 step: for each matmul ``y_t = a_t @ W`` it computes ``a_tᵀ @ dy_t``, then sums the
-steps (``AddN``). The inner dimension of those matmuls is the batch, and a thin matmul
-runs far below the machine's peak: at the large bench size (batch 64, ``[256, 64] @
-[64, 1024]``) 118 GFLOP/s here, against 206 for one matmul over ten steps' rows and 226
-over all 200. :func:`defer_weight_gradients` wraps a chunk of steps so that autodiff
-keeps everything else (the elementwise backward, the state and input gradients) and
-each weight's gradient is one matmul over the chunk::
+steps. The inner dimension of those matmuls is the batch, and a thin matmul runs far
+below the machine's peak (figures: ``docs/speed.md``, "How the loops were tuned").
+:func:`defer_weight_gradients` wraps a chunk of steps so that autodiff keeps everything
+else (the elementwise backward, the state and input gradients) and each weight's
+gradient is one matmul over the chunk::
 
     dW = [a_1; a_2; ...; a_k]ᵀ @ [dy_1; dy_2; ...; dy_k]      # [in, k*batch] @ [k*batch, out]
 
-The steps mark their weight matmuls by writing ``weight_matmul(a, w)`` for ``a @ w``
-(``lowlevel.cells``); outside a deferring chunk it is ``a @ w`` and nothing else.
-Inside, the matmul sees ``stop_gradient(w)``, so autodiff forms no per-step weight
-gradient, and the chunk adds ``dW`` itself. Anything else a weight feeds (a bias, or
-the weight before a slice or a cast to the compute dtype) keeps autodiff's gradient.
-Equal to autodiff's gradients: ``tests/test_weight_gradients.py``.
+The chunk hands its steps a ``matmul`` argument (the cells' ``forward(..., matmul)``):
+it computes ``a @ stop_gradient(w)`` and records ``(a, w, y)``, so autodiff forms no
+per-step weight gradient, and the chunk adds ``dW`` itself. Anything else a weight
+feeds (a bias, or the weight before a slice or a cast to the compute dtype) keeps
+autodiff's gradient. Equal to autodiff's gradients: ``tests/test_weight_gradients.py``.
 """
 
 from __future__ import annotations
 
-import contextlib
-import threading
-
 import tensorflow as tf
 
-_recording = threading.local()  # .matmuls: [(a, w, y)] of the chunk being traced, or None
 
+def _recorder():
+    """``(matmul, matmuls)``: a ``matmul(a, w)`` that records ``(a, w, y)`` in ``matmuls``."""
+    matmuls = []
 
-def weight_matmul(a, w):
-    """``a @ w`` for ``a [batch, in]`` and a weight ``w [in, out]``.
+    def matmul(a, w):
+        y = tf.matmul(a, tf.stop_gradient(w))
+        matmuls.append((a, w, y))
+        return y
 
-    Inside :func:`defer_weight_gradients` the weight's share of the gradient is left to
-    the chunk, which forms it once for all its steps.
-    """
-    matmuls = getattr(_recording, "matmuls", None)
-    if matmuls is None:
-        return a @ w
-    y = a @ tf.stop_gradient(w)
-    matmuls.append((a, w, y))
-    return y
-
-
-@contextlib.contextmanager
-def _recording_matmuls():
-    outer = getattr(_recording, "matmuls", None)
-    _recording.matmuls = []
-    try:
-        yield _recording.matmuls
-    finally:
-        _recording.matmuls = outer
+    return matmul, matmuls
 
 
 def _weight_gradients(matmuls, d_outputs):
@@ -65,13 +46,13 @@ def _weight_gradients(matmuls, d_outputs):
 
 
 def defer_weight_gradients(fn):
-    """``fn(*args) -> nest of tensors`` with its weight gradients formed per call.
+    """``fn(*args, matmul=...) -> nest of tensors`` with its weight gradients formed per call.
 
-    ``args`` and the result may be nests holding ``None``. The weights whose gradients
-    are formed per call come in through ``args`` (read variables); a variable ``fn``
-    reads itself, or a weight it multiplies with plain ``@``, keeps autodiff's per-step
-    gradient. Returns a function of the same arguments and results, and the same
-    gradients.
+    ``fn`` forms every product with a weight as ``matmul(a, w)``; the returned function
+    takes ``fn``'s other arguments and passes a recording ``matmul``. ``args`` and the
+    result may be nests holding ``None``. The weights whose gradients are formed per call
+    come in through ``args`` (read variables); a variable ``fn`` reads itself, or a
+    weight it multiplies with plain ``@``, keeps autodiff's per-step gradient.
     """
 
     def call(*args):
@@ -85,15 +66,16 @@ def defer_weight_gradients(fn):
             for i, tensor in zip(present, tensors):
                 flat[i] = tensor
             sources = [t for t in tensors if t.dtype.is_floating]
-            with tf.GradientTape(persistent=True) as tape, _recording_matmuls() as matmuls:
+            matmul, matmuls = _recorder()
+            with tf.GradientTape(persistent=True) as tape:
                 tape.watch(sources)
-                result = fn(*tf.nest.pack_sequence_as(args, flat))
+                result = fn(*tf.nest.pack_sequence_as(args, flat), matmul=matmul)
             result_structure.append(result)
             outputs = [r for r in tf.nest.flatten(result) if r is not None]
 
             def grad(*d_outputs, variables=None):
                 # `variables`: any variable the steps read themselves (a cell of one's
-                # own with weights beyond cast_weights); autodiff's gradients for them.
+                # own with weights beyond step_weights); autodiff's gradients for them.
                 wrt = sources + list(variables or [])
                 d_outputs = [tf.zeros_like(o) if d is None else d
                              for o, d in zip(outputs, d_outputs)]
