@@ -23,7 +23,8 @@ def _parser() -> argparse.ArgumentParser:
                         help="only these dtypes (repeatable; default: both)")
     verify.add_argument("--mode", choices=["eager", "function"], action="append",
                         help="only these modes (repeatable; default: both)")
-    verify.add_argument("--golden", metavar="PATH", help="also compare every implementation with Keras results stored in PATH (e.g. keras_gpu_golden.npz)")
+    verify.add_argument("--golden", metavar="PATH", help="also compare every implementation "
+                        "with Keras results stored in PATH (e.g. keras_gpu_golden.npz)")
     bench.add_parser(commands)
     cli_experiment.add_parsers(commands)
     cli_gradients.add_parser(commands)
