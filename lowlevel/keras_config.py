@@ -30,20 +30,17 @@ from __future__ import annotations
 _KERAS_ONLY_KEYS = {"name", "trainable", "stateful", "unroll", "kernel_regularizer",
                     "embeddings_regularizer", "quantization_config"}
 # Keras arguments that must keep their default here (value -> why it has no equivalent).
+_NO_REGULARIZERS = "lowlevel layers have no regularizers: add the penalty to the loss"
+_NO_CONSTRAINTS = "lowlevel layers have no constraints: project the weights after each step"
 _UNSUPPORTED = {
-    "kernel_regularizer": "lowlevel layers have no regularizers: add the penalty to the loss",
-    "recurrent_regularizer": "lowlevel layers have no regularizers: add the penalty to the loss",
-    "bias_regularizer": "lowlevel layers have no regularizers: add the penalty to the loss",
-    "activity_regularizer": "lowlevel layers have no regularizers: add the penalty to the loss",
-    "embeddings_regularizer": "lowlevel layers have no regularizers: add the penalty to the loss",
-    "kernel_constraint": "lowlevel layers have no constraints: project the weights after each step",
-    "recurrent_constraint": "lowlevel layers have no constraints: project the weights after each step",
-    "bias_constraint": "lowlevel layers have no constraints: project the weights after each step",
-    "embeddings_constraint": "lowlevel layers have no constraints: project the weights after each step",
+    **{f"{w}_regularizer": _NO_REGULARIZERS
+       for w in ("kernel", "recurrent", "bias", "activity", "embeddings")},
+    **{f"{w}_constraint": _NO_CONSTRAINTS for w in ("kernel", "recurrent", "bias", "embeddings")},
     "quantization_config": "lowlevel layers are not quantised",
     "stateful": "stateful layers are not supported yet",
+    "lora_rank": "lowlevel layers have no LoRA adapters",
 }
-_DROPPED = {"name", "use_cudnn", "lora_rank", "lora_alpha"}
+_DROPPED = {"name", "use_cudnn", "lora_alpha"}
 _CELL_CLASSES = {"SimpleRNNCell", "LSTMCell", "GRUCell"}
 _LAYER_CLASSES = {"SimpleRNN", "LSTM", "GRU"}
 _MIXED = {"mixed_bfloat16": ("float32", "bfloat16"), "mixed_float16": ("float32", "float16")}

@@ -167,3 +167,27 @@ def test_from_keras_names_what_it_cannot_convert():
         lowlevel.from_keras(keras.layers.Dense(3))
     with pytest.raises(TypeError, match="`obj` must be a lowlevel cell"):
         lowlevel.to_keras(keras.layers.Dense(3))
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_stacked_cells_convert_both_ways_with_equal_steps(dtype):
+    """``StackedRNNCells`` <-> :class:`lowlevel.StackedCells`, stepped once with states
+    nested per cell."""
+    k = keras.layers
+    theirs = k.StackedRNNCells([k.LSTMCell(2, dtype=dtype), k.GRUCell(3, dtype=dtype)],
+                               dtype=dtype)
+    theirs.build((None, FEATURES))
+    rng = np.random.default_rng(4)
+    theirs.set_weights([rng.normal(0, 0.5, w.shape).astype(dtype) for w in theirs.get_weights()])
+    x = tf.constant(rng.normal(size=[BATCH, FEATURES]), dtype)
+    states = [[tf.constant(rng.normal(size=[BATCH, 2]), dtype)] * 2,
+              [tf.constant(rng.normal(size=[BATCH, 3]), dtype)]]
+    ours = lowlevel.from_keras(theirs)
+    back = lowlevel.to_keras(ours)
+    assert isinstance(ours, lowlevel.StackedCells) and isinstance(back, k.StackedRNNCells)
+    expected = tf.nest.flatten(theirs(x, states))
+    for model in (ours, back):
+        actual = tf.nest.flatten(model(x, states))
+        assert len(actual) == len(expected)
+        for a, b in zip(actual, expected):
+            assert_close(a, b, dtype, "stacked cells step")

@@ -24,7 +24,8 @@ def test_every_public_submodule_is_an_attribute_of_the_package(name):
 
 def test_keras_user_spelling_works_after_import_lowlevel_alone():
     script = ("import sys, lowlevel\n"
-              "assert 'lowlevel.apps' not in sys.modules and 'lowlevel.optimizers' not in sys.modules\n"
+              "assert 'lowlevel.apps' not in sys.modules\n"
+              "assert 'lowlevel.optimizers' not in sys.modules\n"
               "opt = lowlevel.optimizers.RMSprop(1e-3)\n"
               "assert type(opt).__module__ == 'lowlevel.optimizers'\n"
               "assert lowlevel.data.__name__ == 'lowlevel.apps.data'\n"

@@ -166,8 +166,8 @@ def golden_rows(path, implementations=None, dtypes=("float32", "float64"), out=s
     data = np.load(path, allow_pickle=False)  # arrays only: never unpickle a given file
     meta = json.loads(str(data["meta.json"])) if "meta.json" in data.files else {}
     versions = meta.get("versions", {})
-    print(f"golden {path}: Keras {versions.get('keras', '?')} ({versions.get('keras_backend', '?')} "
-          f"backend) on {versions.get('device_kind', '?')}; lowlevel computed here on "
+    print(f"golden {path}: Keras {versions.get('keras', '?')} "
+          f"({versions.get('keras_backend', '?')} backend) on {versions.get('device_kind', '?')}; lowlevel computed here on "
           f"{_here()}", file=out)
     print("  case                    dtype    implementation  out err   grad err  tol     "
           "keras gpu-vs-cpu  ok", file=out)

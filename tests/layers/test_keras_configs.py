@@ -152,6 +152,6 @@ def test_embedding_weights_argument_starts_the_table_at_the_matrix_as_keras(wrap
 
 
 def test_embedding_weights_of_the_wrong_shape_are_refused_by_name():
-    with pytest.raises(ValueError, match=r"`weights\[0\]` \(embedding/embeddings\) of .* must have shape "
-                                         r"\(6, 3\); received \(3, 6\)"):
+    with pytest.raises(ValueError, match=r"`weights\[0\]` \(embedding/embeddings\) of .* must "
+                                         r"have shape \(6, 3\); received \(3, 6\)"):
         lowlevel.Embedding(6, 3, weights=[np.zeros([3, 6])])
