@@ -28,9 +28,15 @@ import tensorflow as tf
 from lowlevel import _checks
 from lowlevel import activations, keras_config
 from lowlevel._weights import KerasOrderedWeights, assign_weights
+from lowlevel.cells.dropout import DropoutCell, dropout_mask, dropped
+from lowlevel.cells.over_steps import flat, input_and_weight_gradients, sum_over_steps
+
+# What a cell of one's own needs beside RecurrentCell: lowlevel.cells.base offers them all.
+__all__ = ["RecurrentCell", "dropout_mask", "dropped", "flat", "input_and_weight_gradients",
+           "sum_over_steps"]
 
 
-class RecurrentCell(KerasOrderedWeights, tf.Module):
+class RecurrentCell(DropoutCell, KerasOrderedWeights, tf.Module):
     """Base of :class:`SimpleRNNCell`, :class:`LSTMCell` and :class:`GRUCell`.
 
     Subclasses set ``gates`` (the number ``G`` of fused gate blocks), ``state_count``
@@ -157,57 +163,6 @@ class RecurrentCell(KerasOrderedWeights, tf.Module):
         """Zero states: ``[h]`` or ``[h, c]``, each ``[batch, units]``."""
         return [tf.zeros([batch_size, self.units], self.dtype) for _ in range(self.state_count)]
 
-    # ----------------------------------------------------------------- dropout
-    def draw_dropout_masks(self, batch_size):
-        """One input mask ``[batch, input_dim]`` and one recurrent mask ``[batch, units]``.
-
-        Inverted dropout (Srivastava et al. 2014): kept entries are scaled by
-        ``1 / (1 - rate)`` so the expected input is unchanged; a rate of 0 gives ``None``.
-        The same masks are used at every time step of a sequence (Gal & Ghahramani 2016).
-        """
-        return (
-            dropout_mask(self._rng, [batch_size, self.input_dim], self.dropout, self.dtype),
-            dropout_mask(self._rng, [batch_size, self.units], self.recurrent_dropout, self.dtype),
-        )
-
-    def reset_dropout_mask(self) -> None:
-        """Forget the cached masks: the next training call draws new ones.
-
-        As Keras's ``DropoutRNNCell``: the cell caches, its caller decides when a new
-        sequence batch starts. Only hand-written eager loops need this; the sequence
-        layers draw masks once per call, and a compiled function draws its own afresh
-        on every run (:meth:`cached_dropout_masks`).
-        """
-        self._cached_masks = None
-
-    reset_recurrent_dropout_mask = reset_dropout_mask
-
-    def cached_dropout_masks(self, x_t):
-        """The masks of the sequence batch ``x_t [batch, input_dim]`` belongs to.
-
-        Cached per (function being traced, batch size): eagerly until
-        :meth:`reset_dropout_mask`; inside ``tf.function`` the masks are drawn in the
-        function's own graph (not in the body of a ``tf.range`` loop or a branch
-        within it), so every step of one execution shares them and every execution
-        draws new ones. A new batch size can only be a new sequence batch.
-        """
-        graph = _sequence_graph()
-        key = (graph, x_t.shape[0])
-        if self._cached_masks is None or self._cached_masks[0] != key:
-            if graph is None or graph is tf.compat.v1.get_default_graph():
-                masks = self.draw_dropout_masks(tf.shape(x_t)[0])
-            else:
-                if x_t.shape[0] is None:
-                    raise ValueError(
-                        "`inputs` has an unknown batch size inside a compiled loop, so the "
-                        "dropout masks cannot be drawn outside it: call "
-                        "`masks = cell.draw_dropout_masks(batch)` before the loop and "
-                        "`cell.step(x_t, states, masks)` inside it.")
-                with graph.as_default():
-                    masks = self.draw_dropout_masks(x_t.shape[0])
-            self._cached_masks = (key, masks)
-        return self._cached_masks[1]
-
     # ------------------------------------------------------------ the contract
     def step_weights(self):
         """The weights :meth:`forward` computes with: ``(kernel, recurrent_kernel, bias)``.
@@ -331,63 +286,6 @@ class RecurrentCell(KerasOrderedWeights, tf.Module):
     def from_config(cls, config):
         config = keras_config.translate(cls, config)  # also a Keras cell's get_config()
         return cls(**config)
-
-
-def _sequence_graph():
-    """``None`` eagerly; else the outermost function being traced.
-
-    A ``tf.range`` loop's body or a ``tf.cond`` branch is a function graph inside the
-    function's: walk out while the enclosing graph builds a function too.
-    """
-    if tf.executing_eagerly():
-        return None
-    graph = tf.compat.v1.get_default_graph()
-    while getattr(getattr(graph, "outer_graph", None), "building_function", False):
-        graph = graph.outer_graph
-    return graph
-
-
-def dropped(x, mask):
-    """``x ⊙ mask``, or ``x`` when ``mask`` is ``None`` (no dropout)."""
-    return x if mask is None else x * mask
-
-
-def sum_over_steps(a, d):
-    """``Σ_t a_tᵀ d_t`` as one matmul: ``a [time, batch, m]``, ``d [time, batch, n]`` -> ``[m, n]``.
-
-    The weight gradient of every ``y_t = a_t @ W``: ``[m, time*batch] @ [time*batch, n]``.
-    """
-    return tf.matmul(flat(a), flat(d), transpose_a=True)
-
-
-def flat(a):
-    """``[time, batch, k]`` -> ``[time*batch, k]``."""
-    return tf.reshape(a, [-1, a.shape[-1]])
-
-
-def input_and_weight_gradients(xs, h_prev, d_pre, d_recurrent, weights, masks):
-    """``(∂L/∂xs, (∂L/∂W, ∂L/∂U, ∂L/∂b))`` of ``a = x' W + b + h' U`` over all steps.
-
-    ``d_pre [time, batch, G*units]``: ``∂L/∂a``; ``d_recurrent``: ``∂L/∂(h' U)`` (the
-    same, unless the recurrent projection is gated after the matmul, as GRU's).
-    """
-    x_mask, h_mask = masks
-    kernel, _, bias = weights
-    d_kernel = sum_over_steps(dropped(xs, x_mask), d_pre)
-    d_recurrent_kernel = sum_over_steps(dropped(h_prev, h_mask), d_recurrent)
-    d_bias = None if bias is None else tf.reduce_sum(flat(d_pre), axis=0)
-    d_xs = tf.reshape(tf.matmul(flat(d_pre), kernel, transpose_b=True), tf.shape(xs))
-    return dropped(d_xs, x_mask), (d_kernel, d_recurrent_kernel, d_bias)
-
-
-def dropout_mask(rng: tf.random.Generator, shape, rate: float, dtype):
-    """``mask = [u >= rate] / (1 - rate)`` with ``u ~ U[0, 1)``; ``None`` when ``rate == 0``."""
-    if not rate:
-        return None
-    keep = rng.uniform(shape, dtype=tf.float32) >= rate
-    # 1 / (1 - rate) in Python float64, then the mask's dtype: a float32 detour would
-    # put float64 masks 1e-8 off.
-    return tf.cast(keep, dtype) * tf.constant(1.0 / (1.0 - rate), dtype)
 
 
 def _initial_value(initializer, shape, dtype, argument):

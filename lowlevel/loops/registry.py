@@ -13,7 +13,7 @@ from __future__ import annotations
 from lowlevel.loops import bptt, fast, reference, unrolled
 
 LOOPS = {"reference": reference, "fast": fast, "bptt": bptt, "unrolled": unrolled}
-IMPLEMENTATIONS = ("auto", *LOOPS)
+IMPLEMENTATIONS = (*LOOPS, "auto")  # the loops, then the one that chooses
 DEFAULT_IMPLEMENTATION = "auto"
 
 
