@@ -34,9 +34,14 @@ NPZ_KEYS = ("x_train", "y_train", "x_test", "y_test")
 KERAS_TEXT_FILTERS = '!"#$%&()*+,-./:;<=>?@[\\]^_`{|}~\t\n'
 RESERVED_TOKENS = {0: "<PAD>", 1: "<START>", 2: "<UNK>", 3: "<UNUSED>"}  # the tutorial's
 _OFFLINE_HINT = (
-    "Download imdb.npz / imdb_word_index.json once (e.g. from "
+    "Download imdb.npz once (e.g. from "
     "https://storage.googleapis.com/tensorflow/tf-keras-datasets/) and pass its location "
     "with `path=` (command line: `--imdb-path`)."
+)
+_OFFLINE_WORDS_HINT = (
+    "Download imdb_word_index.json once (e.g. from "
+    "https://storage.googleapis.com/tensorflow/tf-keras-datasets/) and pass its location "
+    "with `path=` (command line: `--word-index`)."
 )
 
 
@@ -223,12 +228,12 @@ def get_word_index(path=None) -> dict:
             except Exception as error:  # bare Exception on URL failures
                 raise RuntimeError(
                     f"No local IMDB word index ({cached} is absent) and Keras could not "
-                    f"download it ({type(error).__name__}: {error}). {_OFFLINE_HINT}"
+                    f"download it ({type(error).__name__}: {error}). {_OFFLINE_WORDS_HINT}"
                 ) from error
         path = cached
     path = os.fspath(path)
     if not os.path.isfile(path):
-        raise FileNotFoundError(f"IMDB word index not found: {path!r}. {_OFFLINE_HINT}")
+        raise FileNotFoundError(f"IMDB word index not found: {path!r}. {_OFFLINE_WORDS_HINT}")
     try:
         with open(path, encoding="utf-8") as f:
             word_index = json.load(f)
