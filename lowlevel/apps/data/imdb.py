@@ -26,6 +26,7 @@ import numpy as np
 import tensorflow as tf
 
 from lowlevel.apps.data import safe_npz
+from lowlevel.apps.data.imdb_checks import check_labels, check_reviews, check_word_index
 
 NPZ_KEYS = ("x_train", "y_train", "x_test", "y_test")
 # Keras's ``text_to_word_sequence`` default filters (keras/src/legacy/preprocessing/text.py),
@@ -33,9 +34,14 @@ NPZ_KEYS = ("x_train", "y_train", "x_test", "y_test")
 KERAS_TEXT_FILTERS = '!"#$%&()*+,-./:;<=>?@[\\]^_`{|}~\t\n'
 RESERVED_TOKENS = {0: "<PAD>", 1: "<START>", 2: "<UNK>", 3: "<UNUSED>"}  # the tutorial's
 _OFFLINE_HINT = (
-    "Download imdb.npz / imdb_word_index.json once (e.g. from "
+    "Download imdb.npz once (e.g. from "
     "https://storage.googleapis.com/tensorflow/tf-keras-datasets/) and pass its location "
     "with `path=` (command line: `--imdb-path`)."
+)
+_OFFLINE_WORDS_HINT = (
+    "Download imdb_word_index.json once (e.g. from "
+    "https://storage.googleapis.com/tensorflow/tf-keras-datasets/) and pass its location "
+    "with `path=` (command line: `--word-index`)."
 )
 
 
@@ -61,40 +67,6 @@ def keras_cache_path(fname: str) -> str:
     return os.path.join(os.path.expanduser(home), "datasets", fname)
 
 
-def _check_reviews(x, path, key):
-    """Reviews must be int lists (or an integer matrix) of non-negative word ranks."""
-    if isinstance(x, np.ndarray) and x.dtype.kind in "iu" and x.ndim == 2:
-        bad = np.argwhere(x < 0)
-        if len(bad):
-            raise ValueError(f"{path}: `{key}` review {bad[0][0]} holds a negative rank "
-                             f"{x[tuple(bad[0])]}; expected word ranks >= 0.")
-        return
-    if not (isinstance(x, np.ndarray) and x.ndim == 1 and x.dtype == object):
-        raise ValueError(f"{path}: `{key}` must be a 1-d object array of int lists (Keras's "
-                         f"imdb.npz layout); received dtype {x.dtype}, shape {x.shape}.")
-    for i, review in enumerate(x):
-        if not isinstance(review, list):
-            raise ValueError(f"{path}: `{key}` review {i} must be a list of int word ranks; "
-                             f"received {type(review).__name__}.")
-        for word in review:
-            # `type(...) is int`: bool, float and nested lists are all refused.
-            if type(word) is not int or word < 0:
-                raise ValueError(f"{path}: `{key}` review {i} holds {word!r}; expected "
-                                 "integer word ranks >= 0 (float ids would be truncated).")
-
-
-def _check_labels(y, path, key):
-    """Labels must be integers 0 (negative) or 1 (positive)."""
-    if not (isinstance(y, np.ndarray) and y.ndim == 1 and y.dtype.kind in "iub"):
-        dtype = getattr(y, "dtype", type(y).__name__)
-        raise ValueError(f"{path}: `{key}` must be a 1-d integer array of labels 0/1; "
-                         f"received dtype {dtype}, shape {getattr(y, 'shape', None)}.")
-    bad = np.flatnonzero((y != 0) & (y != 1))
-    if len(bad):
-        raise ValueError(f"{path}: `{key}`[{bad[0]}] is {y[bad[0]]!r}; expected labels 0 "
-                         "(negative) or 1 (positive).")
-
-
 def read_npz(path) -> tuple:
     """``(x_train, y_train, x_test, y_test)`` raw from a Keras-layout npz, validated.
 
@@ -117,8 +89,8 @@ def read_npz(path) -> tuple:
         )
     for split in ("train", "test"):
         x, y = arrays[f"x_{split}"], arrays[f"y_{split}"]
-        _check_reviews(x, path, f"x_{split}")
-        _check_labels(y, path, f"y_{split}")
+        check_reviews(x, path, f"x_{split}")
+        check_labels(y, path, f"y_{split}")
         if len(x) != len(y):
             raise ValueError(
                 f"{path}: `x_{split}` has {len(x)} reviews but `y_{split}` has "
@@ -256,12 +228,12 @@ def get_word_index(path=None) -> dict:
             except Exception as error:  # bare Exception on URL failures
                 raise RuntimeError(
                     f"No local IMDB word index ({cached} is absent) and Keras could not "
-                    f"download it ({type(error).__name__}: {error}). {_OFFLINE_HINT}"
+                    f"download it ({type(error).__name__}: {error}). {_OFFLINE_WORDS_HINT}"
                 ) from error
         path = cached
     path = os.fspath(path)
     if not os.path.isfile(path):
-        raise FileNotFoundError(f"IMDB word index not found: {path!r}. {_OFFLINE_HINT}")
+        raise FileNotFoundError(f"IMDB word index not found: {path!r}. {_OFFLINE_WORDS_HINT}")
     try:
         with open(path, encoding="utf-8") as f:
             word_index = json.load(f)
@@ -273,22 +245,6 @@ def get_word_index(path=None) -> dict:
                          f"{{word: rank}}; {error.msg}.") from None
     check_word_index(word_index, path)
     return word_index
-
-
-def check_word_index(word_index, source="word_index") -> None:
-    """A word index must be a non-empty ``{str word: int rank >= 1}``; else a ValueError
-    naming ``source`` and the first offending entry (a rank <= 0 would give a word the
-    row of a reserved id or of another word)."""
-    if not isinstance(word_index, dict):
-        raise ValueError(f"{source}: expected a json object {{word: rank}}; received "
-                         f"{type(word_index).__name__}.")
-    if not word_index:
-        raise ValueError(f"{source}: the word index is empty; expected {{word: rank}} "
-                         "entries (an empty index would leave every word unknown).")
-    for word, rank in word_index.items():
-        if not isinstance(word, str) or type(rank) is not int or rank < 1:
-            raise ValueError(f"{source}: entry {word!r}: {rank!r}; expected a word mapped "
-                             "to an integer rank >= 1 (1 = most frequent).")
 
 
 def reverse_word_index(word_index: dict, index_from: int = 3) -> dict:

@@ -119,8 +119,18 @@ def write_outputs(out, config, history, best_epoch, kept_epoch=None, test=None) 
 
 
 def plot_curves(history, path, best_epoch=None):
-    """Loss and accuracy per epoch, training and validation, as a PNG; integer epoch
-    ticks, and the kept epoch marked with its rule ("best by validation accuracy")."""
+    """Loss and accuracy per epoch, training and validation, as a PNG (``curves_figure``)."""
+    import matplotlib.pyplot as plt
+
+    fig = curves_figure(history, best_epoch)
+    with atomic_write(path, "wb") as f:
+        fig.savefig(f, format="png")
+    plt.close(fig)
+
+
+def curves_figure(history, best_epoch=None):
+    """The figure of ``plot_curves``: integer epoch ticks, and the kept epoch marked with
+    its rule ("best epoch N (by validation accuracy)")."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -140,6 +150,4 @@ def plot_curves(history, path, best_epoch=None):
         ax.set_title(key)
         ax.legend()
     fig.tight_layout()
-    with atomic_write(path, "wb") as f:
-        fig.savefig(f, format="png")
-    plt.close(fig)
+    return fig

@@ -1,7 +1,7 @@
 """The IMDB sentiment experiment as a tool: one frozen config, one resumable training driver.
 
 ``train(ExperimentConfig(...))`` (the settings: :mod:`lowlevel.apps.experiment.config`) runs
-the tutorial's experiment with three fixes:
+the tutorial's experiment with these fixes:
 
 * validation on a split carved from the TRAINING set (``val_split``; the tutorial
   validated on the test set), the best epoch's weights kept by validation accuracy
@@ -10,8 +10,15 @@ the tutorial's experiment with three fixes:
   ``checkpoint_every`` steps, holding the model, the optimiser, every dropout
   ``tf.random.Generator`` and the data position, so a run killed at any moment and
   resumed (``resume=True``) ends with bit-identical weights;
-* a NaN or Inf loss or gradient norm stops training, naming the step, without
-  writing a checkpoint: the last good one stays intact.
+* a NaN or Inf loss or clipped update is never applied and stops training, naming
+  the step, without writing a checkpoint: the last good one stays intact;
+* the run directory is locked while a run writes to it, a resume starts only from an
+  intact checkpoint inside it (damaged newer ones are skipped and named), and a run
+  that fails validation leaves no directory behind (:mod:`lowlevel.apps.experiment.rundir`).
+
+The loop itself is :mod:`lowlevel.apps.experiment.epochs`; data splits and the model,
+:mod:`~lowlevel.apps.experiment.pieces`; ``evaluate``/``predict``,
+:mod:`~lowlevel.apps.experiment.inference` (all importable from here).
 
 Data order is a pure function of ``(seed, epoch)``: the training rows of epoch ``e``
 are ``np.random.default_rng([seed, 0, e]).permutation(n)``, cut into full batches by
@@ -39,63 +46,19 @@ import numpy as np
 import tensorflow as tf
 
 from lowlevel import distribute
-from lowlevel.apps.data import glove, imdb, synthetic
-from lowlevel.apps.experiment.config import (OPTIMIZERS, RESUMABLE_CHANGES, ExperimentConfig,
-                                        flag)
-from lowlevel.models import SentimentClassifier
+from lowlevel.apps.data import glove, imdb
 from lowlevel.apps.experiment import epochs, rundir
-from lowlevel.apps.experiment.epochs import NonFiniteError, epoch_order, evaluate_arrays  # noqa: F401
+from lowlevel.apps.experiment.config import (OPTIMIZERS, RESUMABLE_CHANGES, ExperimentConfig,
+                                             flag)
 from lowlevel.apps.experiment.records import write_json
-from lowlevel.train import accuracy, binary_cross_entropy, make_train_step
-
-
-# ------------------------------------------------------------------------------ data
-
-def load_splits(config: ExperimentConfig):
-    """``{'train': (x, y), 'val': (x, y), 'test': (x, y)}``; x ``[n, maxlen]`` int32."""
-    config.check_files()
-    if config.data == "synthetic":
-        (x, y), (x_test, y_test) = synthetic.load(config.num_train, config.num_test,
-                                                  config.num_words, config.maxlen, config.seed)
-    else:
-        (x, y), (x_test, y_test) = imdb.load(config.num_words, config.maxlen, config.imdb_path)
-    order = np.random.default_rng([config.seed, 1]).permutation(len(x))
-    n_val = int(round(config.val_split * len(x)))
-    val, train = order[:n_val], order[n_val:]
-    if len(train) < config.batch_size:
-        raise ValueError(f"`--batch-size` must be <= the {len(train)} training examples left "
-                         f"after the validation split; received {config.batch_size}.")
-    return {"train": (x[train], y[train]), "val": (x[val], y[val]), "test": (x_test, y_test)}
-
-
-# ----------------------------------------------------------------------------- model
-
-def build_model(config: ExperimentConfig, embedding_dim=None, embedding_matrix=None):
-    return SentimentClassifier(
-        cell=config.cell, style=config.style, num_words=config.num_words,
-        embedding_dim=embedding_dim or config.embedding_dim, units=config.units,
-        num_layers=config.layers, dropout=config.dropout, head_units=config.units,
-        head_dropout=config.dropout, embedding_matrix=embedding_matrix,
-        trainable_embedding=not config.freeze_embedding, seed=config.seed,
-        implementation=config.implementation if config.style == "layer" else None)
-
-
-def dropout_generators(model) -> list:
-    """Every ``tf.random.Generator`` in ``model`` (its own and each cell's), in a fixed order."""
-    return list(model._flatten(predicate=lambda v: isinstance(v, tf.random.Generator)))
-
-
-def make_eval_fn(model, maxlen):
-    """``fn(ids, labels) -> (summed loss, correct count)`` for any batch size, dropout off."""
-
-    @tf.function(input_signature=[tf.TensorSpec([None, maxlen], tf.int32),
-                                  tf.TensorSpec([None], tf.int32)])
-    def fn(ids, labels):
-        logits = model(ids, training=False)  # [batch, 1]
-        n = tf.cast(tf.shape(ids)[0], tf.float32)
-        return binary_cross_entropy(logits, labels) * n, accuracy(logits, labels) * n
-
-    return fn
+from lowlevel.train import make_train_step
+# The run's pieces and its uses, importable from here as before.
+from lowlevel.apps.experiment.epochs import (NonFiniteError, epoch_order,  # noqa: F401
+                                             evaluate_arrays)
+from lowlevel.apps.experiment.inference import (encode, evaluate, known_words,  # noqa: F401
+                                                load_run, predict, predict_with_coverage)
+from lowlevel.apps.experiment.pieces import (build_model, dropout_generators,  # noqa: F401
+                                             load_splits, make_eval_fn)
 
 
 # ----------------------------------------------------------------------------- train
@@ -251,97 +214,3 @@ def _check_resumable(config):
     if changed:
         raise ValueError("`--resume` must use the run's own settings; changed: "
                          f"{'; '.join(changed)}.")
-
-
-# ------------------------------------------------------------------ evaluate, predict
-
-def load_run(run_dir):
-    """``(config, model)`` of a finished run, the model holding the kept weights."""
-    path = os.path.join(run_dir, "config.json")
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"`--run`: {run_dir!r} holds no run (no config.json).")
-    try:
-        with open(path) as f:
-            saved = json.load(f)
-        config = ExperimentConfig(**saved["config"])
-        embedding_dim = int(saved["embedding_dim"])
-    except (OSError, ValueError, KeyError, TypeError) as error:
-        raise ValueError(f"`--run`: {path} is damaged ({type(error).__name__}: {error}).") \
-            from None
-    kept = os.path.join(run_dir, "kept", "weights")
-    if not tf.io.gfile.exists(kept + ".index"):
-        raise FileNotFoundError(f"`--run`: {run_dir!r} has no kept weights yet (the run did "
-                                "not finish; resume it with `lowlevel train --resume`).")
-    why = rundir.damage(kept)
-    if why is not None:
-        raise ValueError(f"`--run`: the kept weights {kept} are damaged ({why}).")
-    model = build_model(config, embedding_dim=embedding_dim)
-    tf.train.Checkpoint(model=model).read(kept).assert_existing_objects_matched()
-    return config, model
-
-
-def evaluate(run_dir, batch_size=None, quiet=True) -> dict:
-    """The kept weights of ``run_dir`` on the test set: ``{'loss', 'accuracy', 'examples'}``.
-
-    ``batch_size`` ``None``: the run's; ``quiet=False`` shows a per-batch progress bar.
-    """
-    if batch_size is not None and (isinstance(batch_size, bool) or
-                                   not isinstance(batch_size, int) or batch_size < 1):
-        raise ValueError(f"`--batch-size` must be an integer >= 1; received {batch_size!r}.")
-    config, model = load_run(run_dir)
-    x, y = load_splits(config)["test"]
-    result = evaluate_arrays(make_eval_fn(model, config.maxlen), x, y,
-                             batch_size or config.batch_size, None if quiet else "test")
-    return {**result, "examples": len(x)}
-
-
-def encode(config, text, word_index=None) -> np.ndarray:
-    """One review as a ``[maxlen]`` row of ids.
-
-    IMDB: Keras's tokenisation and the word index (``imdb.encode_text``). Synthetic: the
-    corpus has ids, not words, so ``text`` is whitespace-separated integer ids as the
-    corpus writes them (``synthetic.lexicon(num_words)`` lists the polar ids); the start
-    id 1 is prepended when absent.
-    """
-    if config.data == "imdb":
-        return imdb.encode_text(text, word_index, config.num_words, config.maxlen)
-    try:
-        ids = [int(token) for token in text.split()]
-    except ValueError:
-        raise ValueError("a synthetic-corpus run has no words: pass whitespace-separated "
-                         f"integer ids (e.g. '1 70 120'); received {text!r}.") from None
-    bad = [i for i in ids if not 0 <= i < config.num_words]
-    if bad:
-        raise ValueError(f"ids must be in [0, {config.num_words}); received {bad[:5]}.")
-    if not ids or ids[0] != synthetic.START_CHAR:
-        ids = [synthetic.START_CHAR] + ids
-    return imdb.pad([ids], config.maxlen)[0]
-
-
-def known_words(config, text, word_index) -> tuple:
-    """``(known, total)`` words of ``text`` that get their own id (not the oov id)."""
-    if config.data != "imdb":
-        return len(text.split()), len(text.split())  # ids: all known
-    words = imdb.text_to_word_sequence(text)
-    known = [w for w in words
-             if w in word_index and word_index[w] + 3 < config.num_words]  # index_from 3
-    return len(known), len(words)
-
-
-def predict_with_coverage(run_dir, texts, word_index_path=None) -> list:
-    """``[{'probability', 'known', 'words'}]`` per review under the kept weights:
-    p(positive) and how many of its words the model has an id for."""
-    config, model = load_run(run_dir)
-    word_index = None
-    if config.data == "imdb":
-        word_index = imdb.get_word_index(word_index_path or config.word_index)
-    rows = np.stack([encode(config, text, word_index) for text in texts])  # [n, maxlen]
-    probabilities = model.probabilities(tf.constant(rows, tf.int32)).numpy()[:, 0]
-    return [{"probability": float(p), **dict(zip(("known", "words"),
-                                                 known_words(config, text, word_index)))}
-            for p, text in zip(probabilities, texts)]
-
-
-def predict(run_dir, texts, word_index_path=None) -> list:
-    """p(positive) of each review in ``texts`` under the kept weights of ``run_dir``."""
-    return [r["probability"] for r in predict_with_coverage(run_dir, texts, word_index_path)]

@@ -186,3 +186,8 @@ def test_glove_refuses_a_word_index_with_non_positive_ranks(tmp_path):
     path.write_text("the 0.1 0.2\nguys 0.3 0.4\n")
     with pytest.raises(ValueError, match="entry 'guys': 0"):
         glove.load(str(path), {"the": 1, "guys": 0}, num_words=10)
+
+
+def test_a_missing_word_index_names_the_word_index_flag_not_the_imdb_one(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"imdb_word_index\.json once.*--word-index"):
+        imdb.get_word_index(str(tmp_path / "absent.json"))

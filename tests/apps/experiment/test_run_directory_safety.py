@@ -240,3 +240,21 @@ def test_a_diverging_run_never_saves_a_non_finite_checkpoint(tmp_path):
             value = reader.get_tensor(name)
             if isinstance(value, np.ndarray) and value.dtype.kind == "f":
                 assert np.all(np.isfinite(value)), (prefix, name)
+
+
+def test_a_failure_while_rewriting_gradients_csv_leaves_the_old_file_whole(tmp_path,
+                                                                          monkeypatch):
+    from lowlevel.apps.experiment import records
+    path = str(tmp_path / "gradients.csv")
+    log = records.GradientLog(path, ["rnn0"], keep_steps=0)
+    for step in (1, 2, 3):
+        log.record(step, {"loss": 0.5, "global_norm": 1.0, "clipped": False,
+                          "variable_norms": [1.0]})
+    before = open(path).read()
+
+    def killed(self, rows):
+        raise KeyboardInterrupt  # stands in for a kill mid-rewrite
+    monkeypatch.setattr(records.csv.DictWriter, "writerows", killed)
+    with pytest.raises(KeyboardInterrupt):
+        records.GradientLog(path, ["rnn0"], keep_steps=2)
+    assert open(path).read() == before  # all three rows, not an empty file

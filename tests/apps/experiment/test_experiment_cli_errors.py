@@ -154,3 +154,11 @@ def test_the_command_line_refuses_a_malicious_npz_without_running_it(tmp_path):
     assert "refused: its pickle asks for" in result.stderr
     assert "Traceback" not in result.stderr
     assert not marker.exists() and not (tmp_path / "run").exists()
+
+
+def test_a_diverging_run_exits_1_with_one_stop_line(tmp_path, capsys):
+    assert main("train", *TINY, "--epochs", "1", "--optimizer", "sgd", "--lr", "1e30",
+                "--out", str(tmp_path / "run")) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("lowlevel train: stopped: non-finite training at step")
+    assert "Traceback" not in err
