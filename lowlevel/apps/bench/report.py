@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from lowlevel.apps.bench.names import BASELINE, IMPLEMENTATIONS, baseline_of
 
-# One colour per implementation, the same in every chart: thirteen that stay apart
+# One colour per implementation, the same in every chart: fourteen that stay apart
 # (Okabe & Ito's colour-blind-safe eight, then Paul Tol's darker and paler tones).
 COLOURS = {
     "keras_layer": "#4d4d4d", "lowlevel": "#0072b2", "lowlevel_reference": "#56b4e9",
