@@ -1,8 +1,8 @@
 # The two commands a newcomer needs: `make demo` and `make test`.
 # Each creates .venv if missing and installs the project into it first.
-# Any CPython that TensorFlow 2.21 supports (3.10-3.13; pyproject.toml says so too).
+# Python 3.11-3.13 (pyproject.toml says so too).
 PYTHON ?= $(shell command -v python3.11 || command -v python3.12 || command -v python3.13 \
-                  || command -v python3.10 || command -v python3)
+                  || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
 # TensorFlow's C++ start-up chatter would bury the tables; set it to 0 to see it.

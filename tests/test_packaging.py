@@ -5,10 +5,7 @@ import re
 import subprocess
 import sys
 
-try:
-    import tomllib
-except ModuleNotFoundError:  # Python 3.10
-    import tomli as tomllib
+import tomllib
 
 import pytest
 
@@ -41,10 +38,10 @@ def _pyproject():
     return tomllib.loads((ROOT / "pyproject.toml").read_text())
 
 
-@pytest.mark.parametrize("minor", [10, 11, 12, 13])
-def test_requires_python_admits_every_cpython_tensorflow_2_21_ships_wheels_for(minor):
+@pytest.mark.parametrize("minor", [11, 12, 13])
+def test_requires_python_admits_from_3_11_every_cpython_tensorflow_2_21_ships_wheels_for(minor):
     specifier = _pyproject()["project"]["requires-python"]
-    assert specifier == ">=3.10,<3.14", specifier
+    assert specifier == ">=3.11,<3.14", specifier
     low, high = (int(part.split(".")[1]) for part in re.findall(r"3\.\d+", specifier))
     assert low <= minor < high
 
