@@ -35,17 +35,17 @@ STUDIES = {"flow": (flow, FlowConfig), "clipping": (clipping, ClipConfig),
            "memory": (memory, MemoryConfig), "cliff": (cliff, CliffConfig),
            "init": (init, InitConfig)}
 
-# --quick: all three in under 3 minutes on 2 cores (what `make demo` runs): every
-# file and figure of the full run, three seeds, budgets too small to learn much.
+# --quick: every study in under 3 minutes on 2 cores (what `make demo` runs): every
+# file and figure of the full run, budgets too small to learn much. Tracing a model's
+# compiled step costs about a second, so the training studies keep fewer runs.
 QUICK = {
     "flow": dict(units=16, time_steps=30, batch=8, radii=(0.5, 1.0, 1.5)),
     "clipping": dict(learning_rates=(1e-3, 1e-2), relative=(1.0,), absolute=(1.0,),
-                     steps=40, calibration_steps=10),
-    "memory": dict(time_steps=(20,), steps=60, units=16, batch=32, eval_batch=200,
-                   record_points=3),
+                     steps=30, calibration_steps=10),
+    "memory": dict(time_steps=(12,), steps=40, units=16, batch=32, eval_batch=200,
+                   record_points=3, seeds=2),
     "cliff": {},  # milliseconds at full size
-    # One seed: eight variants, each a model to trace, are what the 3-minute budget allows.
-    "init": dict(time_steps=20, steps=30, units=8, batch=16, eval_batch=200, seeds=1),
+    "init": dict(time_steps=12, steps=20, units=8, batch=16, eval_batch=200, seeds=1),
 }
 
 
