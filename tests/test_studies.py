@@ -42,16 +42,18 @@ def lab(tmp_path_factory):
 
 def test_cli_all_writes_pngs_csvs_npz_and_markdown_reports(lab):
     for png in ("flow.png", "flow_rates.png", "clipping.png", "memory.png",
-                "memory_dynamics.png"):
+                "memory_dynamics.png", "cliff.png", "init.png"):
         assert (lab / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert (lab / png).stat().st_size < 200_000
-    for study in ("flow", "clipping", "memory"):
+    for study in ("flow", "clipping", "memory", "cliff", "init"):
         assert _output.read_csv(lab / f"{study}.csv")
         assert f"]({study}.png)" in (lab / f"{study}.md").read_text()  # the plot, linked
-    for npz in ("flow.npz", "clipping.npz", "memory_record.npz"):
+    for npz in ("flow.npz", "clipping.npz", "memory_record.npz", "cliff.npz", "init.npz"):
         assert np.load(lab / npz).files
     report = (lab / "report.md").read_text()
-    assert "## Gradient flow" in report and "## Clipping" in report and "## Which cell" in report
+    for title in ("## Gradient flow", "## Clipping", "## Which cell", "## The cliff",
+                  "## Initialisations"):
+        assert title in report
     assert "Made by `lowlevel gradients all --quick`" in report
 
 
@@ -69,6 +71,11 @@ def test_cli_size_flags_reach_every_study(lab):
     assert {r["setting"] for r in clip_rows} == {
         "none", "value 1×typ", "norm 1×typ", "global_norm 1×typ", "global_norm 1"}
     assert {float(r["learning_rate"]) for r in clip_rows} == {1e-3, 1e-2}
+    init_rows = _output.read_csv(lab / "init.csv")  # --cells keeps simple and gru variants
+    assert {(r["cell"], r["init"]) for r in init_rows} == {
+        ("simple", "orthogonal"), ("simple", "glorot"), ("simple", "irnn"),
+        ("gru", "update0"), ("gru", "update1")}
+    assert len(init_rows) == 5 * 2 and {r["time_steps"] for r in init_rows} == {"10"}
 
 
 def test_cli_rejects_a_non_positive_size_with_its_value():

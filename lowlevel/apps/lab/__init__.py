@@ -9,6 +9,8 @@
   and temporal-order tasks, with gradients and spectra recorded during training.
 - :mod:`~lowlevel.apps.lab.cliff` — Pascanu et al.'s one-unit loss surface with a clipped
   and an unclipped descent.
+- :mod:`~lowlevel.apps.lab.init` — initialisations (orthogonal, Glorot, IRNN, forget and
+  update biases, chrono) compared at step 0 and on the adding problem.
 
 Each ``run(out, config)`` writes PNGs, CSVs and a markdown report into ``out``;
 :func:`run_studies` runs several and joins their reports into ``report.md``.
@@ -21,25 +23,29 @@ from __future__ import annotations
 import dataclasses
 import time
 
-from lowlevel.apps.lab import _output, cliff, clipping, flow, memory
+from lowlevel.apps.lab import _output, cliff, clipping, flow, init, memory
 from lowlevel.apps.lab.cliff import CliffConfig
+from lowlevel.apps.lab.init import InitConfig
 from lowlevel.apps.lab.clipping import ClipConfig
 from lowlevel.apps.lab.flow import FlowConfig
 from lowlevel.apps.lab.memory import MemoryConfig
 from lowlevel.apps.lab.training import GradientLog, make_regression_step, train_regressor
 
 STUDIES = {"flow": (flow, FlowConfig), "clipping": (clipping, ClipConfig),
-           "memory": (memory, MemoryConfig), "cliff": (cliff, CliffConfig)}
+           "memory": (memory, MemoryConfig), "cliff": (cliff, CliffConfig),
+           "init": (init, InitConfig)}
 
-# --quick: all three in under 3 minutes on 2 cores (what `make demo` runs): every
-# file and figure of the full run, three seeds, budgets too small to learn much.
+# --quick: every study in under 3 minutes on 2 cores (what `make demo` runs): every
+# file and figure of the full run, budgets too small to learn much. Tracing a model's
+# compiled step costs about a second, so the training studies keep fewer runs.
 QUICK = {
     "flow": dict(units=16, time_steps=30, batch=8, radii=(0.5, 1.0, 1.5)),
     "clipping": dict(learning_rates=(1e-3, 1e-2), relative=(1.0,), absolute=(1.0,),
-                     steps=40, calibration_steps=10),
-    "memory": dict(time_steps=(20,), steps=60, units=16, batch=32, eval_batch=200,
-                   record_points=3),
+                     steps=30, calibration_steps=10),
+    "memory": dict(time_steps=(12,), steps=40, units=16, batch=32, eval_batch=200,
+                   record_points=3, seeds=2),
     "cliff": {},  # milliseconds at full size
+    "init": dict(time_steps=12, steps=20, units=8, batch=16, eval_batch=200, seeds=1),
 }
 
 
@@ -82,4 +88,4 @@ def run_studies(names, out, quick=False, seed=0, overrides=None, report=print) -
 
 
 __all__ = ["STUDIES", "QUICK", "config_for", "run_studies", "FlowConfig", "ClipConfig",
-           "MemoryConfig", "CliffConfig", "GradientLog", "make_regression_step", "train_regressor"]
+           "MemoryConfig", "CliffConfig", "InitConfig", "GradientLog", "make_regression_step", "train_regressor"]

@@ -1,4 +1,4 @@
-"""``lowlevel gradients [flow|clipping|memory|cliff|all] --out DIR [--quick] [--seed N]``.
+"""``lowlevel gradients [flow|clipping|memory|cliff|init|all] --out DIR [--quick] [--seed N]``.
 
 Wired into :mod:`lowlevel.apps.cli` through :func:`add_parser` and :func:`run`. Each study
 writes PNG plots, CSVs of its numbers and a markdown report into ``--out``; ``all``
@@ -12,7 +12,7 @@ import argparse
 import pathlib
 import time
 
-CHOICES = ("flow", "clipping", "memory", "cliff", "all")
+CHOICES = ("flow", "clipping", "memory", "cliff", "init", "all")
 
 
 def _positive_int(text):
@@ -38,13 +38,13 @@ def _positive_float(text):
 def add_parser(subparsers):
     """Add the ``gradients`` subcommand to ``subparsers`` (from ``add_subparsers``)."""
     parser = subparsers.add_parser(
-        "gradients", help="gradient lab: flow at initialisation, clipping, memory, cliff",
+        "gradients", help="gradient lab: flow, clipping, memory, cliff, initialisations",
         description="Run gradient studies; write PNGs, CSVs and markdown into --out.")
     parser.add_argument("study", nargs="?", choices=CHOICES, default="all",
                         help="which study (default: all)")
     parser.add_argument("--out", required=True, metavar="DIR", help="output directory")
     parser.add_argument("--quick", action="store_true",
-                        help="small settings: all three studies in under 3 minutes")
+                        help="small settings: every study in under 3 minutes")
     parser.add_argument("--seed", type=int, default=0, help="seed of data and weights")
     parser.add_argument("--steps", type=_positive_int, metavar="N",
                         help="training steps of the clipping and memory studies")
@@ -79,7 +79,7 @@ def overrides(args) -> dict:
     """``{'steps': ..., 'time_steps': ...}`` per study from the size flags."""
     common = {"steps": args.steps, "units": args.units, "batch": args.batch,
               "seeds": args.seeds, "tensorboard": args.tensorboard or None}
-    per_study = {name: dict(common) for name in ("flow", "clipping", "memory")}
+    per_study = {name: dict(common) for name in ("flow", "clipping", "memory", "init")}
     per_study["memory"].update(tasks=tuple(args.tasks) if args.tasks else None,
                                learning_rate=args.learning_rate, clip=args.clip)
     per_study["clipping"].update(
@@ -87,11 +87,12 @@ def overrides(args) -> dict:
         relative=tuple(args.relative) if args.relative else None,
         absolute=tuple(args.absolute) if args.absolute else None)
     if args.cells:
-        per_study["flow"]["cells"] = per_study["memory"]["cells"] = tuple(args.cells)
+        for name in ("flow", "memory", "init"):
+            per_study[name]["cells"] = tuple(args.cells)
     if args.time_steps:
         per_study["memory"]["time_steps"] = tuple(args.time_steps)
-        per_study["flow"]["time_steps"] = per_study["clipping"]["time_steps"] = \
-            args.time_steps[0]
+        for name in ("flow", "clipping", "init"):
+            per_study[name]["time_steps"] = args.time_steps[0]
     return per_study
 
 

@@ -9,6 +9,7 @@ import numpy as np
 
 from lowlevel.apps.data.tasks import ADDING_BASELINE_MSE, ADDING_ONE_NUMBER_MSE
 from lowlevel.apps.lab import _output
+from lowlevel.apps.lab._output import plt
 
 _YLIM = (0.05, 1e3)  # one loss range for every panel
 
@@ -22,8 +23,8 @@ def _settings(rows):
 
 
 def _colour(rows, setting):
-    """One colour per setting, the same in every panel."""
-    return f"C{_settings(rows).index(setting) % 10}"
+    """One colour per setting, the same in every panel (20 before any repeats)."""
+    return plt.get_cmap("tab20")(_settings(rows).index(setting) % 20)
 
 
 def _median_loss(group):

@@ -34,7 +34,7 @@ class MemoryConfig:
     tasks: tuple = ("adding", "copy", "order")
     cells: tuple = ("simple", "lstm", "gru")
     time_steps: tuple = (50, 100)  # T of every task (copy: blanks + delimiter, their T)
-    steps: int = 2000  # the fixed budget, the same for every task, cell and T
+    steps: int = 1500  # the fixed budget, the same for every task, cell and T
     units: int = 32
     batch: int = 64
     learning_rate: float = 1e-3  # Adam (Kingma & Ba 2015 default)

@@ -4,7 +4,8 @@
 (forward, backward, clip, update), compiled; it reports what a gradient study needs:
 the loss, the global norm *before* clipping, each variable's norm, and whether
 clipping acted. :class:`lowlevel.gradient_log.GradientLog` (the library's one log, re-exported here)
-keeps those rows and writes them to CSV, JSON and TensorBoard. :func:`train_regressor` ties both to a task's batches.
+keeps those rows and writes them to CSV, JSON and TensorBoard. :func:`train_regressor`
+ties both to a task's batches.
 """
 
 from __future__ import annotations
