@@ -21,6 +21,8 @@ import os
 import numpy as np
 import tensorflow as tf
 
+from lowlevel._files import atomic_write
+
 # TensorBoard's scalar-plugin tag: the event tf.summary.scalar would write, from core TF.
 _SCALAR_METADATA = tf.compat.v1.SummaryMetadata(
     plugin_data=tf.compat.v1.SummaryMetadata.PluginData(plugin_name="scalars")
@@ -33,39 +35,44 @@ def scalar(tag, value) -> None:
 
 
 class GradientLog:
-    """``GradientLog(variable_names, tensorboard_dir=None, csv_path=None, keep_steps=None)``.
+    """``GradientLog(variable_names, tensorboard_dir=None, csv_path=None, keep_steps=None,
+    variable_columns=True)``.
 
     ``record(step, loss, global_norm, norms, clipped)`` with ``norms`` one ``‖g‖_2`` per
     variable, in ``variable_names`` order. Rows are kept in ``rows``; with ``csv_path``
     each row is also appended to that file as it comes (a run that stops early keeps
-    its rows), and with ``keep_steps`` an existing file keeps its rows up to that step
-    (a resumed run redoes the rest). With ``tensorboard_dir`` every row is written as
-    scalars ``loss``, ``grad/global_norm``, ``grad/clipped``, ``grad/<layer>``,
-    ``grad/<layer>/<variable>``.
+    its rows), and with ``keep_steps`` an existing file keeps its whole rows up to that
+    step (a resumed run redoes the rest; a row torn by a kill, or a repeated step, is
+    dropped; the kept rows are rewritten through a temporary file, so a kill during the
+    rewrite leaves the old file whole). In the file every field is a number (``clipped``
+    1 or 0), which is how a torn row shows. With ``tensorboard_dir`` every row is
+    written as scalars ``loss``, ``grad/global_norm``, ``grad/clipped``,
+    ``grad/<layer>``, ``grad/<layer>/<variable>``. ``variable_columns=False`` keeps the
+    per-variable norms out of the columns (the layers' stay).
     """
 
-    def __init__(self, variable_names, tensorboard_dir=None, csv_path=None, keep_steps=None):
+    def __init__(self, variable_names, tensorboard_dir=None, csv_path=None, keep_steps=None,
+                 variable_columns=True):
         self.variable_names = list(variable_names)
         self.layer_names = list(dict.fromkeys(n.split("/")[0] for n in self.variable_names))
+        self.variable_columns = bool(variable_columns)
         self.rows = []
         self._writer = (tf.summary.create_file_writer(str(tensorboard_dir))
                         if tensorboard_dir is not None else None)
         self._csv_path = csv_path
         if csv_path is not None:
-            kept = []
-            if keep_steps is not None and os.path.exists(csv_path):
-                with open(csv_path, newline="") as f:
-                    kept = [r for r in csv.DictReader(f) if int(r["step"]) <= keep_steps]
-            with open(csv_path, "w", newline="") as f:
+            kept = whole_rows(csv_path, self.columns, keep_steps) if keep_steps else []
+            with atomic_write(csv_path) as f:
                 writer = csv.DictWriter(f, fieldnames=self.columns)
                 writer.writeheader()
                 writer.writerows(kept)
 
     @property
     def columns(self) -> list:
+        variables = self.variable_names if self.variable_columns else []
         return (["step", "loss", "global_norm", "clipped"]
                 + [f"norm/{n}" for n in self.layer_names]
-                + [f"norm/{n}" for n in self.variable_names])
+                + [f"norm/{n}" for n in variables])
 
     def record(self, step, loss, global_norm, norms, clipped) -> dict:
         """Append one row; returns it (``norm/<layer>`` and ``norm/<variable>`` keys)."""
@@ -84,7 +91,8 @@ class GradientLog:
         self.rows.append(row)
         if self._csv_path is not None:
             with open(self._csv_path, "a", newline="") as f:
-                csv.DictWriter(f, fieldnames=self.columns).writerow(row)
+                csv.DictWriter(f, fieldnames=self.columns,
+                               extrasaction="ignore").writerow(_as_numbers(row))
         if self._writer is not None:
             self._write_scalars(row)
         return row
@@ -102,10 +110,10 @@ class GradientLog:
         return np.array([row[name] for row in self.rows], dtype=np.float64)
 
     def write_csv(self, path) -> None:
-        with open(path, "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=self.columns)
+        with atomic_write(path) as f:
+            writer = csv.DictWriter(f, fieldnames=self.columns, extrasaction="ignore")
             writer.writeheader()
-            writer.writerows(self.rows)
+            writer.writerows(_as_numbers(row) for row in self.rows)
 
     def write_json(self, path) -> None:
         with open(path, "w") as f:
@@ -115,3 +123,27 @@ class GradientLog:
         if self._writer is not None:
             self._writer.flush()
             self._writer.close()
+
+
+def _as_numbers(row) -> dict:
+    """``row`` as the CSV holds it: every field a number (``clipped`` 1 or 0)."""
+    return {**row, "clipped": int(bool(row["clipped"]))}
+
+
+def whole_rows(path, columns, keep_steps) -> list:
+    """The rows of the CSV ``path`` with every column a number and ``step <= keep_steps``,
+    each step once (the first); ``[]`` when there is no file."""
+    if not os.path.exists(path):
+        return []
+    rows, seen = [], set()
+    with open(path, newline="") as f:
+        for row in csv.DictReader(f):
+            try:
+                step = int(row["step"])
+                [float(row[c]) for c in columns]  # a torn row has None or a cut number
+            except (KeyError, TypeError, ValueError):
+                continue
+            if step <= keep_steps and step not in seen and None not in row:
+                seen.add(step)
+                rows.append(row)
+    return rows

@@ -20,8 +20,8 @@ import tensorflow as tf
 from tqdm import tqdm
 
 from lowlevel.apps.experiment import rundir
-from lowlevel.apps.experiment.records import (EPOCH_FIELDS, GradientLog, scalar,
-                                              write_outputs)
+from lowlevel.apps.experiment.records import EPOCH_FIELDS, write_outputs
+from lowlevel.gradient_log import GradientLog, scalar
 
 
 class NonFiniteError(RuntimeError):
@@ -91,9 +91,12 @@ def train_epochs(run: Run) -> list:
     x_train, _ = run.splits["train"]
     steps = len(x_train) // config.batch_size  # full batches only
     writer = tf.summary.create_file_writer(os.path.join(run.out, "tensorboard"))
-    gradient_log = GradientLog(os.path.join(run.out, "gradients.csv"),
-                               run.model.trainable_layer_names,
-                               keep_steps=int(progress["global_step"]))
+    # gradients.csv: the loss, pre-clip global norm, clipped flag and each layer's norm.
+    gradient_log = GradientLog([f"{layer}/{i}" for i, layer in
+                                enumerate(run.model.trainable_layer_names)],
+                               csv_path=os.path.join(run.out, "gradients.csv"),
+                               keep_steps=int(progress["global_step"]),
+                               variable_columns=False)
     history = json.loads(progress["history"].numpy().decode())
     first = True
     while int(progress["epoch"]) < config.epochs:
@@ -139,12 +142,13 @@ def _train_steps(run, steps, writer, gradient_log):
             progress["step_in_epoch"].assign(k + 1)
             progress["sums"].assign_add([loss, float(metrics["accuracy"]), norm,
                                          float(metrics["clipped"])])
-            layer_norms = gradient_log.record(step, metrics)
+            row = gradient_log.record(step, loss, norm, metrics["variable_norms"],
+                                      metrics["clipped"])
             with writer.as_default(step=step):
                 for key in ("loss", "accuracy", "global_norm", "clipped"):
                     scalar(f"train/{key}", metrics[key])
-                for layer, layer_norm in layer_norms.items():
-                    scalar(f"grad/{layer}", layer_norm)
+                for layer in gradient_log.layer_names:
+                    scalar(f"grad/{layer}", row[f"norm/{layer}"])
             # (An epoch's last step is saved by the epoch-end checkpoint.)
             if config.checkpoint_every and step % config.checkpoint_every == 0 and k + 1 < steps:
                 run.manager.save(checkpoint_number=step)

@@ -244,17 +244,18 @@ def test_a_diverging_run_never_saves_a_non_finite_checkpoint(tmp_path):
 
 def test_a_failure_while_rewriting_gradients_csv_leaves_the_old_file_whole(tmp_path,
                                                                           monkeypatch):
-    from lowlevel.apps.experiment import records
+    from lowlevel import gradient_log
     path = str(tmp_path / "gradients.csv")
-    log = records.GradientLog(path, ["rnn0"], keep_steps=0)
+    log = gradient_log.GradientLog(["rnn0/0"], csv_path=path, keep_steps=0,
+                                   variable_columns=False)
     for step in (1, 2, 3):
-        log.record(step, {"loss": 0.5, "global_norm": 1.0, "clipped": False,
-                          "variable_norms": [1.0]})
+        log.record(step, 0.5, 1.0, [1.0], False)
     before = open(path).read()
 
     def killed(self, rows):
         raise KeyboardInterrupt  # stands in for a kill mid-rewrite
-    monkeypatch.setattr(records.csv.DictWriter, "writerows", killed)
+    monkeypatch.setattr(gradient_log.csv.DictWriter, "writerows", killed)
     with pytest.raises(KeyboardInterrupt):
-        records.GradientLog(path, ["rnn0"], keep_steps=2)
+        gradient_log.GradientLog(["rnn0/0"], csv_path=path, keep_steps=2,
+                                 variable_columns=False)
     assert open(path).read() == before  # all three rows, not an empty file
