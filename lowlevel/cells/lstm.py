@@ -1,5 +1,6 @@
 """Long short-term memory (Hochreiter & Schmidhuber 1997; forget gate: Gers et al. 2000),
-as Keras's ``LSTMCell``: its step forward and backward. Fused gate order of every weight's columns: i, f, c, o."""
+as Keras's ``LSTMCell``: its step forward and backward. Fused gate order of every weight's
+columns: i, f, c, o."""
 
 from __future__ import annotations
 

@@ -302,4 +302,4 @@ def clone(layer):
     return type(layer).from_config(layer.get_config())
 
 
-__all__ = ["RNN", "SimpleRNN", "LSTM", "GRU", "clone"]
+__all__ = ["RNN", "SimpleRNN", "LSTM", "GRU", "clone", "IMPLEMENTATIONS", "DEFAULT_IMPLEMENTATION"]
