@@ -131,7 +131,7 @@ def _keras_layer(layer):
     config.pop("implementation")
     compute = config.pop("compute_dtype")
     options = {k: config.pop(k) for k in ("return_sequences", "return_state", "go_backwards",
-                                          "zero_output_for_mask")}
+                                          "zero_output_for_mask", "stateful")}
     if compute is not None:
         options["dtype"] = _mixed_policy(layer.dtype.name, compute)
     if type(layer).__name__ in _KERAS_LAYERS:
