@@ -229,3 +229,16 @@ def test_keras_published_bidirectional_statefulness_numbers_hold():
         layer(sequence)
         assert_close(layer(sequence), expected, tf.float32, "Bidirectional")
         layer.reset_state()
+
+
+def test_mixed_precision_states_are_kept_in_the_variables_dtype_and_track_float32():
+    """``compute_dtype='bfloat16'``: the state variables stay float32 (Keras keeps them in
+    the variable dtype), and two calls follow the float32 stateful layer within bfloat16's
+    tolerance."""
+    exact = lowlevel.LSTM(UNITS, stateful=True, input_dim=FEATURES)
+    mixed = lowlevel.LSTM(UNITS, stateful=True, input_dim=FEATURES, compute_dtype="bfloat16")
+    mixed.set_weights(exact.get_weights())
+    for call in range(2):
+        x = tf.cast(_inputs(call, masked=False)[0], tf.float32)
+        assert_close(tf.cast(mixed(x), tf.float32), exact(x), tf.bfloat16, f"call {call}")
+    assert [v.dtype for v in mixed.states] == [tf.float32, tf.float32]
