@@ -94,8 +94,8 @@ class RNN(KerasOrderedWeights, tf.Module):
             cell = StackedCells(cell)
         if not hasattr(cell, "step") or not hasattr(cell, "get_initial_state"):
             raise TypeError(
-                "`cell` must be a lowlevel cell (SimpleRNNCell, LSTMCell, GRUCell) or "
-                f"StackedCells; received {type(cell).__name__}."
+                "`cell` must be a lowlevel cell (SimpleRNNCell, LSTMCell, GRUCell), "
+                f"StackedCells or a list of cells; received {type(cell).__name__}."
             )
         self._compute_dtype = _check_compute_dtype(compute_dtype, cell.dtype)
         if self._compute_dtype is not None and not hasattr(cell, "step_weights"):
