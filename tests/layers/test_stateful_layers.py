@@ -185,6 +185,15 @@ def test_stateful_travels_through_configs_and_keras_configs():
     assert rnn.stateful
     bi = lowlevel.Bidirectional(lowlevel.LSTM(UNITS, stateful=True))
     assert bi.stateful and bi.forward_layer.stateful and bi.backward_layer.stateful
+    with pytest.raises(ValueError, match="batch size is not known yet"):
+        lowlevel.to_keras(lowlevel.GRU(UNITS, stateful=True, input_dim=FEATURES))
+    gru = lowlevel.GRU(UNITS, stateful=True)
+    gru.build(FEATURES, batch_size=2)
+    theirs = lowlevel.to_keras(gru)
+    assert theirs.stateful and [tuple(s.shape) for s in theirs.states] == [(2, UNITS)]
+    assert lowlevel.to_keras(lowlevel.RNN(lowlevel.GRUCell(UNITS), stateful=True)).stateful
+    assert lowlevel.from_keras(keras.layers.Bidirectional(
+        keras.layers.LSTM(2, stateful=True))).stateful
 
 
 def _set_constant_weights(layer):
