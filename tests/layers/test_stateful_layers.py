@@ -164,9 +164,9 @@ def test_a_stateful_layer_refuses_another_batch_size_naming_both():
     layer(tf.ones([2, TIME, FEATURES]))
     with pytest.raises(ValueError, match="`inputs` must have batch size 2, .*received 3"):
         layer(tf.ones([3, TIME, FEATURES]))
+    unknown_batch = tf.function(lowlevel.SimpleRNN(UNITS, stateful=True, input_dim=FEATURES))
     with pytest.raises(ValueError, match="static batch size"):
-        tf.function(lowlevel.SimpleRNN(UNITS, stateful=True, input_dim=FEATURES)).get_concrete_function(
-            tf.TensorSpec([None, TIME, FEATURES]))
+        unknown_batch.get_concrete_function(tf.TensorSpec([None, TIME, FEATURES]))
 
 
 def test_reset_state_of_a_layer_that_is_not_stateful_says_so():
