@@ -17,6 +17,7 @@ after conversion in both directions.
 from __future__ import annotations
 
 import keras
+import tensorflow as tf
 
 from lowlevel import keras_config
 
@@ -97,14 +98,15 @@ def to_keras(obj, maxlen=None):
     elif isinstance(obj, lowlevel.RNN):
         theirs = _keras_layer(obj)
         if obj.cell.built:
-            theirs.build((None, None, obj.cell.input_dim))
+            theirs.build((_stateful_batch(obj), None, obj.cell.input_dim))
     elif isinstance(obj, lowlevel.Bidirectional):
         theirs = keras.layers.Bidirectional(
             _keras_layer(obj.forward_layer), merge_mode=obj.merge_mode,
             backward_layer=_keras_layer(obj.backward_layer),
             dtype=obj.forward_layer.dtype.name)  # Keras's wrapper casts to its own dtype
         if obj.forward_layer.cell.built:
-            theirs.build((None, None, obj.forward_layer.cell.input_dim))
+            theirs.build((_stateful_batch(obj.forward_layer), None,
+                          obj.forward_layer.cell.input_dim))
     elif isinstance(obj, lowlevel.Embedding):
         return keras.layers.Embedding(obj.input_dim, obj.output_dim, mask_zero=obj.mask_zero,
                                       trainable=obj.trainable, dtype=obj.dtype.name,
@@ -116,6 +118,18 @@ def to_keras(obj, maxlen=None):
     if obj.weights:
         theirs.set_weights(obj.get_weights())
     return theirs
+
+
+def _stateful_batch(layer):
+    """The fixed batch size of a stateful layer (Keras builds its states with it), else
+    ``None``. The states' values are not copied: the Keras layer starts from zeros."""
+    if not layer.stateful:
+        return None
+    if layer.states is None:
+        raise ValueError("`obj` is stateful and its batch size is not known yet: call it once "
+                         "or build(input_dim, batch_size=...) before converting (Keras builds "
+                         "a stateful layer's states with a static batch size).")
+    return int(tf.nest.flatten(layer.states)[0].shape[0])
 
 
 def _keras_cell(cell):
@@ -131,7 +145,7 @@ def _keras_layer(layer):
     config.pop("implementation")
     compute = config.pop("compute_dtype")
     options = {k: config.pop(k) for k in ("return_sequences", "return_state", "go_backwards",
-                                          "zero_output_for_mask")}
+                                          "zero_output_for_mask", "stateful")}
     if compute is not None:
         options["dtype"] = _mixed_policy(layer.dtype.name, compute)
     if type(layer).__name__ in _KERAS_LAYERS:

@@ -15,19 +15,20 @@ What maps to what:
   ``'mixed_bfloat16'`` / ``'mixed_float16'`` (sequence layers) -> ``dtype='float32'`` and
   ``compute_dtype='bfloat16'`` / ``'float16'``;
 - ``unroll=True`` -> ``implementation='unrolled'`` (every step written out: the same thing);
+- ``stateful`` -> ``stateful`` (the same semantics: :mod:`lowlevel.layers.stateful`);
 - ``use_cudnn`` -> dropped: lowlevel never calls cuDNN, and Keras's 'auto' computes the
   same function either way;
 - nested ``{'class_name', 'config'}`` -> ``{'class', 'config'}`` with the lowlevel class.
 
 What has no lowlevel equivalent is refused with an error naming it, never dropped
 silently: a regularizer or constraint (add the penalty to the loss, clip after the
-step), ``stateful=True``, a frozen (``trainable=False``) recurrent layer, quantisation.
+step), a frozen (``trainable=False``) recurrent layer, quantisation.
 """
 
 from __future__ import annotations
 
 # Keys every Keras 3 layer config carries and no lowlevel config does.
-_KERAS_ONLY_KEYS = {"name", "trainable", "stateful", "unroll", "kernel_regularizer",
+_KERAS_ONLY_KEYS = {"name", "trainable", "unroll", "kernel_regularizer",
                     "embeddings_regularizer", "quantization_config"}
 # Keras arguments that must keep their default here (value -> why it has no equivalent).
 _NO_REGULARIZERS = "lowlevel layers have no regularizers: add the penalty to the loss"
@@ -37,7 +38,6 @@ _UNSUPPORTED = {
        for w in ("kernel", "recurrent", "bias", "activity", "embeddings")},
     **{f"{w}_constraint": _NO_CONSTRAINTS for w in ("kernel", "recurrent", "bias", "embeddings")},
     "quantization_config": "lowlevel layers are not quantised",
-    "stateful": "stateful layers are not supported yet",
     "lora_rank": "lowlevel layers have no LoRA adapters",
 }
 _DROPPED = {"name", "use_cudnn", "lora_alpha"}

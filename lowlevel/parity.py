@@ -7,8 +7,8 @@ states and every weight. ``lowlevel verify`` and ``tests/test_parity.py`` both u
 
 The returned *structures* are compared too, before any flattening: the Python types
 (``tuple`` or ``list`` or tensor), the nesting and the lengths, as :func:`structure`
-describes them. A difference that is known and awaiting its fix is named by
-:func:`known_structure_difference` (the tests expect it to fail until then).
+describes them. A difference that is known and awaiting its fix would be named by
+:func:`known_structure_difference` (the tests expect it to fail until then); none is.
 
 The scalar differentiated is ``L = Σ_k Σ w_k ⊙ y_k`` over every returned tensor
 ``y_k``, with fixed, distinct weights ``w_k``: every output element reaches the gradient with a
@@ -100,25 +100,14 @@ class Result:
                 "structure": structure, "ok": self.ok, "seconds": round(self.seconds, 3)}
 
 
-# Structures lowlevel returns differently today, awaiting their fix. Keras 3 returns
-# ``(output, *states)`` as a tuple, a stack's states nested per cell
-# (``(output, [h0, c0], [h1])``), and Bidirectional's ``merge_mode=None`` halves as a tuple.
-KNOWN_STRUCTURE_FIX = ("issue #17 item 1, Keras's call contract: return structures as Keras 3 "
-                       "returns them (lowlevel/layers/rnn.py, bidirectional.py)")
-
-
 def known_structure_difference(c: Case) -> str | None:
-    """Why ``c``'s returned structure differs from Keras's today, or ``None``."""
-    opts = c.opts
-    if c.component == "StackedCells" and opts.get("return_state"):
-        why = "a stack's returned states are flat, Keras nests them per cell"
-    elif c.component not in CELLS + ("Embedding",) and opts.get("return_state"):
-        why = "return_state returns a list, Keras a tuple"
-    elif c.component == "Bidirectional" and opts.get("merge_mode", "concat") is None:
-        why = "merge_mode=None returns a list, Keras a tuple"
-    else:
-        return None
-    return f"{why}; awaiting {KNOWN_STRUCTURE_FIX}"
+    """Why ``c``'s returned structure differs from Keras's, or ``None``.
+
+    None differs today: ``(output, *states)`` is a tuple with a stack's states nested per
+    cell, and ``Bidirectional``'s ``merge_mode=None`` halves a tuple, as Keras 3 returns
+    them. A difference found later is listed here, with its reason, until fixed.
+    """
+    return None
 
 
 def structure(nest) -> str:

@@ -20,10 +20,16 @@ class Bidirectional(KerasOrderedWeights, tf.Module):
 
         y_f = forward(x)                  y_b = reverse_time(backward(x))
         concat: [y_f, y_b]   sum: y_f + y_b   mul: y_f * y_b   ave: (y_f + y_b) / 2
-        None: [y_f, y_b] as a list
+        None: (y_f, y_b)
+
+    Returns as Keras 3: the merged output; ``(y_f, y_b)`` with ``merge_mode=None``;
+    with ``return_state`` the tuple ``(output, *forward_states, *backward_states)``
+    (``(y_f, y_b, *forward_states, *backward_states)`` with ``merge_mode=None``).
 
     Weights: the forward layer's, then the backward layer's (Keras's order).
     ``initial_state`` is the forward states followed by the backward states.
+    ``stateful`` is the layer's: both halves then carry their states across calls,
+    :meth:`reset_state` zeroes both.
     """
 
     def __init__(self, layer, merge_mode="concat", backward_layer=None, name=None):
@@ -38,6 +44,11 @@ class Bidirectional(KerasOrderedWeights, tf.Module):
             backward_layer = type(layer).from_config(config)
         elif backward_layer.go_backwards == layer.go_backwards:
             raise ValueError("`backward_layer` must have `go_backwards` opposite to `layer`'s.")
+        for attribute in ("stateful", "return_sequences", "return_state"):
+            if getattr(backward_layer, attribute) != getattr(layer, attribute):
+                raise ValueError(f"`backward_layer.{attribute}` must equal `layer`'s "
+                                 f"({getattr(layer, attribute)}); received "
+                                 f"{getattr(backward_layer, attribute)}.")
         # As Keras: masked steps output zeros when sequences are returned, so the two
         # directions' padding lines up after the backward half is reversed. The halves
         # are views of the given layers with that option (same cells, same variables);
@@ -47,6 +58,26 @@ class Bidirectional(KerasOrderedWeights, tf.Module):
         self.merge_mode = merge_mode
         self.return_sequences = layer.return_sequences
         self.return_state = layer.return_state
+        self.stateful = layer.stateful
+
+    @property
+    def states(self):
+        """The forward then the backward state variables (a stateful layer, once built),
+        as a tuple; else ``None``."""
+        forward, backward = self.forward_layer.states, self.backward_layer.states
+        return None if forward is None or backward is None else (*forward, *backward)
+
+    def reset_state(self):
+        """Zero both halves' state variables (as Keras's ``reset_state``)."""
+        if not self.stateful:
+            raise AttributeError("reset_state() needs a stateful layer: wrap a layer built "
+                                 "with stateful=True.")
+        self.forward_layer.reset_state()
+        self.backward_layer.reset_state()
+
+    def reset_states(self):
+        """Keras's compatibility alias of :meth:`reset_state`."""
+        self.reset_state()
 
     @property
     def weights(self):
@@ -70,24 +101,24 @@ class Bidirectional(KerasOrderedWeights, tf.Module):
         y = self.forward_layer(inputs, initial_state=forward_state, mask=mask, training=training)
         y_rev = self.backward_layer(inputs, initial_state=backward_state, mask=mask,
                                     training=training)
-        states = []
+        states = ()
         if self.return_state:
-            states = list(y[1:]) + list(y_rev[1:])
+            states = (*y[1:], *y_rev[1:])
             y, y_rev = y[0], y_rev[0]
         if self.return_sequences:
             y_rev = tf.reverse(y_rev, axis=[1])  # back to input order
         if self.merge_mode == "concat":
-            output = [tf.concat([y, y_rev], axis=-1)]
+            output = (tf.concat([y, y_rev], axis=-1),)
         elif self.merge_mode == "sum":
-            output = [y + y_rev]
+            output = (y + y_rev,)
         elif self.merge_mode == "ave":
-            output = [(y + y_rev) / 2]
+            output = ((y + y_rev) / 2,)
         elif self.merge_mode == "mul":
-            output = [y * y_rev]
+            output = (y * y_rev,)
         else:
-            output = [y, y_rev]
+            output = (y, y_rev)
         if self.return_state:
-            return output + states
+            return output + states  # Keras 3: one tuple, outputs then states
         return output[0] if len(output) == 1 else output
 
     def get_config(self):
@@ -113,6 +144,6 @@ def _with_zero_output_for_mask(layer):
         return layer
     return RNN(layer.cell, return_sequences=layer.return_sequences,
                return_state=layer.return_state, go_backwards=layer.go_backwards,
-               zero_output_for_mask=layer.return_sequences,
+               zero_output_for_mask=layer.return_sequences, stateful=layer.stateful,
                implementation=layer.implementation, compute_dtype=layer._compute_dtype,
                name=layer.name)

@@ -2,8 +2,11 @@
 
 ``layer(x, initial_state=None, mask=None, training=False)`` with ``x [batch, time,
 features]`` returns ``[batch, units]`` (last output), ``[batch, time, units]``
-(``return_sequences=True``), or ``[output, *states]`` (``return_state=True``) — the
-same values Keras returns, compiled with ``tf.function``.
+(``return_sequences=True``), or the tuple ``(output, *states)`` (``return_state=True``:
+``(output, h)``, ``(output, h, c)``, or one ``[h, c]`` list per cell of a stack) — the
+same values and structure Keras 3 returns, compiled with ``tf.function``.
+``stateful=True`` carries the final states into the next call
+(:mod:`lowlevel.layers.stateful`); ``unroll=True`` is ``implementation='unrolled'``.
 
 ``implementation`` names the time loop (:mod:`lowlevel.loops.registry`); all compute
 the same values, outputs and gradients (``tests/test_implementations.py``):
@@ -53,6 +56,7 @@ import tensorflow as tf
 
 from lowlevel import _checks, keras_config
 from lowlevel._weights import KerasOrderedWeights
+from lowlevel.layers import stateful as _stateful
 from lowlevel.cells import GRUCell, LSTMCell, SimpleRNNCell
 from lowlevel.loops import registry
 from lowlevel.loops.registry import DEFAULT_IMPLEMENTATION, IMPLEMENTATIONS
@@ -61,11 +65,19 @@ from lowlevel.loops.request import Request, cast as _cast
 
 class RNN(KerasOrderedWeights, tf.Module):
     """``RNN(cell, return_sequences=False, return_state=False, go_backwards=False,
-    implementation='auto', compute_dtype=None)``.
+    stateful=False, unroll=False, implementation='auto', compute_dtype=None)``.
 
-    ``cell`` is any lowlevel cell or :class:`StackedCells`. Weights are the cell's,
-    in Keras's order; ``states`` returned with ``return_state=True`` are flattened
-    as Keras flattens them (``[h]``, ``[h, c]``, or every cell's in turn).
+    ``cell`` is any lowlevel cell, :class:`StackedCells`, or a list of cells (Keras's
+    spelling of a stack: ``RNN([cell0, cell1])`` builds ``StackedCells([cell0, cell1])``).
+    Weights are the cell's, in Keras's order. ``return_state=True`` returns
+    ``(output, *states)`` in the cell's nesting, as Keras 3: ``(output, h)``,
+    ``(output, h, c)``, or ``(output, [h0, c0], [h1])`` for a stack.
+
+    ``stateful=True``: the final states of each call, kept in non-trainable variables
+    (:attr:`states`), are the next call's initial states when none is given; the batch
+    size is fixed by the first call (or by :meth:`build`); :meth:`reset_state` zeroes
+    them (:mod:`lowlevel.layers.stateful`). ``unroll=True`` selects
+    ``implementation='unrolled'`` (naming another implementation as well is an error).
 
     ``compute_dtype``: ``None`` (the variables' dtype), or a float dtype no wider than
     the variables' (``'bfloat16'``, ``'float16'``) to compute in, as Keras's mixed
@@ -74,12 +86,16 @@ class RNN(KerasOrderedWeights, tf.Module):
 
     def __init__(self, cell, return_sequences=False, return_state=False,
                  go_backwards=False, zero_output_for_mask=False, implementation=None,
-                 compute_dtype=None, name=None):
+                 compute_dtype=None, name=None, stateful=False, unroll=False):
         super().__init__(name=name)
+        if isinstance(cell, (list, tuple)):
+            from lowlevel.layers.stacking import StackedCells  # noqa: PLC0415 (it imports RNN)
+
+            cell = StackedCells(cell)
         if not hasattr(cell, "step") or not hasattr(cell, "get_initial_state"):
             raise TypeError(
-                "`cell` must be a lowlevel cell (SimpleRNNCell, LSTMCell, GRUCell) or "
-                f"StackedCells; received {type(cell).__name__}."
+                "`cell` must be a lowlevel cell (SimpleRNNCell, LSTMCell, GRUCell), "
+                f"StackedCells or a list of cells; received {type(cell).__name__}."
             )
         self._compute_dtype = _check_compute_dtype(compute_dtype, cell.dtype)
         if self._compute_dtype is not None and not hasattr(cell, "step_weights"):
@@ -93,8 +109,9 @@ class RNN(KerasOrderedWeights, tf.Module):
         self.return_state = bool(return_state)
         self.go_backwards = bool(go_backwards)
         self.zero_output_for_mask = bool(zero_output_for_mask)
-        self.implementation = registry.check(
-            DEFAULT_IMPLEMENTATION if implementation is None else implementation)
+        self.implementation = registry.check(_implementation(implementation, unroll))
+        self.stateful = bool(stateful)
+        self.states = None  # stateful: the state variables, made at build or first call
         self._compiled_forward = tf.function(self._forward)
 
     # --------------------------------------------------------------- weights
@@ -120,8 +137,29 @@ class RNN(KerasOrderedWeights, tf.Module):
     def set_weights(self, weights):
         self.cell.set_weights(weights)
 
-    def build(self, input_dim):
+    def build(self, input_dim, batch_size=None):
+        """Make the cell's weights for ``input_dim`` features; for a stateful layer given
+        ``batch_size``, its state variables too (else the first call makes them)."""
         self.cell.build(input_dim)
+        if self.stateful and batch_size is not None:
+            self.states = _stateful.create_state_variables(self.cell, batch_size,
+                                                           "batch_size")
+
+    @property
+    def unroll(self) -> bool:
+        """Keras's ``unroll``: True when every step is written out (``'unrolled'``)."""
+        return self.implementation == "unrolled"
+
+    def reset_state(self):
+        """Zero the state variables of a stateful layer (as Keras's ``reset_state``)."""
+        if not self.stateful:
+            raise AttributeError("reset_state() needs a stateful layer: build it with "
+                                 "stateful=True.")
+        _stateful.reset(self.states)
+
+    def reset_states(self):
+        """Keras's compatibility alias of :meth:`reset_state`."""
+        self.reset_state()
 
     # ------------------------------------------------------------------ call
     def __call__(self, inputs, initial_state=None, mask=None, training=False):
@@ -132,7 +170,13 @@ class RNN(KerasOrderedWeights, tf.Module):
         if not self.cell.built:
             self.cell.build(inputs.shape[-1])
         batch = inputs.shape[0]
-        if initial_state is None:
+        if self.stateful:
+            if self.states is None:
+                self.states = _stateful.create_state_variables(self.cell, batch)
+            _stateful.check_batch_size(self.states, batch)
+        if initial_state is None and self.stateful:
+            initial_state = _stateful.read(self.states)
+        elif initial_state is None:
             initial_state = self.cell.get_initial_state(tf.shape(inputs)[0])
         else:
             initial_state = self._check_initial_state(initial_state, batch)
@@ -145,9 +189,11 @@ class RNN(KerasOrderedWeights, tf.Module):
         registry.serving(self.implementation, Request(self.cell, inputs, initial_state))
         last, sequence, states = self._compiled_forward(inputs, initial_state, mask,
                                                         bool(training))
+        if self.stateful:
+            _stateful.assign(self.states, states)
         output = sequence if self.return_sequences else last
         if self.return_state:
-            return [output, *tf.nest.flatten(states)]
+            return (output, *states)  # Keras 3: a tuple, states in the cell's nesting
         return output
 
     def _forward(self, inputs, initial_state, mask, training):
@@ -205,7 +251,7 @@ class RNN(KerasOrderedWeights, tf.Module):
                 "return_sequences": self.return_sequences,
                 "return_state": self.return_state, "go_backwards": self.go_backwards,
                 "zero_output_for_mask": self.zero_output_for_mask,
-                "implementation": self.implementation,
+                "stateful": self.stateful, "implementation": self.implementation,
                 "compute_dtype": _dtype_name(self._compute_dtype)}
 
     @classmethod
@@ -222,13 +268,14 @@ class _CellLayer(RNN):
 
     def __init__(self, units, *, return_sequences=False, return_state=False,
                  go_backwards=False, zero_output_for_mask=False, implementation=None,
-                 compute_dtype=None, name=None, **cell_kwargs):
+                 compute_dtype=None, name=None, stateful=False, unroll=False,
+                 **cell_kwargs):
         super().__init__(self.cell_class(units, **cell_kwargs),
                          return_sequences=return_sequences, return_state=return_state,
                          go_backwards=go_backwards,
                          zero_output_for_mask=zero_output_for_mask,
                          implementation=implementation, compute_dtype=compute_dtype,
-                         name=name)
+                         name=name, stateful=stateful, unroll=unroll)
 
     @property
     def units(self):
@@ -238,7 +285,7 @@ class _CellLayer(RNN):
         return {**self.cell.get_config(), "return_sequences": self.return_sequences,
                 "return_state": self.return_state, "go_backwards": self.go_backwards,
                 "zero_output_for_mask": self.zero_output_for_mask,
-                "implementation": self.implementation,
+                "stateful": self.stateful, "implementation": self.implementation,
                 "compute_dtype": _dtype_name(self._compute_dtype)}
 
     @classmethod
@@ -267,6 +314,16 @@ class GRU(_CellLayer):
     """``GRU(units, ..., reset_after=True)`` over :class:`GRUCell`."""
 
     cell_class = GRUCell
+
+
+def _implementation(implementation, unroll):
+    """The loop's name: ``implementation``, or ``'unrolled'`` for Keras's ``unroll=True``."""
+    if not unroll:
+        return DEFAULT_IMPLEMENTATION if implementation is None else implementation
+    if implementation not in (None, "unrolled"):
+        raise ValueError(f"`unroll=True` selects implementation='unrolled'; received "
+                         f"implementation={implementation!r} as well: give one of them.")
+    return "unrolled"
 
 
 def _check_compute_dtype(value, variable_dtype):

@@ -155,8 +155,8 @@ def stack_layers(layers, name=None) -> RNN:
     wavefront). Measured with ``lowlevel bench`` (implementation ``lowlevel_stacked``).
 
     Every layer but the last must return sequences and none may go backwards, return
-    states or differ in ``implementation`` or ``compute_dtype``; the result returns
-    what the last layer returns. Its loop must run a :class:`StackedCells`
+    states, be stateful or differ in ``implementation`` or ``compute_dtype``; the result
+    returns what the last layer returns. Its loop must run a :class:`StackedCells`
     (``'bptt'`` differentiates one cell by hand, and cannot: a ``ValueError`` when
     called, see :func:`lowlevel.loops.registry.cannot_run`).
     """
@@ -168,9 +168,11 @@ def stack_layers(layers, name=None) -> RNN:
         if i < len(layers) - 1 and not layer.return_sequences:
             raise ValueError(f"`layers[{i}]` must return sequences to feed layers[{i + 1}]; "
                              "build it with return_sequences=True.")
-        if layer.go_backwards or layer.return_state or layer.zero_output_for_mask:
-            raise ValueError(f"`layers[{i}]` must have go_backwards, return_state and "
-                             "zero_output_for_mask False to be stacked per step.")
+        if (layer.go_backwards or layer.return_state or layer.zero_output_for_mask
+                or layer.stateful):
+            raise ValueError(f"`layers[{i}]` must have go_backwards, return_state, "
+                             "zero_output_for_mask and stateful False to be stacked per "
+                             "step (a stateful stack: RNN([cell, ...], stateful=True)).")
         for attribute in ("implementation", "compute_dtype"):
             if getattr(layer, attribute) != getattr(layers[0], attribute):
                 raise ValueError(f"`layers[{i}].{attribute}` {getattr(layer, attribute)!r} "

@@ -90,7 +90,6 @@ def test_keras_config_options_map_to_lowlevel_arguments():
     (lambda: keras.layers.LSTM(3, kernel_regularizer="l2"),
      "`kernel_regularizer` of the Keras config for LSTM must be None/False: lowlevel layers "
      "have no regularizers"),
-    (lambda: keras.layers.GRU(3, stateful=True), "`stateful` of the Keras config for GRU"),
     (lambda: keras.layers.SimpleRNN(3, trainable=False),
      "`trainable` of the Keras config for SimpleRNN must be True"),
     (lambda: keras.layers.Embedding(4, 2, embeddings_constraint="non_neg"),
