@@ -80,7 +80,7 @@ def test_keras_config_options_map_to_lowlevel_arguments():
     assert gru.cell.reset_after is False
     # Keras 2's integer `implementation` (kernel fusion, as gru_test.py's legacy test adds it).
     legacy = lowlevel.GRU.from_config({**keras.layers.GRU(3).get_config(), "implementation": 0})
-    assert legacy.implementation == "fast"
+    assert legacy.implementation == lowlevel.layers.rnn.DEFAULT_IMPLEMENTATION
     bi = lowlevel.Bidirectional.from_config(
         keras.layers.Bidirectional(keras.layers.GRU(2), merge_mode=None).get_config())
     assert bi.merge_mode is None and bi.backward_layer.go_backwards

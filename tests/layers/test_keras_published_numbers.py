@@ -663,7 +663,8 @@ def test_keras_published_numbers_hold_for_lowlevel(case, implementation):
                      f"keras/src/layers/rnn/{source}: {name}{'' if index is None else [index]}")
 
 
-@pytest.mark.parametrize("implementation", IMPLEMENTATIONS)
+# 'bptt' differentiates one cell by hand and refuses a stack (tests/loops test that).
+@pytest.mark.parametrize("implementation", [i for i in IMPLEMENTATIONS if i != "bptt"])
 def test_keras_published_stacked_lstm_cells_with_a_mask(implementation):
     """``keras/src/layers/rnn/stacked_rnn_cells_test.py::test_stacked_lstm_cell_mask``:
     two ``LSTMCell(1, kernel_initializer='ones', recurrent_initializer='ones')`` stacked,
