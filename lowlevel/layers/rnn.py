@@ -50,6 +50,7 @@ graph is the one without the argument.
 
 from __future__ import annotations
 
+import functools
 import numbers
 
 import tensorflow as tf
@@ -112,7 +113,9 @@ class RNN(KerasOrderedWeights, tf.Module):
         self.implementation = registry.check(_implementation(implementation, unroll))
         self.stateful = bool(stateful)
         self.states = None  # stateful: the state variables, made at build or first call
-        self._compiled_forward = tf.function(self._forward)
+        # A partial, not the bound method: TensorFlow counts traces per code object, and
+        # six layers each traced once would read to it as one function retraced.
+        self._compiled_forward = tf.function(functools.partial(RNN._forward, self))
 
     # --------------------------------------------------------------- weights
     @property
