@@ -79,7 +79,7 @@ def test_fresh_process_without_lowlevel_serves_what_lowlevel_predict_prints(expo
     expected = experiment.predict(run_dir, TEXTS)  # the model's own probabilities
     assert_close(np.array(served["ids"]), np.array(expected), "float32", "serving_default")
     assert_close(np.array(served["text"]), np.array(expected), "float32", "serving_text")
-    printed = [float(line.split("\t")[0])
+    printed = [float(line.split("\t")[1])  # label, probability, text
                for line in lowlevel_cli("predict", "--run", run_dir, *TEXTS).splitlines()]
     np.testing.assert_allclose(served["text"], printed, atol=5e-5)  # predict prints 4 decimals
 
