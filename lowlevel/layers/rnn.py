@@ -251,7 +251,11 @@ class RNN(KerasOrderedWeights, tf.Module):
 
     def get_config(self):
         return {"cell": {"class": type(self.cell), "config": self.cell.get_config()},
-                "return_sequences": self.return_sequences,
+                **self._loop_config()}
+
+    def _loop_config(self) -> dict:
+        """The layer's own arguments (how it runs the cell over time), as ``__init__`` takes them."""
+        return {"return_sequences": self.return_sequences,
                 "return_state": self.return_state, "go_backwards": self.go_backwards,
                 "zero_output_for_mask": self.zero_output_for_mask,
                 "stateful": self.stateful, "implementation": self.implementation,
@@ -285,11 +289,7 @@ class _CellLayer(RNN):
         return self.cell.units
 
     def get_config(self):
-        return {**self.cell.get_config(), "return_sequences": self.return_sequences,
-                "return_state": self.return_state, "go_backwards": self.go_backwards,
-                "zero_output_for_mask": self.zero_output_for_mask,
-                "stateful": self.stateful, "implementation": self.implementation,
-                "compute_dtype": _dtype_name(self._compute_dtype)}
+        return {**self.cell.get_config(), **self._loop_config()}
 
     @classmethod
     def from_config(cls, config):
