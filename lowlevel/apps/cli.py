@@ -80,6 +80,14 @@ def load_tensorflow() -> None:
     tf.config.list_physical_devices("GPU")
 
 
+class _OneLineErrors(argparse.ArgumentParser):
+    """Argument errors as one line naming the argument, without the usage block (a
+    command such as ``train`` has dozens of flags); ``--help`` still lists them all."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
 def _add_verify(commands) -> None:
     verify = commands.add_parser("verify", help=COMMANDS["verify"],
                                  description=COMMANDS["verify"].capitalize() + ".")
@@ -94,7 +102,8 @@ def _add_verify(commands) -> None:
 
 
 def _add_command(commands, command: str) -> None:
-    """Declare ``command``'s flags; importing its module is the slow part, so only this one."""
+    """Declare ``command``'s flags, from a module that imports no TensorFlow (the
+    gradient lab's still does)."""
     if command == "verify":
         _add_verify(commands)
     elif command == "bench":
@@ -104,8 +113,8 @@ def _add_command(commands, command: str) -> None:
         from lowlevel.apps.lab import cli as lab  # noqa: PLC0415
         lab.add_parser(commands)
     elif command == "export":
-        from lowlevel.apps import export  # noqa: PLC0415
-        export.add_parser(commands)
+        from lowlevel.apps.experiment import cli as experiment  # noqa: PLC0415
+        experiment.add_export_parser(commands)
     else:
         from lowlevel.apps.experiment import cli as experiment  # noqa: PLC0415
         experiment.add_parsers(commands)
@@ -113,7 +122,7 @@ def _add_command(commands, command: str) -> None:
 
 def parser(command: str | None = None) -> argparse.ArgumentParser:
     """The parser: every command by name only, or ``command`` with all its flags."""
-    top = argparse.ArgumentParser(
+    top = _OneLineErrors(
         prog="lowlevel", description=DESCRIPTION,
         epilog="`lowlevel COMMAND --help` lists a command's flags.")
     top.add_argument("--version", action="version", version=f"lowlevel {_version()}")

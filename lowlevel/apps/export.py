@@ -30,23 +30,10 @@ import tensorflow as tf
 
 from lowlevel.apps.data import imdb, synthetic
 from lowlevel.apps.experiment import run as experiment
+# The flags are declared where TensorFlow is not imported (`lowlevel export --help`).
+from lowlevel.apps.experiment.cli import add_export_parser as add_parser
 
 INDEX_FROM = 3  # Keras's imdb.load_data: word rank r -> id r + 3 (0 pad, 1 start, 2 oov)
-
-
-def add_parser(commands) -> None:
-    """Add ``export`` to ``lowlevel``'s subcommands."""
-    export = commands.add_parser(
-        "export", help="write a run's kept classifier as a TensorFlow SavedModel",
-        description="A SavedModel with signatures serving_default (token ids [batch, maxlen] "
-                    "-> probability) and, when the vocabulary is at hand, serving_text "
-                    "(raw texts -> probability). Loading it needs TensorFlow only.")
-    export.add_argument("--run", metavar="DIR", required=True, help="a `lowlevel train --out`")
-    export.add_argument("--out", metavar="DIR", required=True,
-                        help="the SavedModel directory to write (must not exist yet)")
-    export.add_argument("--word-index", metavar="PATH", default=None,
-                        help="IMDB word index json for the text signature (default: the "
-                             "run's --word-index)")
 
 
 def run(args) -> int:

@@ -61,12 +61,53 @@ def test_argument_errors_name_the_argument_in_one_line_without_importing_tensorf
     assert any(expected in line for line in lines), done.stderr
 
 
-@pytest.mark.parametrize("command", ["verify", "bench"])
-def test_help_of_a_command_whose_flags_are_tensorflow_free_does_not_import_it(command):
+# Every command's flags are declared without TensorFlow; it loads when the command runs.
+# A command still importing it on --help is listed with the reason, not skipped silently.
+_NOT_YET_TF_FREE = {
+    "gradients": "the gradient lab's package imports TensorFlow when its parser is built",
+}
+
+
+def _commands_marked(cases):
+    return [pytest.param(*case, marks=pytest.mark.xfail(
+        reason=_NOT_YET_TF_FREE[case[0]], strict=False)) if case[0] in _NOT_YET_TF_FREE
+        else pytest.param(*case) for case in cases]
+
+
+@pytest.mark.parametrize("command", _commands_marked([(c,) for c in cli.COMMANDS]))
+def test_help_of_every_command_does_not_import_tensorflow(command):
     done = _lowlevel(command, "--help")
     assert done.returncode == 0, done.stderr
     assert f"usage: lowlevel {command}" in done.stdout
     assert done.stderr.strip().splitlines()[-1] == "tensorflow not imported"
+
+
+# (command, a bad flag, what its one line says); required arguments given, so that the
+# error is the bad flag's.
+_BAD_FLAGS = [
+    ("train", ["--cell", "rnn"], "argument --cell: invalid choice: 'rnn'"),
+    ("train", ["--units", "many"], "argument --units: invalid int value: 'many'"),
+    ("train", ["--implementation", "cudnn"], "argument --implementation: invalid choice"),
+    ("train", ["--optimizer", "adagrad"], "argument --optimizer: invalid choice"),
+    ("train", ["--strategy", "tpu"], "argument --strategy: invalid choice"),
+    ("evaluate", ["--run", "r", "--batch-size", "x"], "argument --batch-size: invalid int"),
+    ("predict", ["--run", "r", "text", "--bogus"], "unrecognized arguments: --bogus"),
+    ("export", ["--run", "r", "--out", "o", "--bogus"], "unrecognized arguments: --bogus"),
+    ("verify", ["--dtype", "float16"], "argument --dtype: invalid choice: 'float16'"),
+    ("bench", ["--bogus"], "unrecognized arguments: --bogus"),
+    ("gradients", ["--out", "o", "--units", "0"], "argument --units: must be an integer >= 1"),
+]
+
+
+@pytest.mark.parametrize("command, argv, expected", _commands_marked(_BAD_FLAGS))
+def test_a_bad_flag_is_one_line_naming_it_exit_2_without_importing_tensorflow(
+        command, argv, expected):
+    done = _lowlevel(command, *argv)
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert lines[-1] == "tensorflow not imported"
+    assert len(lines) == 2 and expected in lines[0], done.stderr
+    assert lines[0].startswith("lowlevel"), done.stderr
 
 
 def test_version_is_answered_without_importing_tensorflow():

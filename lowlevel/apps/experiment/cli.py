@@ -1,6 +1,8 @@
-"""``lowlevel train | evaluate | predict``: the experiment on the command line.
+"""``lowlevel train | evaluate | predict | export``: the experiment on the command line.
 
-``add_parsers(subparsers)`` adds the three subcommands to ``lowlevel``'s parser;
+``add_parsers(subparsers)`` adds train, evaluate and predict to ``lowlevel``'s parser
+(``add_export_parser``, export); none of them imports TensorFlow, which loads when a
+command runs.
 ``run(args)`` executes the one in ``args.command`` and returns the exit status
 (0 ok, 1 training stopped on a NaN/Inf, 2 bad arguments or files). The ``train``
 flags are built from the fields of ``ExperimentConfig`` (``num_words`` ->
@@ -139,6 +141,21 @@ def add_parsers(subparsers) -> None:
                          help="IMDB word index json (default: the run's --word-index, "
                               "else Keras's cache/download)")
     predict.add_argument("texts", nargs="+", metavar="TEXT", help="review text(s)")
+
+
+def add_export_parser(subparsers) -> None:
+    """Add ``export`` (run by :func:`lowlevel.apps.export.run`) to ``subparsers``."""
+    export = subparsers.add_parser(
+        "export", help="write a run's kept classifier as a TensorFlow SavedModel",
+        description="A SavedModel with signatures serving_default (token ids [batch, maxlen] "
+                    "-> probability) and, when the vocabulary is at hand, serving_text "
+                    "(raw texts -> probability). Loading it needs TensorFlow only.")
+    export.add_argument("--run", metavar="DIR", required=True, help="a `lowlevel train --out`")
+    export.add_argument("--out", metavar="DIR", required=True,
+                        help="the SavedModel directory to write (must not exist yet)")
+    export.add_argument("--word-index", metavar="PATH", default=None,
+                        help="IMDB word index json for the text signature (default: the "
+                             "run's --word-index)")
 
 
 def _add_output_flags(parser, what):

@@ -3,6 +3,11 @@ flags (``num_words`` -> ``--num-words``; see :mod:`lowlevel.apps.experiment.cli`
 
 Defaults are the tutorial's; the comment beside each field says where it comes from.
 Every field is checked on construction, and a bad value raises an error naming its flag.
+
+This module imports no TensorFlow, so that ``lowlevel train --help`` and a mistyped flag
+answer at once: the choices below are names, and each list that mirrors a library
+registry (the loops, the strategies, the optimisers) is checked against it by
+``tests/apps/experiment/test_config_choices.py``.
 """
 
 from __future__ import annotations
@@ -11,14 +16,15 @@ import dataclasses
 import math
 import os
 
-from lowlevel import distribute, optimizers
-from lowlevel.apps.data import glove
-from lowlevel.layers.rnn import DEFAULT_IMPLEMENTATION, IMPLEMENTATIONS
-from lowlevel.models import CELLS, STYLES
-from lowlevel.train import Clip
+from lowlevel import kinds
 
 DATA = ("imdb", "synthetic")
-OPTIMIZERS = {"rmsprop": optimizers.RMSprop, "adam": optimizers.Adam, "sgd": optimizers.SGD}
+STYLES = ("cell", "layer")  # lowlevel.models.STYLES
+IMPLEMENTATIONS = ("reference", "fast", "bptt", "unrolled", "auto")  # lowlevel.loops.registry
+DEFAULT_IMPLEMENTATION = "auto"  # lowlevel.loops.registry.DEFAULT_IMPLEMENTATION
+STRATEGIES = ("default", "mirrored", "multiworker")  # lowlevel.distribute.STRATEGIES
+# Optimiser name -> its class in lowlevel.optimizers, resolved on use (optimizer_class).
+OPTIMIZERS = {"rmsprop": "RMSprop", "adam": "Adam", "sgd": "SGD"}
 KEEP = ("best", "last")
 # Integer fields and their ranges. The upper ends keep a typo from asking for terabytes
 # (e.g. --maxlen 1000000000) and the seed within what NumPy/TensorFlow seeding accepts.
@@ -55,7 +61,7 @@ class ExperimentConfig:
     val_split: float = _field(0.1, "fraction of the training set held out for validation"
                               )  # 2,500 IMDB reviews; the tutorial validated on the test set
     # Model.
-    cell: str = _field("simple", "recurrent cell", tuple(CELLS))  # the tutorial's SimpleRNNCell
+    cell: str = _field("simple", "recurrent cell", kinds.NAMES)  # the tutorial's SimpleRNNCell
     style: str = _field("cell", "'cell': stepped by hand (MyRNN); 'layer': sequence layers",
                         STYLES)  # the tutorial's first script steps cells by hand
     implementation: str = _field(DEFAULT_IMPLEMENTATION,
@@ -84,7 +90,7 @@ class ExperimentConfig:
     strategy: str = _field("default", "data parallelism: none, MirroredStrategy over the "
                                       "local GPUs (else logical CPUs), or MultiWorker"
                                       "MirroredStrategy from TF_CONFIG (see lowlevel.distribute)",
-                           distribute.STRATEGIES)  # one device, as the tutorial
+                           STRATEGIES)  # one device, as the tutorial
     # Run management.
     out: str = _field("runs/experiment", "run directory", metavar="DIR")  # relative to cwd
     resume: bool = _field(False, "continue the run in --out from its last checkpoint"
@@ -127,7 +133,10 @@ class ExperimentConfig:
             raise ValueError("`--glove-scale` needs `--glove` (it scales the GloVe vectors); "
                              f"received --glove-scale {self.glove_scale:g} without it.")
 
-    def clipping(self) -> Clip:
+    def clipping(self):
+        """The ``lowlevel.train.Clip`` that ``clip`` spells."""
+        from lowlevel.train import Clip  # noqa: PLC0415 (TensorFlow: only when used)
+
         try:
             return Clip.parse(self.clip)
         except ValueError as error:
@@ -137,10 +146,19 @@ class ExperimentConfig:
 
     def check_files(self):
         """FileNotFoundError naming the flag for each given path that does not exist."""
+        from lowlevel.apps.data import glove  # noqa: PLC0415
+
         for name in ("imdb_path", "word_index", "glove"):
             path = getattr(self, name)
             if path is not None and not os.path.isfile(glove.split_path(path)[0]):
                 raise FileNotFoundError(f"`{flag(name)}`: no file at {path!r}.")
+
+
+def optimizer_class(name: str):
+    """The ``lowlevel.optimizers`` class of the optimiser called ``name``."""
+    from lowlevel import optimizers  # noqa: PLC0415
+
+    return getattr(optimizers, OPTIMIZERS[name])
 
 
 def flag(name: str) -> str:

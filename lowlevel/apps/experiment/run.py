@@ -48,8 +48,8 @@ import tensorflow as tf
 from lowlevel import distribute
 from lowlevel.apps.data import glove, imdb
 from lowlevel.apps.experiment import epochs, rundir
-from lowlevel.apps.experiment.config import (OPTIMIZERS, RESUMABLE_CHANGES, ExperimentConfig,
-                                             flag)
+from lowlevel.apps.experiment.config import (RESUMABLE_CHANGES, ExperimentConfig, flag,
+                                             optimizer_class)
 from lowlevel.apps.experiment.records import write_json
 from lowlevel.train import make_train_step
 # The run's pieces and its uses, importable from here as before.
@@ -155,7 +155,7 @@ def _train_in(config, strategy, splits, matrix, on_step, log, say, quiet):
     keras.utils.set_random_seed(config.seed)
     with strategy.scope():  # model and optimiser variables mirrored unless 'default'
         model = build_model(config, None if matrix is None else matrix.shape[1], matrix)
-        optimizer = OPTIMIZERS[config.optimizer](config.lr)
+        optimizer = optimizer_class(config.optimizer)(config.lr)
     if config.strategy == "default":
         step_fn = make_train_step(model, optimizer, config.clipping())
     else:
