@@ -56,7 +56,8 @@ def test_run_writes_metrics_json_csv_png_tensorboard_and_checkpoints(finished_ru
     with open(os.path.join(out, "metrics.json")) as f:
         saved = json.load(f)
     assert saved == json.loads(json.dumps(metrics))
-    assert saved["config"] == dataclasses.asdict(config)
+    assert saved["config"] == config.to_json()
+    assert ExperimentConfig.from_json(saved["config"]) == config
     assert [row["epoch"] for row in saved["epochs"]] == [1, 2, 3]
     for row in saved["epochs"]:
         assert set(EPOCH_FIELDS) <= set(row)

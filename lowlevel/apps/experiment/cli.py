@@ -35,7 +35,8 @@ import os
 import sys
 import typing
 
-from lowlevel.apps.experiment.config import RESUMABLE_CHANGES, ExperimentConfig, flag
+from lowlevel.apps.experiment.config import (RESUMABLE_CHANGES, ExperimentConfig, flag,
+                                             flag_value)
 
 COMMANDS = ("train", "evaluate", "predict")
 
@@ -52,7 +53,7 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
     Defaults are left out of ``args`` (``SUPPRESS``), so ``given_fields`` can tell the
     flags typed from the defaults: ``--resume`` takes the rest from the run's config.json.
     """
-    hints = typing.get_type_hints(ExperimentConfig)
+    hints = typing.get_type_hints(ExperimentConfig, localns={"Clip": str})  # --clip: text
     for field in dataclasses.fields(ExperimentConfig):
         kind = _field_type(hints[field.name])
         help_text = field.metadata["help"]
@@ -84,35 +85,35 @@ def config_from_args(args) -> ExperimentConfig:
     path = os.path.join(out, "config.json")
     try:
         with open(path) as f:
-            saved = json.load(f)["config"]
-        names = {f.name for f in dataclasses.fields(ExperimentConfig)}
-        saved = {k: v for k, v in saved.items() if k in names}
+            saved = ExperimentConfig.from_json(json.load(f)["config"])
     except FileNotFoundError:
         raise ValueError(f"`--resume`: {out!r} holds no run to resume (no config.json); "
                          "nothing was changed.") from None
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
         raise ValueError(f"`--resume`: {path} is unreadable ({type(error).__name__}: "
                          f"{error}); nothing was changed.") from None
+    config = dataclasses.replace(saved, **given)  # parses the given flags (e.g. --clip)
     for name, value in given.items():
-        if name not in RESUMABLE_CHANGES and name in saved and saved[name] != value:
+        if name not in RESUMABLE_CHANGES and getattr(config, name) != getattr(saved, name):
             raise ValueError(f"`{flag(name)} {value}` disagrees with the run's {path} "
-                             f"({flag(name)} {saved[name]}); drop it to resume the run as "
-                             f"it was (only {', '.join(map(flag, RESUMABLE_CHANGES))} may "
-                             "change).")
-    return ExperimentConfig(**{**saved, **given})
+                             f"({flag(name)} {flag_value(name, getattr(saved, name))}); "
+                             "drop it to resume the run as it was (only "
+                             f"{', '.join(map(flag, RESUMABLE_CHANGES))} may change).")
+    return config
 
 
 def config_to_argv(config: ExperimentConfig) -> list:
     """The ``train`` flags that rebuild ``config`` (its non-default fields)."""
+    default = ExperimentConfig()
     argv = []
     for field in dataclasses.fields(ExperimentConfig):
         value = getattr(config, field.name)
-        if value == field.default:
+        if value == getattr(default, field.name):
             continue
         if isinstance(value, bool):
             argv.append(flag(field.name))
         else:
-            argv += [flag(field.name), str(value)]
+            argv += [flag(field.name), str(flag_value(field.name, value))]
     return argv
 
 

@@ -4,6 +4,10 @@ flags (``num_words`` -> ``--num-words``; see :mod:`lowlevel.apps.experiment.cli`
 Defaults are the tutorial's; the comment beside each field says where it comes from.
 Every field is checked on construction, and a bad value raises an error naming its flag.
 
+``clip`` holds a :class:`lowlevel.train.Clip`, parsed once from the flag's text
+(``'none'``, ``'global_norm:5'``) when the config is built; ``config.json`` stores that
+text again (:meth:`ExperimentConfig.to_json`, :meth:`~ExperimentConfig.from_json`).
+
 This module imports no TensorFlow, so that ``lowlevel train --help`` and a mistyped flag
 answer at once: the choices below are names, and each list that mirrors a library
 registry (the loops, the strategies, the optimisers) is checked against it by
@@ -15,8 +19,12 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+from typing import TYPE_CHECKING
 
 from lowlevel import kinds
+
+if TYPE_CHECKING:  # lowlevel.train imports TensorFlow: only when a config is built
+    from lowlevel.train import Clip
 
 DATA = ("imdb", "synthetic")
 STYLES = ("cell", "layer")  # lowlevel.models.STYLES
@@ -80,9 +88,10 @@ class ExperimentConfig:
     # Optimisation.
     optimizer: str = _field("rmsprop", "optimiser", tuple(OPTIMIZERS))  # tutorial: RMSprop
     lr: float = _field(1e-3, "learning rate")  # tutorial: RMSprop(1e-3)
-    clip: str = _field("none", "gradient clipping 'none' or MODE:THRESHOLD, MODE in "
-                               "value|norm|global_norm (e.g. global_norm:5)",
-                       metavar="MODE:THRESHOLD")  # off by default: clipping is a study option
+    # A Clip; given (and defaulted) as the flag's text, parsed once on construction.
+    clip: Clip = _field("none", "gradient clipping 'none' or MODE:THRESHOLD, MODE in "
+                                "value|norm|global_norm (e.g. global_norm:5)",
+                        metavar="MODE:THRESHOLD")  # off by default: clipping is a study option
     epochs: int = _field(10, "training epochs")  # tutorial: 50, long past the best epoch
     batch_size: int = _field(128, "examples per step")  # tutorial's batchsz
     seed: int = _field(0, "seed of weights, dropout, data order and validation split"
@@ -118,7 +127,7 @@ class ExperimentConfig:
             value = getattr(self, name)
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
                 _bad(name, "a finite number > 0", value)
-        self.clipping()  # raises on a bad --clip
+        object.__setattr__(self, "clip", as_clip(self.clip))  # frozen: set once, here
         if self.keep == "best" and self.val_split == 0:
             raise ValueError("`--keep best` needs a validation set: `--val-split` > 0 or "
                              "`--keep last`; received --val-split 0.")
@@ -133,16 +142,17 @@ class ExperimentConfig:
             raise ValueError("`--glove-scale` needs `--glove` (it scales the GloVe vectors); "
                              f"received --glove-scale {self.glove_scale:g} without it.")
 
-    def clipping(self):
-        """The ``lowlevel.train.Clip`` that ``clip`` spells."""
-        from lowlevel.train import Clip  # noqa: PLC0415 (TensorFlow: only when used)
+    def to_json(self) -> dict:
+        """``{field: value}`` for ``config.json``: the clip as the flag's text."""
+        return {**{f.name: getattr(self, f.name) for f in dataclasses.fields(self)},
+                "clip": clip_text(self.clip)}
 
-        try:
-            return Clip.parse(self.clip)
-        except ValueError as error:
-            raise ValueError(f"`--clip` must be 'none' or MODE:THRESHOLD with MODE in "
-                             f"value|norm|global_norm and THRESHOLD finite and > 0; received "
-                             f"{self.clip!r} ({error})") from None
+    @classmethod
+    def from_json(cls, saved: dict) -> "ExperimentConfig":
+        """The config of :meth:`to_json`'s ``saved``; fields it lacks (newer than the run)
+        take their defaults, and keys that are no field are ignored."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in saved.items() if k in names})
 
     def check_files(self):
         """FileNotFoundError naming the flag for each given path that does not exist."""
@@ -152,6 +162,36 @@ class ExperimentConfig:
             path = getattr(self, name)
             if path is not None and not os.path.isfile(glove.split_path(path)[0]):
                 raise FileNotFoundError(f"`{flag(name)}`: no file at {path!r}.")
+
+
+def as_clip(value) -> Clip:
+    """A ``Clip`` from itself, from the flag's text (``'none'``, ``'global_norm:5'``) or
+    from its fields (``{'mode', 'threshold'}``, as ``dataclasses.asdict`` gives them);
+    a ``ValueError`` naming ``--clip`` otherwise."""
+    from lowlevel.train import Clip  # noqa: PLC0415
+
+    try:
+        if isinstance(value, Clip):
+            return value
+        if isinstance(value, dict):
+            return Clip(**value)
+        if isinstance(value, str):
+            return Clip.parse(value)
+        raise ValueError(f"a Clip or its text was expected, not {type(value).__name__}")
+    except (ValueError, TypeError) as error:
+        raise ValueError(f"`--clip` must be 'none' or MODE:THRESHOLD with MODE in "
+                         f"value|norm|global_norm and THRESHOLD finite and > 0; received "
+                         f"{value!r} ({error})") from None
+
+
+def clip_text(clip: Clip) -> str:
+    """The ``--clip`` text of ``clip``, which :func:`as_clip` reads back to an equal one."""
+    return "none" if clip.mode == "none" else f"{clip.mode}:{clip.threshold!r}"
+
+
+def flag_value(name: str, value):
+    """``value`` of the field ``name`` as its flag spells it (a Clip as its text)."""
+    return clip_text(value) if name == "clip" else value
 
 
 def optimizer_class(name: str):

@@ -25,7 +25,7 @@ def load_run(run_dir):
     try:
         with open(path) as f:
             saved = json.load(f)
-        config = ExperimentConfig(**saved["config"])
+        config = ExperimentConfig.from_json(saved["config"])
         embedding_dim = int(saved["embedding_dim"])
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise ValueError(f"`--run`: {path} is damaged ({type(error).__name__}: {error}).") \

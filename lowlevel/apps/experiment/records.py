@@ -8,7 +8,6 @@ kill leaves either the old or the new file, never half of one."""
 from __future__ import annotations
 
 import csv
-import dataclasses
 import json
 import os
 
@@ -25,7 +24,7 @@ def write_json(path, content):
 
 def write_outputs(out, config, history, best_epoch, kept_epoch=None, test=None) -> dict:
     """``metrics.json``, ``metrics.csv`` and ``curves.png``; returns the metrics dict."""
-    metrics = {"config": dataclasses.asdict(config), "epochs": history,
+    metrics = {"config": config.to_json(), "epochs": history,
                "best_epoch": best_epoch, "kept_epoch": kept_epoch,
                "test_loss": None if test is None else test["loss"],
                "test_accuracy": None if test is None else test["accuracy"]}

@@ -49,7 +49,7 @@ from lowlevel import distribute
 from lowlevel.apps.data import glove, imdb
 from lowlevel.apps.experiment import epochs, rundir
 from lowlevel.apps.experiment.config import (RESUMABLE_CHANGES, ExperimentConfig, flag,
-                                             optimizer_class)
+                                             flag_value, optimizer_class)
 from lowlevel.apps.experiment.records import write_json
 from lowlevel.train import make_train_step
 # The run's pieces and its uses, importable from here as before.
@@ -157,11 +157,11 @@ def _train_in(config, strategy, splits, matrix, on_step, log, say, quiet):
         model = build_model(config, None if matrix is None else matrix.shape[1], matrix)
         optimizer = optimizer_class(config.optimizer)(config.lr)
     if config.strategy == "default":
-        step_fn = make_train_step(model, optimizer, config.clipping())
+        step_fn = make_train_step(model, optimizer, config.clip)
     else:
         distribute.check_batch_size(strategy, config.batch_size)
         step_fn = distribute.make_distributed_train_step(strategy, model, optimizer,
-                                                         config.clipping())
+                                                         config.clip)
     progress = new_progress()  # everything a resume needs, in one checkpoint
     state = tf.train.Checkpoint(model=model, optimizer=optimizer,
                                 generators=dropout_generators(model), **progress)
@@ -175,7 +175,7 @@ def _train_in(config, strategy, splits, matrix, on_step, log, say, quiet):
     if resume_from is None:
         manager.save(checkpoint_number=0)  # so that a run with a config.json can resume
         write_json(os.path.join(out, "config.json"),
-                   {"config": dataclasses.asdict(config),
+                   {"config": config.to_json(),
                     "embedding_dim": int(model.embedding.embeddings.shape[1])})
     run = epochs.Run(config=config, model=model, step_fn=step_fn,
                      eval_fn=make_eval_fn(model, config.maxlen), progress=progress,
@@ -203,14 +203,15 @@ def _check_resumable(config):
     path = os.path.join(config.out, "config.json")
     try:
         with open(path) as f:
-            saved = json.load(f)["config"]
-        saved = {**{f.name: f.default for f in dataclasses.fields(ExperimentConfig)}, **saved}
-    except (OSError, ValueError, KeyError, TypeError) as error:
+            # A field newer than the run (e.g. `strategy`) was at its default when it ran.
+            saved = ExperimentConfig.from_json(json.load(f)["config"])
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
         raise ValueError(f"`--resume`: {path} is missing or unreadable ({error}); nothing "
                          "was changed.") from None
-    # A field newer than the run (e.g. `strategy`) was at its default when it ran.
-    changed = [f"{flag(k)} {saved.get(k)!r} -> {v!r}" for k, v in dataclasses.asdict(config).items()
-               if k not in RESUMABLE_CHANGES and saved.get(k) != v]
+    changed = [f"{flag(name)} {flag_value(name, getattr(saved, name))!r} -> "
+               f"{flag_value(name, getattr(config, name))!r}"
+               for name in (f.name for f in dataclasses.fields(config))
+               if name not in RESUMABLE_CHANGES and getattr(saved, name) != getattr(config, name)]
     if changed:
         raise ValueError("`--resume` must use the run's own settings; changed: "
                          f"{'; '.join(changed)}.")
