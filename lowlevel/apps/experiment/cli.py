@@ -128,7 +128,7 @@ def add_parsers(subparsers) -> None:
     _add_output_flags(train, "the summary")
     evaluate = subparsers.add_parser(
         "evaluate", help="re-evaluate a run's kept weights on the test set")
-    evaluate.add_argument("--run", metavar="DIR", required=True, help="a `lowlevel train --out`")
+    _add_run_arguments(evaluate)
     evaluate.add_argument("--batch-size", type=int, default=None,
                           help="evaluation batch size, >= 1 (default: the run's)")
     _add_output_flags(evaluate, "the result")
@@ -137,10 +137,7 @@ def add_parsers(subparsers) -> None:
         description="IMDB runs tokenise like Keras built the IMDB word index. Synthetic "
                     "runs have no words: pass whitespace-separated integer ids instead "
                     "(e.g. \"1 70 120\"; the start id 1 is added if missing).")
-    predict.add_argument("--run", metavar="DIR", required=True, help="a `lowlevel train --out`")
-    predict.add_argument("--word-index", metavar="PATH", default=None,
-                         help="IMDB word index json (default: the run's --word-index, "
-                              "else Keras's cache/download)")
+    _add_run_arguments(predict, words="the run's --word-index, else Keras's cache/download")
     predict.add_argument("texts", nargs="+", metavar="TEXT", help="review text(s)")
 
 
@@ -151,12 +148,19 @@ def add_export_parser(subparsers) -> None:
         description="A SavedModel with signatures serving_default (token ids [batch, maxlen] "
                     "-> probability) and, when the vocabulary is at hand, serving_text "
                     "(raw texts -> probability). Loading it needs TensorFlow only.")
-    export.add_argument("--run", metavar="DIR", required=True, help="a `lowlevel train --out`")
+    _add_run_arguments(export, words="the run's --word-index; without one, no text "
+                                     "signature")
     export.add_argument("--out", metavar="DIR", required=True,
                         help="the SavedModel directory to write (must not exist yet)")
-    export.add_argument("--word-index", metavar="PATH", default=None,
-                        help="IMDB word index json for the text signature (default: the "
-                             "run's --word-index)")
+
+
+def _add_run_arguments(parser, words=None) -> None:
+    """``--run DIR``, the run a command reads (evaluate, predict, export); with ``words``
+    (what the default is), also ``--word-index PATH`` for commands that read words."""
+    parser.add_argument("--run", metavar="DIR", required=True, help="a `lowlevel train --out`")
+    if words is not None:
+        parser.add_argument("--word-index", metavar="PATH", default=None,
+                            help=f"IMDB word index json (default: {words})")
 
 
 def _add_output_flags(parser, what):
