@@ -74,8 +74,8 @@ def test_cli_size_flags_reach_every_study(lab):
     init_rows = _output.read_csv(lab / "init.csv")  # --cells keeps simple and gru variants
     assert {(r["cell"], r["init"]) for r in init_rows} == {
         ("simple", "orthogonal"), ("simple", "glorot"), ("simple", "irnn"),
-        ("gru", "update0"), ("gru", "update1")}
-    assert len(init_rows) == 5 * 2 and {r["time_steps"] for r in init_rows} == {"10"}
+        ("gru", "update0"), ("gru", "update1"), ("gru", "chrono")}
+    assert len(init_rows) == 6 * 2 and {r["time_steps"] for r in init_rows} == {"10"}
 
 
 def test_cli_rejects_a_non_positive_size_with_its_value():
