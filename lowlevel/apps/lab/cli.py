@@ -1,8 +1,9 @@
 """``lowlevel gradients [flow|clipping|memory|cliff|init|all] --out DIR [--quick] [--seed N]``.
 
-Wired into :mod:`lowlevel.apps.cli` through :func:`add_parser` and :func:`run`. Each study
+Wired into :mod:`lowlevel.apps.cli` through :func:`add_parser` and :func:`run`. The
+parser is TensorFlow-free; :func:`run` imports the studies it runs. Each study
 writes PNG plots, CSVs of its numbers and a markdown report into ``--out``; ``all``
-also joins the reports into ``report.md``. ``--quick`` is the demo setting (all three
+also joins the reports into ``report.md``. ``--quick`` is the demo setting (every study
 in under 3 minutes on 2 cores); the size flags override any study that has the field.
 """
 
@@ -98,7 +99,8 @@ def overrides(args) -> dict:
 
 def run(args) -> int:
     """Run the study (or all) that ``args`` names; 0 on success."""
-    from lowlevel.apps import lab as studies  # TensorFlow and matplotlib load only when needed
+    # The studies, TensorFlow and matplotlib load only now, never for --help or a bad flag.
+    from lowlevel.apps.lab import studies
     from lowlevel.train import Clip
 
     if args.clip is not None:
