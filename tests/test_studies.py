@@ -54,7 +54,8 @@ def test_cli_all_writes_pngs_csvs_npz_and_markdown_reports(lab):
     for title in ("## Gradient flow", "## Clipping", "## Which cell", "## The cliff",
                   "## Initialisations"):
         assert title in report
-    assert "Made by `lowlevel gradients all --quick`" in report
+    assert (f"Made by `lowlevel gradients all --out {lab} --quick --tensorboard --steps 4 "
+            "--time-steps 10 --cells simple gru --units 4 --batch 4 --seeds 2`") in report
 
 
 def test_cli_size_flags_reach_every_study(lab):

@@ -55,12 +55,14 @@ def config_for(name, quick=False, seed=0, **overrides):
     return config_class(**values)
 
 
-def run_studies(names, out, quick=False, seed=0, overrides=None, report=print) -> dict:
+def run_studies(names, out, quick=False, seed=0, overrides=None, report=print,
+                command=None) -> dict:
     """Run the studies ``names`` into ``out`` and join their reports into ``report.md``.
 
     ``overrides``: ``{study: {field: value}}`` applied after the defaults (and ``QUICK``).
-    ``report(text)`` receives one line per finished study. Returns ``{name: result}``,
-    each result with its ``seconds``.
+    ``report(text)`` receives one line per finished study. ``command``: the command line
+    that ``report.md`` names as its maker (default: rebuilt from ``names``, ``quick`` and
+    ``seed``). Returns ``{name: result}``, each result with its ``seconds``.
     """
     out = _output.out_dir(out)
     overrides = overrides or {}
@@ -72,8 +74,9 @@ def run_studies(names, out, quick=False, seed=0, overrides=None, report=print) -
                                                    **overrides.get(name, {})))
         results[name]["seconds"] = time.perf_counter() - start
         report(f"gradients {name}: {results[name]['seconds']:.1f} s -> {out}")
-    command = "lowlevel gradients " + (" ".join(names) if len(names) == 1 else "all") \
-        + (" --quick" if quick else "") + (f" --seed {seed}" if seed else "")
+    command = command or ("lowlevel gradients "
+                          + (" ".join(names) if len(names) == 1 else "all")
+                          + (" --quick" if quick else "") + (f" --seed {seed}" if seed else ""))
     parts = ["# Gradient lab", "", f"Studies: {', '.join(names)}; first seed {seed}"
              + ("; --quick settings." if quick else ".") + f" Made by `{command}`.", ""]
     for name in names:

@@ -1,6 +1,7 @@
 """``lowlevel gradients`` answers --help and rejects a bad flag without importing
 TensorFlow or any study: checked in a fresh interpreter, not timed."""
 
+import argparse
 import os
 import pathlib
 import subprocess
@@ -57,3 +58,23 @@ def test_the_parser_offers_exactly_the_studies_that_exist_and_all():
     for name in studies.STUDIES:
         module, config_class = studies.study(name)
         assert callable(module.run) and config_class().seed == 0
+
+
+def _parse(argv):
+    parser = argparse.ArgumentParser(prog="lowlevel")
+    cli.add_parser(parser.add_subparsers(dest="command", required=True))
+    return parser.parse_args(argv)
+
+
+@pytest.mark.parametrize("argv", [
+    ["gradients", "--out", "runs/g"],
+    ["gradients", "memory", "--out", "o", "--time-steps", "50", "100", "--tasks", "copy",
+     "--learning-rate", "0.003", "--clip", "none", "--seed", "4", "--seeds", "2"],
+    ["gradients", "clipping", "--out", "o", "--quick", "--learning-rates", "1e-4", "0.01",
+     "--relative", "0.5", "--absolute", "1", "100", "--tensorboard", "--cells", "gru"],
+])
+def test_the_command_a_report_names_parses_back_to_the_same_arguments(argv):
+    args = _parse(argv)
+    named = cli.command_line(args).split()
+    assert named[:2] == ["lowlevel", "gradients"]
+    assert _parse(named[1:]) == args
