@@ -54,7 +54,8 @@ def test_cli_all_writes_pngs_csvs_npz_and_markdown_reports(lab):
     for title in ("## Gradient flow", "## Clipping", "## Which cell", "## The cliff",
                   "## Initialisations"):
         assert title in report
-    assert "Made by `lowlevel gradients all --quick`" in report
+    assert (f"Made by `lowlevel gradients all --out {lab} --quick --tensorboard --steps 4 "
+            "--time-steps 10 --cells simple gru --units 4 --batch 4 --seeds 2`") in report
 
 
 def test_cli_size_flags_reach_every_study(lab):
@@ -74,8 +75,8 @@ def test_cli_size_flags_reach_every_study(lab):
     init_rows = _output.read_csv(lab / "init.csv")  # --cells keeps simple and gru variants
     assert {(r["cell"], r["init"]) for r in init_rows} == {
         ("simple", "orthogonal"), ("simple", "glorot"), ("simple", "irnn"),
-        ("gru", "update0"), ("gru", "update1")}
-    assert len(init_rows) == 5 * 2 and {r["time_steps"] for r in init_rows} == {"10"}
+        ("gru", "update0"), ("gru", "update1"), ("gru", "chrono")}
+    assert len(init_rows) == 6 * 2 and {r["time_steps"] for r in init_rows} == {"10"}
 
 
 def test_cli_rejects_a_non_positive_size_with_its_value():

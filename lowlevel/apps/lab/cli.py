@@ -1,8 +1,9 @@
 """``lowlevel gradients [flow|clipping|memory|cliff|init|all] --out DIR [--quick] [--seed N]``.
 
-Wired into :mod:`lowlevel.apps.cli` through :func:`add_parser` and :func:`run`. Each study
+Wired into :mod:`lowlevel.apps.cli` through :func:`add_parser` and :func:`run`. The
+parser is TensorFlow-free; :func:`run` imports the studies it runs. Each study
 writes PNG plots, CSVs of its numbers and a markdown report into ``--out``; ``all``
-also joins the reports into ``report.md``. ``--quick`` is the demo setting (all three
+also joins the reports into ``report.md``. ``--quick`` is the demo setting (every study
 in under 3 minutes on 2 cores); the size flags override any study that has the field.
 """
 
@@ -96,9 +97,28 @@ def overrides(args) -> dict:
     return per_study
 
 
+def command_line(args) -> str:
+    """``lowlevel gradients STUDY --out DIR`` and every flag ``args`` sets, in the parser's
+    order: the command a report names as its maker."""
+    words = ["lowlevel", "gradients", args.study, "--out", str(args.out)]
+    for flag in ("quick", "tensorboard"):
+        if getattr(args, flag):
+            words.append(f"--{flag}")
+    for flag in ("seed", "steps", "time_steps", "cells", "units", "batch", "seeds", "tasks",
+                 "learning_rate", "clip", "learning_rates", "relative", "absolute"):
+        value = getattr(args, flag)
+        if value is None or (flag == "seed" and value == 0):
+            continue
+        values = value if isinstance(value, (list, tuple)) else [value]
+        words += [f"--{flag.replace('_', '-')}", *(f"{v:g}" if isinstance(v, float)
+                                                    else str(v) for v in values)]
+    return " ".join(words)
+
+
 def run(args) -> int:
     """Run the study (or all) that ``args`` names; 0 on success."""
-    from lowlevel.apps import lab as studies  # TensorFlow and matplotlib load only when needed
+    # The studies, TensorFlow and matplotlib load only now, never for --help or a bad flag.
+    from lowlevel.apps.lab import studies
     from lowlevel.train import Clip
 
     if args.clip is not None:
@@ -111,7 +131,7 @@ def run(args) -> int:
     out = pathlib.Path(args.out)
     start = time.perf_counter()
     studies.run_studies(names, out, quick=args.quick, seed=args.seed,
-                        overrides=overrides(args))
+                        overrides=overrides(args), command=command_line(args))
     print(f"gradients: done in {time.perf_counter() - start:.1f} s; "
           f"report: {out / 'report.md'}")
     return 0

@@ -123,7 +123,8 @@ def clip_case(clip, config: ClipConfig, learning_rate=None, seed=None, tensorboa
 
 def run(out, config: ClipConfig = ClipConfig()) -> dict:
     """Write ``clipping.csv``, ``clipping_steps.csv``, ``clipping.npz``, ``clipping.png``,
-    ``clipping.md``."""
+    ``clipping.md``; return ``{'rows': one per run, 'steps': one per logged step,
+    'files': [...]}``."""
     out = _output.out_dir(out)
     rows, steps = [], []
     for seed in range(config.seed, config.seed + config.seeds):
@@ -147,7 +148,7 @@ def run(out, config: ClipConfig = ClipConfig()) -> dict:
     from lowlevel.apps.lab import clipping_plots  # matplotlib only here
     clipping_plots.plot(out / "clipping.png", rows, steps, config)
     (out / "clipping.md").write_text(clipping_plots.report(rows, config))
-    return {"rows": rows, "files": ["clipping.csv", "clipping_steps.csv", "clipping.npz",
+    return {"rows": rows, "steps": steps, "files": ["clipping.csv", "clipping_steps.csv", "clipping.npz",
                                     "clipping.png", "clipping.md"]}
 
 

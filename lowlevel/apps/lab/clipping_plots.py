@@ -1,7 +1,8 @@
 """Study 2's figure and report: the sweep's final losses against the learning rate,
-the clipped fractions, and training curves on a range the unclipped runs cannot
-squash (their divergence is marked, not drawn to 1e30). Medians over seeds; findings
-only where they hold at every seed."""
+the clipped fractions, training curves on a range the unclipped runs cannot squash
+(their divergence is marked, not drawn to 1e30), and the pre-clip global norm per step
+with each run's threshold drawn. Medians over seeds; findings only where they hold at
+every seed."""
 
 from __future__ import annotations
 
@@ -52,10 +53,58 @@ def _sweep_panel(ax, rows, settings, config, title):
     ax.legend(fontsize=6, loc="upper left")
 
 
+def norm_series(rows, steps, settings, learning_rate, seed) -> list:
+    """What a per-step norm panel draws, one dict per setting in ``settings``:
+    ``step`` and ``global_norm`` (pre-clip, as logged; the run stops where it diverged),
+    ``threshold`` (the global-norm threshold, or the global-norm equivalent of the
+    mode's; ``None`` unclipped) and ``diverged``."""
+    series = []
+    for setting in settings:
+        run = next(r for r in rows if r["setting"] == setting
+                   and r["learning_rate"] == learning_rate and r["seed"] == seed)
+        pts = [p for p in steps if p["setting"] == setting
+               and p["learning_rate"] == learning_rate and p["seed"] == seed]
+        series.append({"setting": setting, "step": np.array([p["step"] for p in pts]),
+                       "global_norm": np.array([p["global_norm"] for p in pts], float),
+                       "threshold": run["global_threshold"], "diverged": run["diverged"]})
+    return series
+
+
+def _norm_panel(ax, rows, steps, settings, learning_rate, config):
+    """Pre-clip global norm per step; thresholds dashed in the run's colour; a run that
+    diverged is drawn up to the top of the range and marked with a cross there."""
+    series = norm_series(rows, steps, settings, learning_rate, config.seed)
+    kept = [v for s in series if not s["diverged"] for v in s["global_norm"]
+            if np.isfinite(v) and v > 0]
+    thresholds = [s["threshold"] for s in series if s["threshold"] is not None]
+    low = 0.5 * min(kept + thresholds) if kept or thresholds else 1e-3
+    high = 5.0 * max(kept + thresholds) if kept or thresholds else 1e3
+    for s in series:
+        colour = _colour(rows, s["setting"])
+        norm = np.nan_to_num(s["global_norm"], nan=high, posinf=high)
+        unclipped = s["threshold"] is None  # drawn on top: the reference
+        ax.plot(s["step"], np.clip(norm, low, high), color=colour, lw=1.1 if unclipped
+                else 0.8, zorder=3 if unclipped else 2, label=s["setting"])
+        if s["threshold"] is not None:
+            ax.axhline(s["threshold"], color=colour, ls="--", lw=0.8)
+        if s["diverged"] and len(s["step"]):
+            ax.plot([s["step"][-1]], [high * 0.7], "x", color=colour, ms=7)
+    ax.set(yscale="log", ylim=(low, high))
+    ax.set_title(f"pre-clip global norm, lr {learning_rate:g}, seed {config.seed}\n"
+                 "(dashed: threshold; x: diverged)", fontsize=8)
+    ax.set_xlabel("step", fontsize=8)
+    ax.set_ylabel("‖g‖ before clipping", fontsize=7)
+    ax.tick_params(labelsize=7)
+    ax.legend(fontsize=6, loc="lower right")
+
+
 def plot(path, rows, steps, config):
     """(a) global norm: none, relative and absolute thresholds; (b) the three modes at
-    comparable strength; (c) clipped fraction; (d) curves at the middle lr, seed 0."""
-    fig, axes = _output.figure(1, 4, width=3.6, height=3.1)
+    comparable strength; (c) clipped fraction; (d) loss curves at the middle lr, seed
+    ``config.seed``; (e, f) the pre-clip global norm per step at the middle and the
+    largest lr, thresholds drawn."""
+    fig, axes = _output.figure(2, 3, width=3.6, height=3.1)
+    axes = axes.reshape(1, 6)  # panels a..f in reading order
     settings = _settings(rows)
     global_settings = [s for s in settings if s == "none" or s.startswith("global_norm")]
     one = [s for s in settings if s.endswith(" 1×typ")]
@@ -75,7 +124,7 @@ def plot(path, rows, steps, config):
     ax.set_ylabel("clipped fraction (median)", fontsize=7)
     ax.tick_params(labelsize=7)
     ax = axes[0, 3]
-    lr = lrs[len(lrs) // 2]
+    lr = np.sort(lrs)[len(lrs) // 2]
     for setting in global_settings:
         colour = _colour(rows, setting)
         pts = [s for s in steps if s["setting"] == setting and s["learning_rate"] == lr
@@ -91,6 +140,8 @@ def plot(path, rows, steps, config):
     ax.set_xlabel("step", fontsize=8)
     ax.set_ylabel("MSE (clipped to the range)", fontsize=7)
     ax.tick_params(labelsize=7)
+    _norm_panel(axes[0, 4], rows, steps, global_settings, lr, config)
+    _norm_panel(axes[0, 5], rows, steps, global_settings, lrs.max(), config)
     _output.save(fig, path)
 
 

@@ -8,9 +8,20 @@ Variants (``INITS``), each applied to the seeded model of the memory study:
 - LSTM ``forget1`` (forget-gate bias 1: Jozefowicz et al. 2015, Keras's default),
   ``forget0`` (all biases 0), ``chrono`` (Tallec & Ollivier 2018:
   ``b_f ~ log U(1, T_max - 1)``, ``b_i = -b_f``, with ``T_max`` the task's ``T``).
-- GRU ``update0`` (Keras's zero biases: ``z = ½``) and ``update1`` (update-gate input
+- GRU ``update0`` (Keras's zero biases: ``z = ½``), ``update1`` (update-gate input
   bias 1, so ``z = σ(1)``: with Keras's ``h = z h_prev + (1 - z) ĥ`` a larger ``z``
-  keeps more of the state, the GRU's analogue of the forget bias).
+  keeps more of the state, the GRU's analogue of the forget bias) and ``chrono``
+  (``b_z ~ log U(1, T_max - 1)``, see :func:`chrono_bias`).
+
+Chrono initialisation (Tallec & Ollivier 2018) gives each unit a characteristic
+forgetting time ``τ`` drawn uniformly from ``[2, T_max]``. The gate that multiplies the
+previous state (the LSTM's forget gate ``f``) has ``1 - σ(b) = 1/τ`` when
+``b = log(τ - 1)``, so ``b ~ log U(1, T_max - 1)``; the LSTM's input gate gets
+``b_i = -b_f``, hence ``i = 1 - f``. In Keras's GRU that gate is ``z`` itself
+(``h = z h_prev + (1 - z) ĥ``), so ``b_z = +log U(1, T_max - 1)`` and ``1 - z`` plays the
+input gate; papers that write the GRU as ``h = (1 - z) h_prev + z ĥ`` (Cho et al.'s
+``z`` on the candidate) state the same rule as ``b_z = -log U(1, T_max - 1)``. At
+``x = 0, h = 0`` the keep rate is ``σ(b) = 1 - 1/τ``.
 
 Recorded per (variant, seed): ``‖∂L/∂h_0‖/‖∂L/∂h_T-1‖`` at initialisation on the adding
 task, then held-out MSE and H&S accuracy after training (Adam, global-norm clipping).
@@ -33,7 +44,7 @@ from lowlevel.train import Clip
 
 INITS = (("simple", "orthogonal"), ("simple", "glorot"), ("simple", "irnn"),
          ("lstm", "forget1"), ("lstm", "forget0"), ("lstm", "chrono"),
-         ("gru", "update0"), ("gru", "update1"))
+         ("gru", "update0"), ("gru", "update1"), ("gru", "chrono"))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,8 +63,19 @@ class InitConfig:
     seeds: int = 3
 
 
+def chrono_bias(rng, units, t_max) -> np.ndarray:
+    """``[units]`` biases ``log u``, ``u ~ U(1, t_max - 1)``, of the gate that keeps the
+    previous state: forgetting times ``τ = 1 / (1 - σ(b)) = 1 + u`` in ``[2, t_max]``."""
+    if not t_max > 2:
+        raise ValueError(f"chrono initialisation needs `time_steps` > 2; received {t_max!r}.")
+    return np.log(rng.uniform(1.0, t_max - 1, units))
+
+
 def initialised_model(cell, init, config: InitConfig, seed) -> SequenceRegressor:
     """The memory study's seeded adding-task model with ``init`` applied."""
+    if (cell, init) not in INITS:
+        raise ValueError(f"`init` must be one of {[i for c, i in INITS if c == cell]} for "
+                         f"cell {cell!r}; received {init!r}.")
     model = SequenceRegressor(cell, units=config.units, input_dim=2, seed=seed,
                               activation="relu" if init == "irnn" else "tanh")
     rnn, n = model.rnn.cell, config.units
@@ -67,14 +89,14 @@ def initialised_model(cell, init, config: InitConfig, seed) -> SequenceRegressor
         u, bias = np.eye(n), np.zeros_like(bias)
     elif init == "forget0":
         bias = np.zeros_like(bias)
-    elif init == "chrono":  # columns i, f, c, o
-        b_f = np.log(rng.uniform(1.0, config.time_steps - 1, n))
+    elif init == "chrono" and cell == "lstm":  # columns i, f, c, o
+        b_f = chrono_bias(rng, n, config.time_steps)
         bias[n:2 * n], bias[:n] = b_f, -b_f
+    elif init == "chrono" and cell == "gru":  # z keeps h_prev: the forget gate's sign
+        bias = np.zeros_like(bias)
+        bias[0, :n] = chrono_bias(rng, n, config.time_steps)
     elif init == "update1":  # bias [2, 3 units]: (input, recurrent); columns z, r, h
         bias[0, :n] = 1.0
-    elif init not in ("orthogonal", "forget1", "update0"):
-        raise ValueError(f"`init` must be one of {sorted({i for _, i in INITS})}; "
-                         f"received {init!r}.")
     rnn.recurrent_kernel.assign(tf.cast(u, rnn.dtype))
     rnn.bias.assign(tf.cast(bias, rnn.dtype))
     return model
