@@ -26,7 +26,7 @@ _EXPORTS = {
     "SimpleRNNCell": "lowlevel.cells", "LSTMCell": "lowlevel.cells", "GRUCell": "lowlevel.cells",
     "StackedCells": "lowlevel.layers", "RNN": "lowlevel.layers", "SimpleRNN": "lowlevel.layers",
     "LSTM": "lowlevel.layers", "GRU": "lowlevel.layers", "stack_layers": "lowlevel.layers",
-    "Bidirectional": "lowlevel.layers", "Embedding": "lowlevel.layers",
+    "Bidirectional": "lowlevel.layers", "Embedding": "lowlevel.layers", "Sequential": "lowlevel.layers",
     "unroll": "lowlevel.loops.reference",
     "clip_by_value": "lowlevel.clipping", "clip_by_norm": "lowlevel.clipping",
     "clip_by_global_norm": "lowlevel.clipping", "global_norm": "lowlevel.clipping",
@@ -42,7 +42,7 @@ if TYPE_CHECKING:  # type checkers and IDEs see the names directly
     from lowlevel.cells import GRUCell, LSTMCell, SimpleRNNCell
     from lowlevel.clipping import clip_by_global_norm, clip_by_norm, clip_by_value, global_norm
     from lowlevel.convert import from_keras, to_keras
-    from lowlevel.layers import (GRU, LSTM, RNN, Bidirectional, Embedding, SimpleRNN,
+    from lowlevel.layers import (GRU, LSTM, RNN, Bidirectional, Embedding, Sequential, SimpleRNN,
                                  StackedCells, stack_layers)
     from lowlevel.loops.reference import unroll
 

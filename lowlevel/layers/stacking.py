@@ -164,20 +164,29 @@ def stack_layers(layers, name=None) -> RNN:
     if not layers or not all(isinstance(layer, RNN) for layer in layers):
         raise TypeError("`layers` must be a non-empty list of lowlevel sequence layers; "
                         f"received {[type(layer).__name__ for layer in layers]}.")
-    for i, layer in enumerate(layers):
-        if i < len(layers) - 1 and not layer.return_sequences:
-            raise ValueError(f"`layers[{i}]` must return sequences to feed layers[{i + 1}]; "
-                             "build it with return_sequences=True.")
-        if (layer.go_backwards or layer.return_state or layer.zero_output_for_mask
-                or layer.stateful):
-            raise ValueError(f"`layers[{i}]` must have go_backwards, return_state, "
-                             "zero_output_for_mask and stateful False to be stacked per "
-                             "step (a stateful stack: RNN([cell, ...], stateful=True)).")
-        for attribute in ("implementation", "compute_dtype"):
-            if getattr(layer, attribute) != getattr(layers[0], attribute):
-                raise ValueError(f"`layers[{i}].{attribute}` {getattr(layer, attribute)!r} "
-                                 f"differs from layers[0]'s {getattr(layers[0], attribute)!r}.")
+    reason = cannot_stack(layers)
+    if reason is not None:
+        raise ValueError(reason)
     return RNN(StackedCells([layer.cell for layer in layers]),
                return_sequences=layers[-1].return_sequences,
                implementation=layers[0].implementation,
                compute_dtype=layers[0]._compute_dtype, name=name)
+
+
+def cannot_stack(layers):
+    """``None`` if :func:`stack_layers` of these sequence layers computes what calling
+    them in turn computes, else why not (one line naming the layer)."""
+    for i, layer in enumerate(layers):
+        if i < len(layers) - 1 and not layer.return_sequences:
+            return (f"`layers[{i}]` must return sequences to feed layers[{i + 1}]; "
+                    "build it with return_sequences=True.")
+        if (layer.go_backwards or layer.return_state or layer.zero_output_for_mask
+                or layer.stateful):
+            return (f"`layers[{i}]` must have go_backwards, return_state, "
+                    "zero_output_for_mask and stateful False to be stacked per "
+                    "step (a stateful stack: RNN([cell, ...], stateful=True)).")
+        for attribute in ("implementation", "compute_dtype", "dtype"):
+            if getattr(layer, attribute) != getattr(layers[0], attribute):
+                return (f"`layers[{i}].{attribute}` {getattr(layer, attribute)!r} "
+                        f"differs from layers[0]'s {getattr(layers[0], attribute)!r}.")
+    return None

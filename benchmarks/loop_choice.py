@@ -1,0 +1,167 @@
+"""The numbers behind ``implementation='auto'``: the loops that can serve a request, timed
+against each other.
+
+Two stacked layers of one cell kind run as one loop (``lowlevel.stack_layers``, what
+``lowlevel.Sequential`` builds), the same seeded weights and data for every loop
+(:mod:`lowlevel.apps.bench.speed`):
+
+- ``steady``: forward and training step (mean-square loss, backward, one update) of
+  each loop and of Keras's layers, alternating round-robin in one process; prints the
+  medians, the spread ``(q3 - q1) / median`` and each loop's ratio to ``'fast'`` and
+  to Keras;
+- ``first``: the first call (trace + first run) of one loop's training step or
+  forward, in a process of its own per loop (``--isolated`` runs the children).
+
+    python benchmarks/loop_choice.py steady --size tutorial --repeats 9
+    python benchmarks/loop_choice.py first --size large --phase train_step
+
+Writes one JSON line per measurement to stdout (``--json FILE`` appends them there too).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+LOOPS = ("fast", "unrolled", "reference")
+KIND_NAMES = ("simple", "lstm", "gru")
+
+
+def _load():
+    return [round(x, 2) for x in os.getloadavg()]
+
+
+def build(kind, loop, size_name, optimizer="rmsprop"):
+    """``(forward, train_step, x, target)`` for ``loop`` (a loop name, ``'auto'`` or ``'keras'``)."""
+    import tensorflow as tf  # noqa: PLC0415
+
+    import lowlevel  # noqa: PLC0415
+    import lowlevel.optimizers  # noqa: PLC0415
+    from lowlevel.apps.bench import speed  # noqa: PLC0415
+
+    size = speed.resolve_size(size_name)
+    x, target = speed.make_data(size)
+    weights = speed.reference_weights(kind, size)
+    if loop == "keras":
+        import keras  # noqa: PLC0415
+
+        model = speed.keras_model(kind, size)
+        for layer, w in zip(model.layers, weights):
+            layer.set_weights(w)
+        apply, variables = (lambda v: model(v, training=True)), model.trainable_variables
+        opt = (keras.optimizers.SGD(speed.LEARNING_RATE) if optimizer == "sgd"
+               else keras.optimizers.RMSprop(speed.LEARNING_RATE))
+    else:
+        layers, features = [], size["input"]
+        for i, w in enumerate(weights):
+            layer = speed._LOWLEVEL_LAYER[kind](size["units"], input_dim=features,
+                                                return_sequences=i < size["layers"] - 1,
+                                                implementation=loop)
+            layer.set_weights(w)
+            layers.append(layer)
+            features = size["units"]
+        apply = lowlevel.stack_layers(layers)
+        variables = [v for layer in layers for v in layer.trainable_variables]
+        opt = (lowlevel.optimizers.SGD(speed.LEARNING_RATE) if optimizer == "sgd"
+               else lowlevel.optimizers.RMSprop(speed.LEARNING_RATE))
+    opt.build(variables)
+
+    def train_step(x, target):
+        with tf.GradientTape() as tape:
+            loss = speed.mse(apply(x), target)
+        opt.apply_gradients(zip(tape.gradient(loss, variables), variables))
+        return loss
+
+    forward = tf.function(lambda v: apply(v))
+    return forward, tf.function(train_step), x, target
+
+
+def _call(fn, *args):
+    start = time.perf_counter()
+    fn(*args).numpy()
+    return time.perf_counter() - start
+
+
+def steady(args, emit):
+    import numpy as np  # noqa: PLC0415
+
+    from lowlevel.apps.bench import speed  # noqa: PLC0415
+
+    speed.tf.config.experimental.enable_tensor_float_32_execution(False)
+    candidates = ("keras", *LOOPS)
+    for kind in args.cells:
+        cases = {loop: build(kind, loop, args.size, args.optimizer) for loop in candidates}
+        for phase in args.phases:
+            calls = {loop: ((c[0], c[2]) if phase == "forward" else (c[1], c[2], c[3]))
+                     for loop, c in cases.items()}
+            for loop, (fn, *a) in calls.items():
+                _call(fn, *a), _call(fn, *a)  # trace, then a warm-up run
+            seconds = {loop: [] for loop in candidates}
+            load_start = _load()
+            for r in range(args.repeats):
+                order = candidates[r % len(candidates):] + candidates[:r % len(candidates)]
+                for loop in order:
+                    fn, *a = calls[loop]
+                    seconds[loop].append(_call(fn, *a))
+            median = {loop: float(np.median(s)) for loop, s in seconds.items()}
+            for loop in candidates:
+                q1, q3 = np.percentile(seconds[loop], [25, 75])
+                emit(dict(mode="steady", size=args.size, kind=kind, phase=phase, loop=loop,
+                          optimizer=args.optimizer, median=median[loop],
+                          spread=float((q3 - q1) / median[loop]),
+                          vs_fast=median["fast"] / median[loop],
+                          vs_keras=median["keras"] / median[loop],
+                          load=[load_start, _load()]))
+
+
+def first(args, emit):
+    if args.isolated:  # this process: one loop, one call
+        from lowlevel.apps.bench import speed  # noqa: PLC0415
+
+        speed.tf.config.experimental.enable_tensor_float_32_execution(False)
+        kind, loop, phase = args.cells[0], args.loops[0], args.phases[0]
+        forward, train_step, x, target = build(kind, loop, args.size, args.optimizer)
+        seconds = _call(forward, x) if phase == "forward" else _call(train_step, x, target)
+        emit(dict(mode="first", size=args.size, kind=kind, phase=phase, loop=loop,
+                  seconds=seconds, load=_load()))
+        return
+    for kind in args.cells:
+        for phase in args.phases:
+            for loop in args.loops:
+                command = [sys.executable, __file__, "first", "--isolated", "--size", args.size,
+                           "--cells", kind, "--phases", phase, "--loops", loop,
+                           "--optimizer", args.optimizer]
+                out = subprocess.run(command, capture_output=True, text=True, check=True)
+                line = out.stdout.strip().splitlines()[-1]
+                emit(json.loads(line), echo_only=True)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("mode", choices=("steady", "first"))
+    parser.add_argument("--size", default="tutorial", choices=("quick", "tutorial", "large"))
+    parser.add_argument("--cells", type=lambda s: s.split(","), default=list(KIND_NAMES))
+    parser.add_argument("--phases", type=lambda s: s.split(","), default=["forward", "train_step"])
+    parser.add_argument("--loops", type=lambda s: s.split(","), default=list(LOOPS),
+                        help="first: the loops (or 'auto', 'keras') whose first call to time")
+    parser.add_argument("--optimizer", choices=("rmsprop", "sgd"), default="rmsprop")
+    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--isolated", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--json", help="append the measurements to this file")
+    args = parser.parse_args(argv)
+
+    def emit(record, echo_only=False):
+        print(json.dumps(record), flush=True)
+        if args.json:
+            with open(args.json, "a") as f:
+                f.write(json.dumps(record) + "\n")
+
+    (steady if args.mode == "steady" else first)(args, emit)
+
+
+if __name__ == "__main__":
+    main()
