@@ -21,6 +21,8 @@ A cell without ``backward`` runs in every loop but ``'bptt'``.
 
 from __future__ import annotations
 
+from typing import Callable, Union
+
 import keras
 import numpy as np
 import tensorflow as tf
@@ -30,6 +32,11 @@ from lowlevel import activations, keras_config
 from lowlevel._weights import KerasOrderedWeights, assign_weights
 from lowlevel.cells.dropout import DropoutCell, dropout_mask, dropped
 from lowlevel.cells.over_steps import flat, input_and_weight_gradients, sum_over_steps
+
+# What the constructors accept, for the type hints: a Keras name or a function.
+Activation = Union[str, Callable[[tf.Tensor], tf.Tensor], None]
+Initializer = Union[str, Callable, keras.initializers.Initializer]
+DTypeLike = Union[tf.DType, str]
 
 # What a cell of one's own needs beside RecurrentCell: lowlevel.cells.base offers them all.
 __all__ = ["RecurrentCell", "dropout_mask", "dropped", "flat", "input_and_weight_gradients",
@@ -52,19 +59,20 @@ class RecurrentCell(DropoutCell, KerasOrderedWeights, tf.Module):
 
     def __init__(
         self,
-        units,
-        activation="tanh",
-        use_bias=True,
-        kernel_initializer="glorot_uniform",
-        recurrent_initializer="orthogonal",
-        bias_initializer="zeros",
-        dropout=0.0,
-        recurrent_dropout=0.0,
-        seed=None,
-        input_dim=None,
-        dtype=tf.float32,
-        name=None,
-    ):
+        units: int,
+        activation: Activation = "tanh",
+        use_bias: bool = True,
+        kernel_initializer: Initializer = "glorot_uniform",
+        recurrent_initializer: Initializer = "orthogonal",
+        bias_initializer: Initializer = "zeros",
+        *,
+        dropout: float = 0.0,
+        recurrent_dropout: float = 0.0,
+        seed: int | None = None,
+        input_dim: int | None = None,
+        dtype: DTypeLike = tf.float32,
+        name: str | None = None,
+    ) -> None:
         super().__init__(name=name)
         self.units = _checks.positive_int(units, "units")
         self.activation = activations.get(activation, "activation")

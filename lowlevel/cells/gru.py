@@ -13,8 +13,8 @@ from __future__ import annotations
 import tensorflow as tf
 
 from lowlevel import activations
-from lowlevel.cells.base import (RecurrentCell, dropped, flat, input_and_weight_gradients,
-                                 sum_over_steps)
+from lowlevel.cells.base import (Activation, DTypeLike, Initializer, RecurrentCell, dropped,
+                                 flat, input_and_weight_gradients, sum_over_steps)
 
 
 def gru_step(x_t, h_prev, h_prev_for_gates, kernel, recurrent_kernel, bias, activation,
@@ -83,11 +83,24 @@ class GRUCell(RecurrentCell):
     gates = 3
     state_count = 1
 
-    def __init__(self, units, activation="tanh", recurrent_activation="sigmoid",
-                 use_bias=True, kernel_initializer="glorot_uniform",
-                 recurrent_initializer="orthogonal", bias_initializer="zeros",
-                 dropout=0.0, recurrent_dropout=0.0, reset_after=True, seed=None,
-                 input_dim=None, dtype=tf.float32, name=None):
+    def __init__(
+        self,
+        units: int,
+        activation: Activation = "tanh",
+        recurrent_activation: Activation = "sigmoid",
+        use_bias: bool = True,
+        kernel_initializer: Initializer = "glorot_uniform",
+        recurrent_initializer: Initializer = "orthogonal",
+        bias_initializer: Initializer = "zeros",
+        *,
+        dropout: float = 0.0,
+        recurrent_dropout: float = 0.0,
+        reset_after: bool = True,
+        seed: int | None = None,
+        input_dim: int | None = None,
+        dtype: DTypeLike = tf.float32,
+        name: str | None = None,
+    ) -> None:
         self.recurrent_activation = activations.get(recurrent_activation,
                                                     "recurrent_activation")
         self.reset_after = bool(reset_after)

@@ -7,8 +7,8 @@ from __future__ import annotations
 import tensorflow as tf
 
 from lowlevel import activations
-from lowlevel.cells.base import (RecurrentCell, _initial_value, dropped,
-                                 input_and_weight_gradients)
+from lowlevel.cells.base import (Activation, DTypeLike, Initializer, RecurrentCell,
+                                 _initial_value, dropped, input_and_weight_gradients)
 
 
 def lstm_step(x_t, h_prev, c_prev, kernel, recurrent_kernel, bias, activation,
@@ -59,11 +59,24 @@ class LSTMCell(RecurrentCell):
     gates = 4
     state_count = 2
 
-    def __init__(self, units, activation="tanh", recurrent_activation="sigmoid",
-                 use_bias=True, kernel_initializer="glorot_uniform",
-                 recurrent_initializer="orthogonal", bias_initializer="zeros",
-                 unit_forget_bias=True, dropout=0.0, recurrent_dropout=0.0, seed=None,
-                 input_dim=None, dtype=tf.float32, name=None):
+    def __init__(
+        self,
+        units: int,
+        activation: Activation = "tanh",
+        recurrent_activation: Activation = "sigmoid",
+        use_bias: bool = True,
+        kernel_initializer: Initializer = "glorot_uniform",
+        recurrent_initializer: Initializer = "orthogonal",
+        bias_initializer: Initializer = "zeros",
+        unit_forget_bias: bool = True,
+        *,
+        dropout: float = 0.0,
+        recurrent_dropout: float = 0.0,
+        seed: int | None = None,
+        input_dim: int | None = None,
+        dtype: DTypeLike = tf.float32,
+        name: str | None = None,
+    ) -> None:
         self.recurrent_activation = activations.get(recurrent_activation,
                                                     "recurrent_activation")
         self.unit_forget_bias = bool(unit_forget_bias)

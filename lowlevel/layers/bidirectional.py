@@ -32,7 +32,15 @@ class Bidirectional(KerasOrderedWeights, tf.Module):
     :meth:`reset_state` zeroes both.
     """
 
-    def __init__(self, layer, merge_mode="concat", backward_layer=None, name=None):
+    def __init__(
+        self,
+        layer: RNN,
+        merge_mode: str | None = "concat",
+        weights: list | None = None,
+        backward_layer: RNN | None = None,
+        *,
+        name: str | None = None,
+    ) -> None:
         super().__init__(name=name)
         if not isinstance(layer, RNN):
             raise TypeError(f"`layer` must be a lowlevel sequence layer; received {type(layer).__name__}.")
@@ -59,6 +67,8 @@ class Bidirectional(KerasOrderedWeights, tf.Module):
         self.return_sequences = layer.return_sequences
         self.return_state = layer.return_state
         self.stateful = layer.stateful
+        if weights is not None:
+            self.set_weights(weights)
 
     @property
     def states(self):

@@ -7,7 +7,7 @@ import tensorflow as tf
 
 from lowlevel import _checks, keras_config
 from lowlevel._weights import KerasOrderedWeights
-from lowlevel.cells.base import _initial_value
+from lowlevel.cells.base import DTypeLike, Initializer, _initial_value
 
 
 class Embedding(KerasOrderedWeights, tf.Module):
@@ -26,8 +26,18 @@ class Embedding(KerasOrderedWeights, tf.Module):
     starts the table at ``matrix [input_dim, output_dim]`` (e.g. GloVe vectors).
     """
 
-    def __init__(self, input_dim, output_dim, embeddings_initializer="uniform",
-                 trainable=True, mask_zero=False, weights=None, dtype=tf.float32, name=None):
+    def __init__(
+        self,
+        input_dim: int,
+        output_dim: int,
+        embeddings_initializer: Initializer = "uniform",
+        *,
+        mask_zero: bool = False,
+        weights: np.ndarray | list[np.ndarray] | None = None,
+        trainable: bool = True,
+        dtype: DTypeLike = tf.float32,
+        name: str | None = None,
+    ) -> None:
         super().__init__(name=name)
         self.input_dim = _checks.positive_int(input_dim, "input_dim")
         self.output_dim = _checks.positive_int(output_dim, "output_dim")

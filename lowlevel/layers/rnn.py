@@ -52,6 +52,7 @@ from __future__ import annotations
 
 import functools
 import numbers
+from typing import TYPE_CHECKING
 
 import tensorflow as tf
 
@@ -59,9 +60,13 @@ from lowlevel import _checks, keras_config
 from lowlevel._weights import KerasOrderedWeights
 from lowlevel.layers import stateful as _stateful
 from lowlevel.cells import GRUCell, LSTMCell, SimpleRNNCell
+from lowlevel.cells.base import Activation, DTypeLike, Initializer, RecurrentCell
 from lowlevel.loops import registry
 from lowlevel.loops.registry import DEFAULT_IMPLEMENTATION, IMPLEMENTATIONS
 from lowlevel.loops.request import Request, cast as _cast
+
+if TYPE_CHECKING:
+    from lowlevel.layers.stacking import StackedCells
 
 
 class RNN(KerasOrderedWeights, tf.Module):
@@ -85,9 +90,20 @@ class RNN(KerasOrderedWeights, tf.Module):
     precision policies (see the module's docstring for what is cast where).
     """
 
-    def __init__(self, cell, return_sequences=False, return_state=False,
-                 go_backwards=False, zero_output_for_mask=False, implementation=None,
-                 compute_dtype=None, name=None, stateful=False, unroll=False):
+    def __init__(
+        self,
+        cell: RecurrentCell | StackedCells | list[RecurrentCell],
+        return_sequences: bool = False,
+        return_state: bool = False,
+        go_backwards: bool = False,
+        stateful: bool = False,
+        unroll: bool = False,
+        zero_output_for_mask: bool = False,
+        *,
+        implementation: str | None = None,
+        compute_dtype: DTypeLike | None = None,
+        name: str | None = None,
+    ) -> None:
         super().__init__(name=name)
         if isinstance(cell, (list, tuple)):
             from lowlevel.layers.stacking import StackedCells  # noqa: PLC0415 (it imports RNN)
@@ -271,52 +287,131 @@ class RNN(KerasOrderedWeights, tf.Module):
 class _CellLayer(RNN):
     """A sequence layer that builds its own cell from the cell's arguments."""
 
-    cell_class = None
-
-    def __init__(self, units, *, return_sequences=False, return_state=False,
-                 go_backwards=False, zero_output_for_mask=False, implementation=None,
-                 compute_dtype=None, name=None, stateful=False, unroll=False,
-                 **cell_kwargs):
-        super().__init__(self.cell_class(units, **cell_kwargs),
-                         return_sequences=return_sequences, return_state=return_state,
-                         go_backwards=go_backwards,
-                         zero_output_for_mask=zero_output_for_mask,
-                         implementation=implementation, compute_dtype=compute_dtype,
-                         name=name, stateful=stateful, unroll=unroll)
-
     @property
-    def units(self):
+    def units(self) -> int:
+        """The cell's ``units``: the width of the output and of every state."""
         return self.cell.units
 
-    def get_config(self):
+    def get_config(self) -> dict:
         return {**self.cell.get_config(), **self._loop_config()}
 
     @classmethod
-    def from_config(cls, config):
+    def from_config(cls, config: dict):
         config = keras_config.translate(cls, config)  # also a Keras layer's get_config()
         return cls(**config)
 
 
 class SimpleRNN(_CellLayer):
-    """``SimpleRNN(units, activation='tanh', ..., return_sequences=False, ...,
-    compute_dtype=None)`` over :class:`SimpleRNNCell`; arguments and defaults as
-    ``keras.layers.SimpleRNN`` (``dtype`` is the variables', ``compute_dtype`` the
-    steps'; ``dtype='float32', compute_dtype='bfloat16'`` is Keras's
-    ``dtype='mixed_bfloat16'``)."""
+    """SimpleRNN"""
 
-    cell_class = SimpleRNNCell
+    def __init__(
+        self,
+        units: int,
+        activation: Activation = "tanh",
+        use_bias: bool = True,
+        kernel_initializer: Initializer = "glorot_uniform",
+        recurrent_initializer: Initializer = "orthogonal",
+        bias_initializer: Initializer = "zeros",
+        *,
+        dropout: float = 0.0,
+        recurrent_dropout: float = 0.0,
+        return_sequences: bool = False,
+        return_state: bool = False,
+        go_backwards: bool = False,
+        stateful: bool = False,
+        unroll: bool = False,
+        seed: int | None = None,
+        zero_output_for_mask: bool = False,
+        implementation: str | None = None,
+        compute_dtype: DTypeLike | None = None,
+        input_dim: int | None = None,
+        dtype: DTypeLike = tf.float32,
+        name: str | None = None,
+    ) -> None:
+        cell = SimpleRNNCell(
+            units, activation, use_bias, kernel_initializer, recurrent_initializer,
+            bias_initializer, dropout=dropout, recurrent_dropout=recurrent_dropout, seed=seed,
+            input_dim=input_dim, dtype=dtype)
+        super().__init__(cell, return_sequences, return_state, go_backwards, stateful, unroll,
+                         zero_output_for_mask, implementation=implementation,
+                         compute_dtype=compute_dtype, name=name)
 
 
 class LSTM(_CellLayer):
-    """``LSTM(units, ...)`` over :class:`LSTMCell`; states ``[h, c]``."""
+    """LSTM"""
 
-    cell_class = LSTMCell
+    def __init__(
+        self,
+        units: int,
+        activation: Activation = "tanh",
+        recurrent_activation: Activation = "sigmoid",
+        use_bias: bool = True,
+        kernel_initializer: Initializer = "glorot_uniform",
+        recurrent_initializer: Initializer = "orthogonal",
+        bias_initializer: Initializer = "zeros",
+        unit_forget_bias: bool = True,
+        *,
+        dropout: float = 0.0,
+        recurrent_dropout: float = 0.0,
+        seed: int | None = None,
+        return_sequences: bool = False,
+        return_state: bool = False,
+        go_backwards: bool = False,
+        stateful: bool = False,
+        unroll: bool = False,
+        zero_output_for_mask: bool = False,
+        implementation: str | None = None,
+        compute_dtype: DTypeLike | None = None,
+        input_dim: int | None = None,
+        dtype: DTypeLike = tf.float32,
+        name: str | None = None,
+    ) -> None:
+        cell = LSTMCell(
+            units, activation, recurrent_activation, use_bias, kernel_initializer,
+            recurrent_initializer, bias_initializer, unit_forget_bias, dropout=dropout,
+            recurrent_dropout=recurrent_dropout, seed=seed, input_dim=input_dim, dtype=dtype)
+        super().__init__(cell, return_sequences, return_state, go_backwards, stateful, unroll,
+                         zero_output_for_mask, implementation=implementation,
+                         compute_dtype=compute_dtype, name=name)
 
 
 class GRU(_CellLayer):
-    """``GRU(units, ..., reset_after=True)`` over :class:`GRUCell`."""
+    """GRU"""
 
-    cell_class = GRUCell
+    def __init__(
+        self,
+        units: int,
+        activation: Activation = "tanh",
+        recurrent_activation: Activation = "sigmoid",
+        use_bias: bool = True,
+        kernel_initializer: Initializer = "glorot_uniform",
+        recurrent_initializer: Initializer = "orthogonal",
+        bias_initializer: Initializer = "zeros",
+        *,
+        dropout: float = 0.0,
+        recurrent_dropout: float = 0.0,
+        seed: int | None = None,
+        return_sequences: bool = False,
+        return_state: bool = False,
+        go_backwards: bool = False,
+        stateful: bool = False,
+        unroll: bool = False,
+        reset_after: bool = True,
+        zero_output_for_mask: bool = False,
+        implementation: str | None = None,
+        compute_dtype: DTypeLike | None = None,
+        input_dim: int | None = None,
+        dtype: DTypeLike = tf.float32,
+        name: str | None = None,
+    ) -> None:
+        cell = GRUCell(
+            units, activation, recurrent_activation, use_bias, kernel_initializer,
+            recurrent_initializer, bias_initializer, dropout=dropout,
+            recurrent_dropout=recurrent_dropout, reset_after=reset_after, seed=seed,
+            input_dim=input_dim, dtype=dtype)
+        super().__init__(cell, return_sequences, return_state, go_backwards, stateful, unroll,
+                         zero_output_for_mask, implementation=implementation,
+                         compute_dtype=compute_dtype, name=name)
 
 
 def _implementation(implementation, unroll):
