@@ -27,19 +27,18 @@ import numbers
 import numpy as np
 import tensorflow as tf
 
+from lowlevel import kinds
 from lowlevel.loops import bptt
-from lowlevel.cells import GRUCell, LSTMCell
-
-# Fused column blocks of recurrent_kernel, in Keras's order.
-_GATE_NAMES = {LSTMCell: ("i", "f", "c", "o"), GRUCell: ("z", "r", "h")}
 
 
 def gate_names(cell) -> tuple:
-    """``('i', 'f', 'c', 'o')`` (LSTM), ``('z', 'r', 'h')`` (GRU), ``('h',)`` otherwise."""
-    for cls, names in _GATE_NAMES.items():
-        if isinstance(cell, cls):
-            return names
-    return ("h",)
+    """The fused column blocks of ``recurrent_kernel``, in Keras's order
+    (:mod:`lowlevel.kinds`): ``('i', 'f', 'c', 'o')`` (LSTM), ``('z', 'r', 'h')`` (GRU),
+    ``('h',)`` (SimpleRNN, and a cell of another kind, taken as one block)."""
+    try:
+        return kinds.of_cell(cell).gate_names
+    except ValueError:
+        return ("h",)
 
 
 # --------------------------------------------------------------- ∂L/∂h_t per step

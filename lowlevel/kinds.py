@@ -16,16 +16,21 @@ class CellKind:
     """One kind of recurrent cell.
 
     ``cell`` and ``layer`` are the class names, the same in lowlevel and in Keras;
-    ``gates`` is the number of ``[units]`` blocks in its fused kernels (SimpleRNN 1;
-    LSTM 4: i, f, c, o; GRU 3: z, r, h); ``states`` the number of state tensors
-    (``h``; LSTM ``h, c``).
+    ``gate_names`` name the ``[units]`` column blocks of its fused kernels, in Keras's
+    order (SimpleRNN ``h``; LSTM ``i, f, c, o``; GRU ``z, r, h``), and ``gates`` counts
+    them; ``states`` is the number of state tensors (``h``; LSTM ``h, c``).
     """
 
     name: str
     cell: str
     layer: str
-    gates: int
+    gate_names: tuple
     states: int
+
+    @property
+    def gates(self) -> int:
+        """The number of ``[units]`` blocks: a kernel is ``[in, gates * units]``."""
+        return len(self.gate_names)
 
     def cell_class(self):
         """``lowlevel.SimpleRNNCell`` / ``LSTMCell`` / ``GRUCell``."""
@@ -45,9 +50,9 @@ class CellKind:
 
 
 KINDS = {kind.name: kind for kind in (
-    CellKind("simple", "SimpleRNNCell", "SimpleRNN", gates=1, states=1),
-    CellKind("lstm", "LSTMCell", "LSTM", gates=4, states=2),
-    CellKind("gru", "GRUCell", "GRU", gates=3, states=1),
+    CellKind("simple", "SimpleRNNCell", "SimpleRNN", gate_names=("h",), states=1),
+    CellKind("lstm", "LSTMCell", "LSTM", gate_names=("i", "f", "c", "o"), states=2),
+    CellKind("gru", "GRUCell", "GRU", gate_names=("z", "r", "h"), states=1),
 )}
 NAMES = tuple(KINDS)
 
@@ -59,10 +64,16 @@ def kind(name: str, argument: str = "cell") -> CellKind:
     return KINDS[name]
 
 
-def of_cell(cell) -> CellKind:
-    """The kind of a cell object (lowlevel's or Keras's), by its class name."""
+def of_class_name(class_name: str) -> CellKind:
+    """The kind whose cell or layer class is called ``class_name`` (``'LSTMCell'``,
+    ``'LSTM'``: the same names in lowlevel and Keras); a ``ValueError`` otherwise."""
     for k in KINDS.values():
-        if type(cell).__name__ == k.cell:
+        if class_name in (k.cell, k.layer):
             return k
-    raise ValueError(f"a cell of one of the kinds {list(NAMES)} was expected; received "
-                     f"{type(cell).__name__}.")
+    raise ValueError(f"a cell or layer of one of the kinds {list(NAMES)} was expected; "
+                     f"received {class_name}.")
+
+
+def of_cell(cell) -> CellKind:
+    """The kind of a cell or layer object (lowlevel's or Keras's), by its class name."""
+    return of_class_name(type(cell).__name__)

@@ -20,17 +20,15 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from lowlevel import _checks
-from lowlevel.cells import GRUCell, LSTMCell, SimpleRNNCell, dropout_mask
+from lowlevel import _checks, kinds
+from lowlevel.cells import dropout_mask
 from lowlevel._weights import KerasOrderedWeights
 from lowlevel.cells.base import _initial_value
 from lowlevel.layers.embedding import Embedding
-from lowlevel.layers.rnn import GRU, LSTM, SimpleRNN
 from lowlevel.layers.stacking import StackedCells, stack_layers
 from lowlevel.loops.registry import cannot_run
 
-CELLS = {"simple": SimpleRNNCell, "lstm": LSTMCell, "gru": GRUCell}
-LAYERS = {"simple": SimpleRNN, "lstm": LSTM, "gru": GRU}
+CELLS = kinds.NAMES  # the `cell` argument's values: the cell kinds of lowlevel.kinds
 STYLES = ("cell", "layer")
 
 
@@ -85,8 +83,7 @@ class SentimentClassifier(KerasOrderedWeights, tf.Module):
                  embedding_matrix=None, trainable_embedding=True, seed=None,
                  implementation=None, dtype=tf.float32, name=None):
         super().__init__(name=name)
-        if cell not in CELLS:
-            raise ValueError(f"`cell` must be one of {sorted(CELLS)}; received {cell!r}.")
+        kind = kinds.kind(cell, "cell")
         if style not in STYLES:
             raise ValueError(f"`style` must be one of {STYLES}; received {style!r}.")
         if style == "cell" and implementation is not None:
@@ -116,16 +113,17 @@ class SentimentClassifier(KerasOrderedWeights, tf.Module):
         self._run_stack = None
         if style == "cell":
             self.rnn = StackedCells([
-                CELLS[cell](self.units, dropout=dropout, seed=seed_of(i), input_dim=sizes[i],
-                            dtype=dtype) for i in range(num_layers)])
+                kind.cell_class()(self.units, dropout=dropout, seed=seed_of(i),
+                                  input_dim=sizes[i], dtype=dtype)
+                for i in range(num_layers)])
             recurrent_weights = self.rnn.weights
             recurrent_layers = [f"rnn{i}" for i, c in enumerate(self.rnn.cells)
                                 for _ in c.weights]
         else:
             self.rnn = [
-                LAYERS[cell](self.units, dropout=dropout, seed=seed_of(i), input_dim=sizes[i],
-                             return_sequences=i < num_layers - 1,
-                             implementation=implementation, dtype=dtype)
+                kind.layer_class()(self.units, dropout=dropout, seed=seed_of(i),
+                                   input_dim=sizes[i], return_sequences=i < num_layers - 1,
+                                   implementation=implementation, dtype=dtype)
                 for i in range(num_layers)]
             recurrent_weights = [w for layer in self.rnn for w in layer.weights]
             recurrent_layers = [f"rnn{i}" for i, layer in enumerate(self.rnn)

@@ -25,10 +25,11 @@ import numpy as np
 import tensorflow as tf
 
 import lowlevel
+from lowlevel import kinds
 from lowlevel.tolerances import scaled_error, tolerance
 
-CELLS = ("SimpleRNNCell", "LSTMCell", "GRUCell")
-LAYERS = ("SimpleRNN", "LSTM", "GRU")
+CELLS = tuple(k.cell for k in kinds.KINDS.values())
+LAYERS = tuple(k.layer for k in kinds.KINDS.values())
 COMPONENTS = CELLS + LAYERS + ("StackedCells", "Bidirectional", "Embedding")
 
 _CELL_OPTIONS = {"activation", "recurrent_activation", "use_bias", "unit_forget_bias",
@@ -129,12 +130,12 @@ def case(component, dtype="float32", device="/CPU:0", mode="eager", **options) -
 def _split_options(component, opts):
     cell_kw = {k: v for k, v in opts.items() if k in _CELL_OPTIONS}
     layer_kw = {k: v for k, v in opts.items() if k in _LAYER_OPTIONS}
-    kind = component.replace("Cell", "")
-    if kind != "LSTM":
+    kind = kinds.of_class_name(component).name if component else None
+    if kind != "lstm":
         cell_kw.pop("unit_forget_bias", None)
-    if kind != "GRU":
+    if kind != "gru":
         cell_kw.pop("reset_after", None)
-    if kind == "SimpleRNN":
+    if kind == "simple":
         cell_kw.pop("recurrent_activation", None)
     return cell_kw, layer_kw
 
@@ -148,26 +149,28 @@ def build_pair(c: Case, units=5, input_dim=4, vocabulary=11):
         theirs.build((None, None))
     elif c.component in CELLS:
         cell_kw, _ = _split_options(c.component, opts)
-        ours = getattr(lowlevel, c.component)(units, input_dim=input_dim, dtype=dtype, **cell_kw)
-        theirs = getattr(keras.layers, c.component)(units, dtype=dtype, **cell_kw)
+        kind = kinds.of_class_name(c.component)
+        ours = kind.cell_class()(units, input_dim=input_dim, dtype=dtype, **cell_kw)
+        theirs = kind.keras_cell_class()(units, dtype=dtype, **cell_kw)
         theirs.build((None, input_dim))
     elif c.component == "StackedCells":
-        kinds = opts.get("stack", ("LSTM", "GRU"))
+        stack = [kinds.of_class_name(k) for k in opts.get("stack", ("LSTM", "GRU"))]
         _, layer_kw = _split_options("", opts)
         ours = lowlevel.RNN(lowlevel.StackedCells(
-            [getattr(lowlevel, k + "Cell")(units, dtype=dtype) for k in kinds]), **layer_kw,
+            [k.cell_class()(units, dtype=dtype) for k in stack]), **layer_kw,
             **_ours_only(opts))
         ours.build(input_dim)
         theirs = keras.layers.RNN(keras.layers.StackedRNNCells(
-            [getattr(keras.layers, k + "Cell")(units, dtype=dtype) for k in kinds], dtype=dtype),
+            [k.keras_cell_class()(units, dtype=dtype) for k in stack], dtype=dtype),
             dtype=dtype, **layer_kw)
         theirs.build((None, None, input_dim))
     else:
-        kind = opts.get("layer", "LSTM") if c.component == "Bidirectional" else c.component
-        cell_kw, layer_kw = _split_options(kind, opts)
-        ours = getattr(lowlevel, kind)(units, input_dim=input_dim, dtype=dtype, **cell_kw,
-                                       **layer_kw, **_ours_only(opts))
-        theirs = getattr(keras.layers, kind)(units, dtype=dtype, **cell_kw, **layer_kw)
+        layer = opts.get("layer", "LSTM") if c.component == "Bidirectional" else c.component
+        cell_kw, layer_kw = _split_options(layer, opts)
+        kind = kinds.of_class_name(layer)
+        ours = kind.layer_class()(units, input_dim=input_dim, dtype=dtype, **cell_kw,
+                                  **layer_kw, **_ours_only(opts))
+        theirs = kind.keras_layer_class()(units, dtype=dtype, **cell_kw, **layer_kw)
         if c.component == "Bidirectional":
             merge_mode = opts.get("merge_mode", "concat")
             ours = lowlevel.Bidirectional(ours, merge_mode=merge_mode)
@@ -188,9 +191,9 @@ def _ours_only(opts):
 def _state_count(c: Case) -> int:
     opts = c.opts
     if c.component == "StackedCells":
-        return sum(2 if k == "LSTM" else 1 for k in opts.get("stack", ("LSTM", "GRU")))
-    kind = opts.get("layer", "LSTM") if c.component == "Bidirectional" else c.component
-    per_layer = 2 if kind.startswith("LSTM") else 1
+        return sum(kinds.of_class_name(k).states for k in opts.get("stack", ("LSTM", "GRU")))
+    layer = opts.get("layer", "LSTM") if c.component == "Bidirectional" else c.component
+    per_layer = kinds.of_class_name(layer).states
     return per_layer * (2 if c.component == "Bidirectional" else 1)
 
 

@@ -6,6 +6,8 @@ No TensorFlow here: the ``lowlevel bench`` flags are built from these names, and
 
 from __future__ import annotations
 
+from lowlevel import kinds
+
 SEED = 0
 
 # Shapes; every size stacks ``layers`` layers (all but the top return sequences).
@@ -16,9 +18,9 @@ SIZES = {
 }
 DEFAULT_SIZES = ("tutorial", "large")
 
-KINDS = ("simple", "lstm", "gru")
+KINDS = kinds.NAMES
 PHASES = ("forward", "train_step")
-GATES = {"simple": 1, "lstm": 4, "gru": 3}  # fused gate blocks of each kernel
+GATES = {name: k.gates for name, k in kinds.KINDS.items()}  # fused gate blocks of each kernel
 
 # ``lowlevel`` is the layers' default implementation; ``lowlevel_<name>`` forces one.
 LOWLEVEL_IMPLEMENTATIONS = {"lowlevel": None, "lowlevel_reference": "reference",

@@ -15,11 +15,8 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from lowlevel import _checks
-from lowlevel.layers.rnn import GRU, LSTM, SimpleRNN
+from lowlevel import _checks, kinds
 from lowlevel.models import Dense
-
-LAYERS = {"simple": SimpleRNN, "lstm": LSTM, "gru": GRU}
 
 
 def _orthogonal(rng, n):
@@ -48,14 +45,13 @@ def seed_layer_weights(layer, seed) -> None:
 
 def make_layer(cell, units, input_dim, seed=0, activation="tanh", dtype=tf.float32,
                return_sequences=False):
-    """A built, seeded ``SimpleRNN`` / ``LSTM`` / ``GRU`` (``cell`` in ``LAYERS``).
+    """A built, seeded ``SimpleRNN`` / ``LSTM`` / ``GRU`` (``cell`` in ``kinds.NAMES``).
 
     ``activation`` is the candidate activation (tanh, or e.g. relu for SimpleRNN).
     """
-    if cell not in LAYERS:
-        raise ValueError(f"`cell` must be one of {sorted(LAYERS)}; received {cell!r}.")
-    layer = LAYERS[cell](units, activation=activation, input_dim=input_dim, dtype=dtype,
-                         return_sequences=return_sequences)
+    layer = kinds.kind(cell, "cell").layer_class()(
+        units, activation=activation, input_dim=input_dim, dtype=dtype,
+        return_sequences=return_sequences)
     seed_layer_weights(layer, seed)
     return layer
 
