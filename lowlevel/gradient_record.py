@@ -16,8 +16,10 @@ a fixed probe batch ``x [batch, time, features]`` and a loss ``L = loss_fn(layer
 
 :meth:`GradientRecorder.arrays` stacks them as ``[checkpoint, time]``,
 ``[checkpoint, unit]`` and ``[checkpoint, gate]`` arrays; :meth:`~GradientRecorder.save`
-writes them to one ``.npz`` a notebook loads with ``numpy.load``. With
-``tensorboard_dir`` each checkpoint is also summarised as TensorBoard scalars.
+writes them to one ``.npz`` a notebook loads with ``numpy.load``, and
+:meth:`~GradientRecorder.restore` takes such rows back (a resumed training run). With
+``tensorboard_dir`` each checkpoint is also summarised as TensorBoard scalars
+(:meth:`~GradientRecorder.summarise`, also usable under a caller's writer).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import numpy as np
 import tensorflow as tf
 
 from lowlevel import gradients
+from lowlevel._files import atomic_write
 from lowlevel.cells import GRUCell, LSTMCell
 from lowlevel.gradient_log import scalar
 
@@ -92,7 +95,12 @@ class GradientRecorder:
                         if tensorboard_dir is not None else None)
 
     def wants(self, step) -> bool:
-        return int(step) in self.steps
+        """Whether ``step`` is a checkpoint not recorded yet."""
+        return int(step) in self.steps and int(step) not in self.recorded_steps
+
+    @property
+    def recorded_steps(self) -> set:
+        return {r["step"] for r in self.records}
 
     def _trajectory_step(self, cell):
         if id(cell) not in self._compiled:
@@ -152,20 +160,25 @@ class GradientRecorder:
         record = {"step": int(step), **self.measure(layer, x, loss_fn)}
         self.records.append(record)
         if self._writer is not None:
-            self._summarise(record)
+            with self._writer.as_default(step=record["step"]):
+                self.summarise(record)
         return record
 
-    def _summarise(self, record):
-        with self._writer.as_default(step=record["step"]):
-            for key in ("grad_ratio", "saturated_fraction", "forget_mean",
-                        "forget_open_fraction", "update_mean"):
-                if np.isfinite(record[key]):
-                    scalar(f"record/{key}", record[key])
-            for gate, rho, sigma in zip(record["gates"], record["spectral_radius"],
-                                        record["sigma_max"]):
-                scalar(f"record/spectral_radius/{gate}", rho)
-                scalar(f"record/sigma_max/{gate}", sigma)
-            scalar("record/jacobian_norm_mean", float(np.mean(record["jacobian_norm"])))
+    @staticmethod
+    def summarise(record, prefix="record") -> None:
+        """TensorBoard scalars of ``record`` under the default writer and step:
+        ``{prefix}/grad_ratio`` (``‖∂L/∂h_0‖ / ‖∂L/∂h_T‖``), the gate statistics that
+        the cell has, ``{prefix}/spectral_radius/{gate}`` and ``sigma_max/{gate}``, and
+        the mean step-Jacobian norm."""
+        for key in ("grad_ratio", "saturated_fraction", "forget_mean",
+                    "forget_open_fraction", "update_mean"):
+            if np.isfinite(record[key]):
+                scalar(f"{prefix}/{key}", record[key])
+        for gate, rho, sigma in zip(record["gates"], record["spectral_radius"],
+                                    record["sigma_max"]):
+            scalar(f"{prefix}/spectral_radius/{gate}", rho)
+            scalar(f"{prefix}/sigma_max/{gate}", sigma)
+        scalar(f"{prefix}/jacobian_norm_mean", float(np.mean(record["jacobian_norm"])))
 
     def arrays(self) -> dict:
         """``{name: array}`` with a leading checkpoint axis: ``step [checkpoint]``,
@@ -181,8 +194,21 @@ class GradientRecorder:
         return out
 
     def save(self, path) -> None:
-        """Write :meth:`arrays` to ``path`` (``.npz``)."""
-        np.savez(path, **self.arrays())
+        """Write :meth:`arrays` to ``path`` (``.npz``), whole or not at all (a temporary
+        file renamed over the old one)."""
+        with atomic_write(path, "wb") as f:
+            np.savez(f, **self.arrays())
+
+    def restore(self, arrays, through=None) -> None:
+        """Take back the rows of an earlier :meth:`arrays` (e.g. ``numpy.load`` of a
+        saved file) at steps ``<= through`` (all when ``None``), before any recorded
+        here; a step already recorded is not taken twice."""
+        gates = tuple(str(g) for g in arrays["gates"])
+        keys = [key for key in arrays.keys() if key not in ("step", "gates")]
+        taken = [{"step": int(step), **{key: arrays[key][k] for key in keys}, "gates": gates}
+                 for k, step in enumerate(np.asarray(arrays["step"]))
+                 if (through is None or step <= through) and int(step) not in self.recorded_steps]
+        self.records = sorted(taken + self.records, key=lambda r: r["step"])
 
     def close(self) -> None:
         if self._writer is not None:

@@ -59,7 +59,7 @@ def test_config_to_flags_to_config_round_trips():
         implementation="unrolled", units=7, layers=3,
         dropout=0.25, embedding_dim=9, freeze_embedding=True, optimizer="adam",
         lr=0.0025, clip="global_norm:5", epochs=4, batch_size=32, seed=11, out="runs/x",
-        keep="last", checkpoint_every=50, strategy="mirrored")
+        keep="last", checkpoint_every=50, strategy="mirrored", record_gradients=25)
     # --glove needs --data imdb (below); --resume reads the run's config.json (its own test).
     assert all(getattr(config, f.name) != f.default for f in dataclasses.fields(config)
                if f.name not in ("glove", "glove_scale", "resume"))

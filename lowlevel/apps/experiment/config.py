@@ -39,7 +39,8 @@ KEEP = ("best", "last")
 INT_RANGES = {"num_train": (1, 10**7), "num_test": (1, 10**7), "num_words": (4, 10**7),
               "maxlen": (1, 100_000), "units": (1, 65_536), "layers": (1, 64),
               "embedding_dim": (1, 65_536), "epochs": (1, 10**6), "batch_size": (1, 2**20),
-              "seed": (0, 2**32 - 1), "checkpoint_every": (0, 10**9)}
+              "seed": (0, 2**32 - 1), "checkpoint_every": (0, 10**9),
+              "record_gradients": (0, 10**9)}
 # Fields that may differ between a run and its resumption.
 # (`out`: a run directory may be moved or reached by another path.)
 RESUMABLE_CHANGES = ("resume", "out", "epochs", "checkpoint_every")
@@ -108,6 +109,11 @@ class ExperimentConfig:
                        KEEP)  # best: the tutorial kept the last, overfitted ones
     checkpoint_every: int = _field(0, "also checkpoint every N steps (0: epoch ends only)",
                                    metavar="N")
+    record_gradients: int = _field(
+        0, "at step 0 and every N steps, record the recurrent layers' |dL/dh_t|, U's "
+           "spectra, step-Jacobian singular values and gate statistics on a fixed probe "
+           "batch into gradients_record.npz and TensorBoard (0: off)",
+        metavar="N")  # off: it costs a pass over the probe batch per layer and step
 
     def __post_init__(self):
         for name in ("data", "cell", "style", "implementation", "optimizer", "keep",

@@ -64,6 +64,7 @@ class Run:
     say: Callable
     quiet: bool
     on_step: Callable | None = None
+    recorder: Any = None    # recording.RunRecorder with --record-gradients, else None
 
     @property
     def out(self):
@@ -98,6 +99,7 @@ def train_epochs(run: Run) -> list:
                                keep_steps=int(progress["global_step"]),
                                variable_columns=False)
     history = json.loads(progress["history"].numpy().decode())
+    _record(run, int(progress["global_step"]), writer)  # step 0: the initial weights
     first = True
     while int(progress["epoch"]) < config.epochs:
         if first:
@@ -149,6 +151,7 @@ def _train_steps(run, steps, writer, gradient_log):
                     scalar(f"train/{key}", metrics[key])
                 for layer in gradient_log.layer_names:
                     scalar(f"grad/{layer}", row[f"norm/{layer}"])
+            _record(run, step, writer)
             # (An epoch's last step is saved by the epoch-end checkpoint.)
             if config.checkpoint_every and step % config.checkpoint_every == 0 and k + 1 < steps:
                 run.manager.save(checkpoint_number=step)
@@ -157,6 +160,12 @@ def _train_steps(run, steps, writer, gradient_log):
             bar.update(1)
             if run.on_step is not None:
                 run.on_step(step, metrics, run.model)
+
+
+def _record(run, step, writer):
+    """``--record-gradients``: measure the recurrent layers if ``step`` is a checkpoint."""
+    if run.recorder is not None and run.recorder.wants(step):
+        run.recorder.record(step, writer)
 
 
 def _end_of_epoch(run, steps, writer, seconds) -> dict:

@@ -32,7 +32,8 @@ set, trains its share of each batch and writes its own outputs: give each its ow
 Outputs in ``out``: ``config.json`` (what ``evaluate``/``predict`` rebuild the model
 from), ``checkpoints/``, ``kept/`` (the kept weights), ``metrics.json``, ``metrics.csv``,
 ``gradients.csv`` (per step: loss, pre-clip global norm, clipping, per-layer gradient
-norms), ``curves.png``, ``tensorboard/`` (the last five: :mod:`lowlevel.apps.experiment.records`).
+norms), ``curves.png``, ``tensorboard/`` (the last five: :mod:`lowlevel.apps.experiment.records`);
+with ``record_gradients``, ``gradients_record.npz`` (:mod:`lowlevel.apps.experiment.recording`).
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ import tensorflow as tf
 
 from lowlevel import distribute
 from lowlevel.apps.data import glove, imdb
-from lowlevel.apps.experiment import epochs, rundir
+from lowlevel.apps.experiment import epochs, recording, rundir
 from lowlevel.apps.experiment.config import (RESUMABLE_CHANGES, ExperimentConfig, flag,
                                              flag_value, optimizer_class)
 from lowlevel.apps.experiment.records import write_json
@@ -177,10 +178,15 @@ def _train_in(config, strategy, splits, matrix, on_step, log, say, quiet):
         write_json(os.path.join(out, "config.json"),
                    {"config": config.to_json(),
                     "embedding_dim": int(model.embedding.embeddings.shape[1])})
+    recorder = None
+    if config.record_gradients:
+        total_steps = config.epochs * (len(splits["train"][0]) // config.batch_size)
+        recorder = recording.RunRecorder(model, config.record_gradients, total_steps, splits,
+                                         out, resumed_step=int(progress["global_step"]))
     run = epochs.Run(config=config, model=model, step_fn=step_fn,
                      eval_fn=make_eval_fn(model, config.maxlen), progress=progress,
                      manager=manager, splits=splits, log=log, say=say, quiet=quiet,
-                     on_step=on_step)
+                     on_step=on_step, recorder=recorder)
     return run.finish(epochs.train_epochs(run))
 
 
