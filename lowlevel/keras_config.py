@@ -60,7 +60,7 @@ def translate(cls, config: dict) -> dict:
     return _TRANSLATORS[_kind(cls)](dict(config), cls.__name__)
 
 
-def lowlevel_class(class_name: str):
+def lowlevel_class(class_name: str) -> type:
     """The lowlevel class for a Keras class name (``'StackedRNNCells'`` -> ``StackedCells``)."""
     import lowlevel  # noqa: PLC0415 (this module is imported by the classes themselves)
 
@@ -105,7 +105,8 @@ def _common(config: dict, owner: str) -> dict:
     return config
 
 
-def policy_dtypes(policy, owner: str = "the layer"):
+def policy_dtypes(policy: dict | str | None,
+                  owner: str = "the layer") -> tuple[str, str | None]:
     """``(variable dtype, compute dtype or None)`` of a Keras dtype policy (dict or name)."""
     name = policy
     if isinstance(policy, dict):
