@@ -45,12 +45,12 @@ class Describable:
         summary(self, print_fn)
 
 
-def count_params(obj) -> int:
+def count_params(obj: Describable) -> int:
     """Σ over ``obj.weights`` (each variable once) of the number of its scalars."""
     return sum(int(np.prod(w.shape)) for w in _unique(obj.weights))
 
 
-def sublayers(obj) -> list[tuple[str, object]]:
+def sublayers(obj: Describable) -> list[tuple[str, object]]:
     """``(attribute, module)`` for each public attribute of ``obj`` that owns weights
     (lists of them entry by entry), in the order they were set."""
     found = []
@@ -64,7 +64,7 @@ def sublayers(obj) -> list[tuple[str, object]]:
     return found
 
 
-def output_shape(obj) -> str:
+def output_shape(obj: Describable) -> str:
     """The object's ``output_shape`` (``None`` for any size), from ``output_size``
     for a cell-like object, else ``'?'``."""
     shape = getattr(obj, "output_shape", None)
@@ -73,7 +73,7 @@ def output_shape(obj) -> str:
     return "?" if shape is None else str(tuple(shape))
 
 
-def summary(obj, print_fn: Callable[[str], object] = print) -> None:
+def summary(obj: Describable, print_fn: Callable[[str], object] = print) -> None:
     """Print ``obj``'s table (:meth:`Describable.summary`)."""
     rows = [v for _, v in sublayers(obj)] or [obj]
     width = sum(w for _, w in _COLUMNS)

@@ -89,7 +89,7 @@ def _classifier_from_keras(model, style):
 
 
 # ------------------------------------------------------------------ lowlevel -> Keras
-def to_keras(obj, maxlen: int | None = None) -> keras.layers.Layer | keras.Model:
+def to_keras(obj: tf.Module, maxlen: int | None = None) -> keras.layers.Layer | keras.Model:
     """The Keras twin of the lowlevel ``obj``: same configuration, same weights.
 
     Args:

@@ -46,7 +46,7 @@ _LAYER_CLASSES = {"SimpleRNN", "LSTM", "GRU"}
 _MIXED = {"mixed_bfloat16": ("float32", "bfloat16"), "mixed_float16": ("float32", "float16")}
 
 
-def is_keras_config(config) -> bool:
+def is_keras_config(config: object) -> bool:
     """True for a dict from a Keras layer's ``get_config()`` (not a lowlevel one)."""
     return isinstance(config, dict) and (isinstance(config.get("dtype"), dict)
                                          or bool(_KERAS_ONLY_KEYS & set(config)))

@@ -28,7 +28,7 @@ def dropped(x: tf.Tensor, mask: tf.Tensor | None) -> tf.Tensor:
     return x if mask is None else x * mask
 
 
-def sequence_graph():
+def sequence_graph() -> tf.Graph | None:
     """``None`` eagerly; else the outermost function being traced.
 
     A ``tf.range`` loop's body or a ``tf.cond`` branch is a function graph inside the
