@@ -27,12 +27,27 @@ _REFERENCE_MODELS = {"MyRNN": "cell", "MyLayerRNN": "layer"}  # lowlevel_referen
 
 
 # ------------------------------------------------------------------ Keras -> lowlevel
-def from_keras(obj):
+def from_keras(obj: keras.layers.Layer | keras.Model) -> tf.Module:
     """The lowlevel twin of the Keras ``obj``: same configuration, same weights.
 
-    ``obj``: a Keras ``SimpleRNNCell``/``LSTMCell``/``GRUCell``, ``StackedRNNCells``,
-    ``RNN``/``SimpleRNN``/``LSTM``/``GRU``, ``Bidirectional`` or ``Embedding``, or a model
-    from ``lowlevel_reference.build_model`` (-> :class:`lowlevel.models.SentimentClassifier`).
+    Args:
+        obj: a Keras ``SimpleRNNCell``/``LSTMCell``/``GRUCell``, ``StackedRNNCells``,
+            ``RNN``/``SimpleRNN``/``LSTM``/``GRU``, ``Bidirectional`` or ``Embedding``,
+            or a model from ``lowlevel_reference.build_model`` (->
+            :class:`lowlevel.models.SentimentClassifier`). An unbuilt ``obj`` gives an
+            unbuilt twin.
+
+    Returns:
+        The lowlevel object of the same class name (a ``tf.Module``), its weights a
+        copy of ``obj.get_weights()``.
+
+    Example::
+
+        import keras
+        import lowlevel
+
+        ours = lowlevel.from_keras(keras.layers.GRU(4, "relu"))
+        assert isinstance(ours, lowlevel.GRU) and not ours.built
     """
     name = type(obj).__name__
     if name in _REFERENCE_MODELS and type(obj).__module__.startswith("lowlevel_reference"):
@@ -74,12 +89,31 @@ def _classifier_from_keras(model, style):
 
 
 # ------------------------------------------------------------------ lowlevel -> Keras
-def to_keras(obj, maxlen=None):
+def to_keras(obj: tf.Module, maxlen: int | None = None) -> keras.layers.Layer | keras.Model:
     """The Keras twin of the lowlevel ``obj``: same configuration, same weights.
 
-    ``maxlen`` (a :class:`~lowlevel.models.SentimentClassifier` only): the padded review
-    length the Keras model is built for (default: the tutorial's 80); its cell style
-    needs it, as it steps over time with a Python loop.
+    Args:
+        obj: a lowlevel cell, :class:`~lowlevel.layers.StackedCells`, sequence layer,
+            :class:`~lowlevel.layers.Bidirectional`, :class:`~lowlevel.layers.Embedding`
+            or :class:`~lowlevel.models.SentimentClassifier`.
+        maxlen: int or None. A ``SentimentClassifier`` only: the padded review length
+            the Keras model is built for (``None``: the tutorial's 80); its cell style
+            needs it, as it steps over time with a Python loop.
+
+    Returns:
+        The Keras layer, cell or model, built when ``obj`` is, its weights a copy of
+        ``obj.get_weights()`` (a stateful layer's states start from zeros).
+
+    Example::
+
+        import numpy as np
+        import lowlevel
+
+        ours = lowlevel.LSTM(4, input_dim=3)
+        theirs = lowlevel.to_keras(ours)
+        x = np.ones([2, 5, 3], "float32")
+        np.testing.assert_allclose(theirs(x), ours(x), rtol=1e-5, atol=1e-6)
+        assert theirs.count_params() == ours.count_params()
     """
     import lowlevel  # noqa: PLC0415
     from lowlevel.models import SentimentClassifier  # noqa: PLC0415

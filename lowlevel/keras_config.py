@@ -46,7 +46,7 @@ _LAYER_CLASSES = {"SimpleRNN", "LSTM", "GRU"}
 _MIXED = {"mixed_bfloat16": ("float32", "bfloat16"), "mixed_float16": ("float32", "float16")}
 
 
-def is_keras_config(config) -> bool:
+def is_keras_config(config: object) -> bool:
     """True for a dict from a Keras layer's ``get_config()`` (not a lowlevel one)."""
     return isinstance(config, dict) and (isinstance(config.get("dtype"), dict)
                                          or bool(_KERAS_ONLY_KEYS & set(config)))
@@ -60,7 +60,7 @@ def translate(cls, config: dict) -> dict:
     return _TRANSLATORS[_kind(cls)](dict(config), cls.__name__)
 
 
-def lowlevel_class(class_name: str):
+def lowlevel_class(class_name: str) -> type:
     """The lowlevel class for a Keras class name (``'StackedRNNCells'`` -> ``StackedCells``)."""
     import lowlevel  # noqa: PLC0415 (this module is imported by the classes themselves)
 
@@ -105,7 +105,8 @@ def _common(config: dict, owner: str) -> dict:
     return config
 
 
-def policy_dtypes(policy, owner: str = "the layer"):
+def policy_dtypes(policy: dict | str | None,
+                  owner: str = "the layer") -> tuple[str, str | None]:
     """``(variable dtype, compute dtype or None)`` of a Keras dtype policy (dict or name)."""
     name = policy
     if isinstance(policy, dict):

@@ -22,6 +22,7 @@ import tensorflow as tf
 
 from lowlevel import _checks, kinds
 from lowlevel.cells import dropout_mask
+from lowlevel._describe import Describable
 from lowlevel._weights import KerasOrderedWeights
 from lowlevel.cells.base import _initial_value
 from lowlevel.layers.embedding import Embedding
@@ -32,7 +33,7 @@ CELLS = kinds.NAMES  # the `cell` argument's values: the cell kinds of lowlevel.
 STYLES = ("cell", "layer")
 
 
-class Dense(tf.Module):
+class Dense(Describable, tf.Module):
     """``y = x @ kernel + bias``: ``x [batch, in]`` -> ``[batch, out]``, Keras's layout
     (``kernel [in, out]`` glorot-uniform, ``bias [out]`` zeros)."""
 
@@ -63,7 +64,7 @@ class _StackedLoop:
         self.layer = stack_layers(layers)
 
 
-class SentimentClassifier(KerasOrderedWeights, tf.Module):
+class SentimentClassifier(KerasOrderedWeights, Describable, tf.Module):
     """``SentimentClassifier(cell='simple'|'lstm'|'gru', style='cell'|'layer', ...)``.
 
     Defaults are the tutorial's: vocabulary 10,000, embedding 100, two recurrent

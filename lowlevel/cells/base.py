@@ -29,6 +29,7 @@ import tensorflow as tf
 
 from lowlevel import _checks
 from lowlevel import activations, keras_config
+from lowlevel._describe import Describable
 from lowlevel._weights import KerasOrderedWeights, assign_weights
 from lowlevel.cells.dropout import DropoutCell, dropout_mask, dropped
 from lowlevel.cells.over_steps import flat, input_and_weight_gradients, sum_over_steps
@@ -43,15 +44,55 @@ __all__ = ["RecurrentCell", "dropout_mask", "dropped", "flat", "input_and_weight
            "sum_over_steps"]
 
 
-class RecurrentCell(DropoutCell, KerasOrderedWeights, tf.Module):
-    """Base of :class:`SimpleRNNCell`, :class:`LSTMCell` and :class:`GRUCell`.
+class RecurrentCell(DropoutCell, KerasOrderedWeights, Describable, tf.Module):
+    """The base of every recurrent cell: its arguments, variables and step contract.
 
-    Subclasses set ``gates`` (the number ``G`` of fused gate blocks), ``state_count``
-    and implement :meth:`step`. Variables, named and laid out as in Keras::
+    :class:`SimpleRNNCell`, :class:`LSTMCell` and :class:`GRUCell` derive from it, and
+    so can a cell of one's own (set ``gates``, the number ``G`` of fused gate blocks,
+    and ``state_count``, and implement :meth:`forward`). A ``tf.Module``, not a
+    ``keras.layers.Layer`` (see :mod:`lowlevel.layers`, "What these objects are").
 
-        kernel            [input_dim, G * units]
-        recurrent_kernel  [units, G * units]
-        bias              [G * units]      (GRU with reset_after: [2, 3 * units])
+    Args:
+        units: int. Positive: the width of the output and of every state.
+        activation: str, callable or None. The output activation, by Keras name
+            (``'tanh'``, ``'relu'``, ...); ``None`` is linear. Default ``'tanh'``.
+        use_bias: bool. Whether the cell has a ``bias``. Default ``True``.
+        kernel_initializer: str, callable or ``keras.initializers.Initializer``. How
+            ``kernel`` starts. Default ``'glorot_uniform'``.
+        recurrent_initializer: str, callable or Initializer. How ``recurrent_kernel``
+            starts. Default ``'orthogonal'``.
+        bias_initializer: str, callable or Initializer. How ``bias`` starts. Default
+            ``'zeros'``.
+        dropout: float in ``[0, 1)``. Keyword-only. Fraction of the inputs dropped in
+            training (one mask per sequence). Default ``0.0``.
+        recurrent_dropout: float in ``[0, 1)``. Keyword-only. Fraction of ``h_prev``
+            dropped in training. Default ``0.0``.
+        seed: int or None. Keyword-only. Seed of the dropout masks' generator
+            (``None``: non-deterministic). Default ``None``.
+        input_dim: int or None. Keyword-only, lowlevel's own. The input width: given,
+            the variables are made now; ``None``, on the first call or :meth:`build`.
+        dtype: ``tf.DType`` or str. Keyword-only, lowlevel's own. The variables' and
+            the step's float dtype. Default ``tf.float32``.
+        name: str or None. Keyword-only. The module's name (``tf.Module``'s default:
+            the class name in snake case).
+
+    Call arguments:
+        x_t: ``[batch, input_dim]``, one time step of the inputs.
+        states: a list of ``state_count`` tensors ``[batch, units]`` (``[h]``, or
+            ``[h, c]`` for LSTM), or one tensor.
+        training: bool. Applies dropout when ``True``. Default ``False``.
+
+    Returns:
+        ``(output, new_states)``: ``output [batch, units]`` and the list of new states,
+        each ``[batch, units]``, as Keras 3's cells return them.
+
+    Attributes:
+        kernel: ``tf.Variable [input_dim, G * units]``, the input weights.
+        recurrent_kernel: ``tf.Variable [units, G * units]``, the recurrent weights.
+        bias: ``tf.Variable [G * units]`` (GRU with ``reset_after``: ``[2, 3 * units]``),
+            or ``None`` without ``use_bias``. Columns fused in the cell's gate order,
+            Keras's layout, so ``set_weights(keras_cell.get_weights())`` is a plain copy.
+        weights: ``[kernel, recurrent_kernel, bias]``, Keras's order.
     """
 
     gates = 1
@@ -98,16 +139,23 @@ class RecurrentCell(DropoutCell, KerasOrderedWeights, tf.Module):
 
     # ----------------------------------------------------------------- sizes
     @property
-    def state_size(self):
-        """``units`` for one state (Keras's int), ``[units, units]`` for LSTM."""
+    def state_size(self) -> int | list[int]:
+        """Keras's ``state_size``: ``units`` for one state, ``[units, units]`` for LSTM."""
         return self.units if self.state_count == 1 else [self.units] * self.state_count
 
     @property
-    def output_size(self):
+    def output_size(self) -> int:
+        """The width of the output, ``units`` (Keras's ``output_size``)."""
         return self.units
 
     @property
+    def output_shape(self) -> tuple:
+        """``(None, units)``: the output of one step, for any batch."""
+        return (None, self.output_size)
+
+    @property
     def built(self) -> bool:
+        """True once the variables exist (after :meth:`build` or the first call)."""
         return self.kernel is not None
 
     def _bias_shape(self):
@@ -117,10 +165,16 @@ class RecurrentCell(DropoutCell, KerasOrderedWeights, tf.Module):
         return _initial_value(self.bias_initializer, shape, self.dtype, "bias_initializer")
 
     # ---------------------------------------------------------------- weights
-    def build(self, input_dim=None, input_shape=None):
+    def build(self, input_dim: int | None = None,
+              input_shape: tuple | list | None = None) -> None:
         """Create the variables for inputs of ``input_dim`` features.
 
-        ``cell.build(input_shape=(None, 4))`` works too, as in the tutorial.
+        ``cell.build(input_shape=(None, 4))`` works too, as in the tutorial. Building
+        again with the same width does nothing; with another, a ``ValueError``.
+
+        Args:
+            input_dim: int or None. The input width.
+            input_shape: tuple or None. Keras's spelling: the last entry is the width.
         """
         if input_dim is None and input_shape is not None:
             input_dim = tuple(input_shape)[-1]
@@ -156,10 +210,15 @@ class RecurrentCell(DropoutCell, KerasOrderedWeights, tf.Module):
         weights = [self.kernel, self.recurrent_kernel]
         return weights + ([self.bias] if self.use_bias else [])
 
-    def set_weights(self, weights) -> None:
+    def set_weights(self, weights: list[np.ndarray]) -> None:
         """Assign ``weights`` in the order of :attr:`weights` (Keras's order).
 
         An unbuilt cell is built from the kernel's first dimension.
+
+        Args:
+            weights: list of arrays ``[kernel, recurrent_kernel, bias]``, e.g. a Keras
+                cell's ``get_weights()``; count and shapes are checked before any is
+                assigned.
         """
         weights = list(weights)
         if not self.built and weights:
@@ -167,12 +226,16 @@ class RecurrentCell(DropoutCell, KerasOrderedWeights, tf.Module):
         assign_weights(self.weights, weights, owner=self.name)
 
     # ------------------------------------------------------------------ states
-    def get_initial_state(self, batch_size):
-        """Zero states: ``[h]`` or ``[h, c]``, each ``[batch, units]``."""
+    def get_initial_state(self, batch_size: int | tf.Tensor) -> list[tf.Tensor]:
+        """Zero states: ``[h]`` or ``[h, c]``, each ``[batch_size, units]``.
+
+        Args:
+            batch_size: int or scalar tensor. The number of sequences.
+        """
         return [tf.zeros([batch_size, self.units], self.dtype) for _ in range(self.state_count)]
 
     # ------------------------------------------------------------ the contract
-    def step_weights(self):
+    def step_weights(self) -> tuple:
         """The weights :meth:`forward` computes with: ``(kernel, recurrent_kernel, bias)``.
 
         The variables themselves (``bias`` is ``None`` without ``use_bias``). A loop
@@ -181,7 +244,7 @@ class RecurrentCell(DropoutCell, KerasOrderedWeights, tf.Module):
         """
         return self.kernel, self.recurrent_kernel, self.bias
 
-    def cast_weights(self, dtype):
+    def cast_weights(self, dtype: DTypeLike) -> tuple:
         """:meth:`step_weights` cast to ``dtype`` (the mixed-precision path's weights).
 
         The variables stay in :attr:`dtype` (float32, for the optimizer's small
@@ -191,7 +254,8 @@ class RecurrentCell(DropoutCell, KerasOrderedWeights, tf.Module):
         return tf.nest.map_structure(lambda w: None if w is None else tf.cast(w, dtype),
                                      self.step_weights())
 
-    def forward(self, x_t, states, weights, masks=(None, None), matmul=tf.matmul):
+    def forward(self, x_t: tf.Tensor, states: list[tf.Tensor], weights: tuple,
+                masks: tuple = (None, None), matmul: Callable = tf.matmul) -> tuple:
         """One step: ``(output [batch, units], new_states, saved)``.
 
         ``weights``: the nest of :meth:`step_weights` (variables, reads or casts).
@@ -203,7 +267,8 @@ class RecurrentCell(DropoutCell, KerasOrderedWeights, tf.Module):
         """
         raise NotImplementedError
 
-    def backward(self, saved, d_output, d_states, weights, masks=(None, None)):
+    def backward(self, saved: tuple, d_output: tf.Tensor, d_states: list[tf.Tensor],
+                 weights: tuple, masks: tuple = (None, None)) -> tuple:
         """One step back: ``(d_pre [batch, P], d_prev_states)``.
 
         ``d_output``, ``d_states``: ``∂L/∂`` the step's output and new states (all of
@@ -213,7 +278,8 @@ class RecurrentCell(DropoutCell, KerasOrderedWeights, tf.Module):
         """
         raise NotImplementedError(f"{type(self).__name__} has no backward step.")
 
-    def weight_gradients(self, xs, saved, d_pre, weights, masks=(None, None)):
+    def weight_gradients(self, xs: tf.Tensor, saved: tuple, d_pre: tf.Tensor,
+                         weights: tuple, masks: tuple = (None, None)) -> tuple:
         """``(∂L/∂xs, ∂L/∂weights)`` over all steps at once, from every step's ``d_pre``.
 
         ``xs [time, batch, input_dim]``; ``saved`` and ``d_pre`` as :meth:`forward` and
@@ -223,7 +289,7 @@ class RecurrentCell(DropoutCell, KerasOrderedWeights, tf.Module):
         """
         raise NotImplementedError(f"{type(self).__name__} has no weight gradients.")
 
-    def cannot_backward(self):
+    def cannot_backward(self) -> str | None:
         """``None`` if :meth:`backward` can run this cell, else why not (one line)."""
         if type(self).backward is RecurrentCell.backward:
             return f"{type(self).__name__} has no backward step"
@@ -234,19 +300,37 @@ class RecurrentCell(DropoutCell, KerasOrderedWeights, tf.Module):
                         f"(known: {list(activations.DERIVATIVE_NAMES)})")
         return None
 
-    def step(self, x_t, states, masks=(None, None), weights=None, matmul=tf.matmul):
-        """``(output, new_states)`` of :meth:`forward`; ``weights=None``: the variables."""
+    def step(self, x_t: tf.Tensor, states: list[tf.Tensor], masks: tuple | None = (None, None),
+             weights: tuple | None = None, matmul: Callable = tf.matmul) -> tuple:
+        """``(output, new_states)`` of :meth:`forward`, unchecked (what the loops call).
+
+        Args:
+            x_t: ``[batch, input_dim]``.
+            states: the list of states, each ``[batch, units]``.
+            masks: ``(m_x, m_h)`` of :meth:`draw_dropout_masks`, or ``None``: no dropout.
+            weights: the nest of :meth:`step_weights`; ``None``: the variables.
+            matmul: how to form each product with a weight (``tf.matmul``).
+        """
         if weights is None:
             weights = self.step_weights()
         output, new_states, _ = self.forward(x_t, states, weights,
                                              (None, None) if masks is None else masks, matmul)
         return output, new_states
 
-    def __call__(self, x_t, states, training=False):
-        """``output, new_states = cell(x_t, states, training=False)``.
+    def __call__(self, x_t: tf.Tensor, states: list[tf.Tensor] | tf.Tensor,
+                 training: bool = False) -> tuple[tf.Tensor, list[tf.Tensor]]:
+        """``output, new_states = cell(x_t, states, training=False)``, checked.
 
-        ``x_t``: ``[batch, input_dim]``; ``states``: a list of ``[batch, units]``
-        tensors (one for SimpleRNN and GRU, ``[h, c]`` for LSTM), or one tensor.
+        Args:
+            x_t: ``[batch, input_dim]``, of the cell's dtype (a first call builds the
+                cell for its width).
+            states: a list of ``[batch, units]`` tensors (one for SimpleRNN and GRU,
+                ``[h, c]`` for LSTM), or one tensor.
+            training: bool. Applies dropout (masks cached per sequence batch,
+                :meth:`reset_dropout_mask`).
+
+        Returns:
+            ``(output [batch, units], new_states)``, ``new_states`` a list as ``states``.
         """
         x_t = _checks.as_float_tensor(x_t, self.dtype, "inputs")
         _checks.shape_matches(x_t, [None, self.input_dim], "inputs")
@@ -276,6 +360,8 @@ class RecurrentCell(DropoutCell, KerasOrderedWeights, tf.Module):
 
     # ------------------------------------------------------------------ config
     def get_config(self) -> dict:
+        """The constructor's arguments as a dict: ``type(cell).from_config(config)``
+        builds an equal cell (fresh weights); ``to_keras`` reads it too."""
         return {
             "units": self.units,
             "activation": activations.name_of(self.activation),
@@ -291,7 +377,13 @@ class RecurrentCell(DropoutCell, KerasOrderedWeights, tf.Module):
         }
 
     @classmethod
-    def from_config(cls, config):
+    def from_config(cls, config: dict) -> RecurrentCell:
+        """A cell from :meth:`get_config`'s dict, or from a Keras cell's ``get_config()``
+        (what has no lowlevel equivalent, a regularizer say, is refused by name).
+
+        Args:
+            config: dict. The configuration.
+        """
         config = keras_config.translate(cls, config)  # also a Keras cell's get_config()
         return cls(**config)
 

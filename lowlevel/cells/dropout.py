@@ -5,8 +5,16 @@ from __future__ import annotations
 import tensorflow as tf
 
 
-def dropout_mask(rng: tf.random.Generator, shape, rate: float, dtype):
-    """``mask = [u >= rate] / (1 - rate)`` with ``u ~ U[0, 1)``; ``None`` when ``rate == 0``."""
+def dropout_mask(rng: tf.random.Generator, shape: list | tf.Tensor, rate: float,
+                 dtype: tf.DType | str) -> tf.Tensor | None:
+    """``mask = [u >= rate] / (1 - rate)`` with ``u ~ U[0, 1)``; ``None`` when ``rate == 0``.
+
+    Args:
+        rng: the ``tf.random.Generator`` to draw ``u`` from.
+        shape: the mask's shape, e.g. ``[batch, features]``.
+        rate: float in ``[0, 1)``, the fraction dropped.
+        dtype: the mask's float dtype.
+    """
     if not rate:
         return None
     keep = rng.uniform(shape, dtype=tf.float32) >= rate
@@ -15,12 +23,12 @@ def dropout_mask(rng: tf.random.Generator, shape, rate: float, dtype):
     return tf.cast(keep, dtype) * tf.constant(1.0 / (1.0 - rate), dtype)
 
 
-def dropped(x, mask):
+def dropped(x: tf.Tensor, mask: tf.Tensor | None) -> tf.Tensor:
     """``x ⊙ mask``, or ``x`` when ``mask`` is ``None`` (no dropout)."""
     return x if mask is None else x * mask
 
 
-def sequence_graph():
+def sequence_graph() -> tf.Graph | None:
     """``None`` eagerly; else the outermost function being traced.
 
     A ``tf.range`` loop's body or a ``tf.cond`` branch is a function graph inside the
@@ -42,7 +50,7 @@ class DropoutCell:
     ``input_dim``, ``units``, ``dtype`` and ``_cached_masks`` (``None`` at first).
     """
 
-    def draw_dropout_masks(self, batch_size):
+    def draw_dropout_masks(self, batch_size: int | tf.Tensor) -> tuple:
         """One input mask ``[batch, input_dim]`` and one recurrent mask ``[batch, units]``.
 
         Inverted dropout (Srivastava et al. 2014): kept entries are scaled by
@@ -66,7 +74,7 @@ class DropoutCell:
 
     reset_recurrent_dropout_mask = reset_dropout_mask
 
-    def cached_dropout_masks(self, x_t):
+    def cached_dropout_masks(self, x_t: tf.Tensor) -> tuple:
         """The masks of the sequence batch ``x_t [batch, input_dim]`` belongs to.
 
         Cached per (function being traced, batch size): eagerly until

@@ -10,6 +10,8 @@ Fused gate order z, r, h. Two variants, both as Keras:
 
 from __future__ import annotations
 
+from typing import Callable
+
 import tensorflow as tf
 
 from lowlevel import activations
@@ -17,15 +19,34 @@ from lowlevel.cells.base import (Activation, DTypeLike, Initializer, RecurrentCe
                                  flat, input_and_weight_gradients, sum_over_steps)
 
 
-def gru_step(x_t, h_prev, h_prev_for_gates, kernel, recurrent_kernel, bias, activation,
-             recurrent_activation, reset_after, matmul=tf.matmul):
-    """One GRU step; returns ``h [batch, units]`` (:func:`gru_gates`)."""
+def gru_step(x_t: tf.Tensor, h_prev: tf.Tensor, h_prev_for_gates: tf.Tensor,
+             kernel: tf.Tensor, recurrent_kernel: tf.Tensor, bias: tf.Tensor | None,
+             activation: Callable[[tf.Tensor], tf.Tensor],
+             recurrent_activation: Callable[[tf.Tensor], tf.Tensor], reset_after: bool,
+             matmul: Callable = tf.matmul) -> tf.Tensor:
+    """One GRU step; returns ``h [batch, units]`` (the equations: :func:`gru_gates`).
+
+    Args:
+        x_t: ``[batch, input_dim]``, after dropout if any.
+        h_prev: ``[batch, units]``, the previous state (the interpolation's).
+        h_prev_for_gates: ``[batch, units]``, ``h_prev`` after recurrent dropout (or
+            ``h_prev`` itself), what the gates read.
+        kernel: ``[input_dim, 3 * units]``, columns z, r, h.
+        recurrent_kernel: ``[units, 3 * units]``, columns z, r, h.
+        bias: ``[2, 3 * units]`` (``reset_after``) or ``[3 * units]``, or ``None``.
+        activation: φ, of the candidate ``h_hat``.
+        recurrent_activation: σ, of the gates.
+        reset_after: bool. The reset gate after the recurrent matmul (Keras's default).
+        matmul: how to form each product with a weight. Default ``tf.matmul``.
+    """
     return gru_gates(x_t, h_prev, h_prev_for_gates, kernel, recurrent_kernel, bias, activation,
                      recurrent_activation, reset_after, matmul)[0]
 
 
-def gru_gates(x_t, h_prev, h_prev_for_gates, kernel, recurrent_kernel, bias, activation,
-              recurrent_activation, reset_after, matmul=tf.matmul):
+def gru_gates(x_t: tf.Tensor, h_prev: tf.Tensor, h_prev_for_gates: tf.Tensor,
+              kernel: tf.Tensor, recurrent_kernel: tf.Tensor, bias: tf.Tensor | None,
+              activation: Callable, recurrent_activation: Callable, reset_after: bool,
+              matmul: Callable = tf.matmul) -> tuple:
     """One GRU step; returns ``(h, (z, r, h_hat, h_h))``, each ``[batch, units]``.
 
     ``h_prev_for_gates`` is ``h_prev`` after recurrent dropout (or ``h_prev`` itself);
@@ -73,11 +94,69 @@ def gru_gates(x_t, h_prev, h_prev_for_gates, kernel, recurrent_kernel, bias, act
 
 
 class GRUCell(RecurrentCell):
-    """GRU cell with one state ``[h]``.
+    """The GRU cell: update and reset gates, one state ``[h]``.
 
-    Arguments and defaults are Keras's ``keras.layers.GRUCell``'s (``reset_after=True``).
-    Variables: ``kernel [input_dim, 3*units]``, ``recurrent_kernel [units, 3*units]``,
-    ``bias [2, 3*units]`` (``reset_after``) or ``[3*units]``; columns z, r, h.
+    Keras's ``keras.layers.GRUCell``: the same arguments, positional order, defaults,
+    variables and layout (columns fused z, r, h; ``reset_after=True``). A
+    ``tf.Module``, not a Keras layer (see :mod:`lowlevel.layers`, "What these objects
+    are"). The equations are :func:`gru_gates`'s, beside the code::
+
+        z = σ(x W_z + h_prev U_z + b_z)    r = σ(x W_r + h_prev U_r + b_r)
+        reset_after:   h_hat = φ(x W_h + b_in + r * (h_prev U_h + b_rec))
+        reset_before:  h_hat = φ(x W_h + (r * h_prev) U_h + b)
+        h = z * h_prev + (1 - z) * h_hat
+
+    Args:
+        units: int. Positive: the width of the output and of every state.
+        activation: str, callable or None. φ, of the candidate ``h_hat``, by Keras
+            name; ``None`` is linear. Default ``'tanh'``.
+        recurrent_activation: str, callable or None. σ, the gates' activation.
+            Default ``'sigmoid'``.
+        use_bias: bool. Whether the cell has a ``bias``. Default ``True``.
+        kernel_initializer: str, callable or ``keras.initializers.Initializer``. How
+            ``kernel`` starts. Default ``'glorot_uniform'``.
+        recurrent_initializer: str, callable or Initializer. How ``recurrent_kernel``
+            starts. Default ``'orthogonal'``.
+        bias_initializer: str, callable or Initializer. How ``bias`` starts. Default
+            ``'zeros'``.
+        dropout: float in ``[0, 1)``. Keyword-only. Fraction of the inputs dropped in
+            training (one mask per sequence, shared by the three gates). Default ``0.0``.
+        recurrent_dropout: float in ``[0, 1)``. Keyword-only. Fraction of ``h_prev``
+            dropped in training. Default ``0.0``.
+        reset_after: bool. Keyword-only. Apply the reset gate after the recurrent
+            matmul, with two biases (Keras's default, cuDNN's, PyTorch's); ``False``:
+            before it, with one bias (Cho et al. 2014). Default ``True``.
+        seed: int or None. Keyword-only. Seed of the dropout masks' generator
+            (``None``: non-deterministic). Default ``None``.
+        input_dim: int or None. Keyword-only, lowlevel's own. The input width: given,
+            the variables are made now (needed before ``set_weights`` of a Keras
+            twin's); ``None``: on the first call or :meth:`build`.
+        dtype: ``tf.DType`` or str. Keyword-only, lowlevel's own. The variables' and
+            the step's float dtype. Default ``tf.float32``.
+        name: str or None. Keyword-only. The module's name.
+
+    Call arguments:
+        x_t: ``[batch, input_dim]``, one time step.
+        states: ``[h_prev]``, ``h_prev [batch, units]`` (or the tensor itself).
+        training: bool. Applies dropout when ``True``. Default ``False``.
+
+    Returns:
+        ``(output, new_states)``: ``output = h [batch, units]`` and ``[h]``, as Keras 3.
+
+    Attributes:
+        kernel: ``tf.Variable [input_dim, 3 * units]``, columns z, r, h.
+        recurrent_kernel: ``tf.Variable [units, 3 * units]``, columns z, r, h.
+        bias: ``tf.Variable [2, 3 * units]`` (``reset_after``: input and recurrent
+            biases) or ``[3 * units]``; ``None`` without ``use_bias``.
+
+    Example::
+
+        import numpy as np
+        import lowlevel
+
+        cell = lowlevel.GRUCell(4, input_dim=3)
+        h, [h] = cell(np.ones([2, 3], "float32"), [np.zeros([2, 4], "float32")])
+        assert h.shape == (2, 4) and cell.count_params() == 3 * (3 * 4 + 4 * 4 + 2 * 4)
     """
 
     gates = 3
@@ -111,10 +190,11 @@ class GRUCell(RecurrentCell):
                          recurrent_dropout=recurrent_dropout, seed=seed,
                          input_dim=input_dim, dtype=dtype, name=name)
 
-    def _bias_shape(self):
+    def _bias_shape(self) -> list[int]:
         return [2, 3 * self.units] if self.reset_after else [3 * self.units]
 
-    def forward(self, x_t, states, weights, masks=(None, None), matmul=tf.matmul):
+    def forward(self, x_t: tf.Tensor, states: list[tf.Tensor], weights: tuple,
+                masks: tuple = (None, None), matmul: Callable = tf.matmul) -> tuple:
         """``x_t [batch, input_dim]``, ``states [h_prev]`` -> ``(h, [h], saved)``.
 
         Dropout masks, when given, multiply ``x_t`` and the ``h_prev`` that feeds the
@@ -129,7 +209,8 @@ class GRUCell(RecurrentCell):
         saved = (z, r, h_hat, h_prev) if h_h is None else (z, r, h_hat, h_h, h_prev)
         return h, [h], saved
 
-    def backward(self, saved, d_output, d_states, weights, masks=(None, None)):
+    def backward(self, saved: tuple, d_output: tf.Tensor, d_states: list[tf.Tensor],
+                 weights: tuple, masks: tuple = (None, None)) -> tuple:
         """With ``h' = h_prev ⊙ m_h`` and ``σ'``, ``φ'`` through the saved values::
 
             δh    = δoutput + δstate
@@ -161,7 +242,8 @@ class GRUCell(RecurrentCell):
         d_h_prev = dropped(d_h_gates, masks[1]) + d_h * z
         return tf.concat([d_az, d_ar, d_ah], axis=-1), [d_h_prev]
 
-    def weight_gradients(self, xs, saved, d_pre, weights, masks=(None, None)):
+    def weight_gradients(self, xs: tf.Tensor, saved: tuple, d_pre: tf.Tensor, weights: tuple,
+                         masks: tuple = (None, None)) -> tuple:
         """Over all steps (``X' = xs ⊙ m_x``, ``H' = h_prev ⊙ m_h``, δA = d_pre)::
 
             ∂L/∂W = X'ᵀ δA                         ∂L/∂xs = (δA Wᵀ) ⊙ m_x
@@ -184,7 +266,8 @@ class GRUCell(RecurrentCell):
                          sum_over_steps(h_gates * r, d_pre[..., 2 * u:])], axis=-1)
         return d_xs, (d_w, d_u, d_b)
 
-    def get_config(self):
+    def get_config(self) -> dict:
+        """The base's config and this cell's own arguments."""
         return {**super().get_config(),
                 "recurrent_activation": activations.name_of(self.recurrent_activation),
                 "reset_after": self.reset_after}

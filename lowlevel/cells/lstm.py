@@ -4,6 +4,8 @@ columns: i, f, c, o."""
 
 from __future__ import annotations
 
+from typing import Callable
+
 import tensorflow as tf
 
 from lowlevel import activations
@@ -11,16 +13,33 @@ from lowlevel.cells.base import (Activation, DTypeLike, Initializer, RecurrentCe
                                  _initial_value, dropped, input_and_weight_gradients)
 
 
-def lstm_step(x_t, h_prev, c_prev, kernel, recurrent_kernel, bias, activation,
-              recurrent_activation, matmul=tf.matmul):
-    """One LSTM step; returns ``(h, c)``, each ``[batch, units]`` (:func:`lstm_gates`)."""
+def lstm_step(x_t: tf.Tensor, h_prev: tf.Tensor, c_prev: tf.Tensor, kernel: tf.Tensor,
+              recurrent_kernel: tf.Tensor, bias: tf.Tensor | None,
+              activation: Callable[[tf.Tensor], tf.Tensor],
+              recurrent_activation: Callable[[tf.Tensor], tf.Tensor],
+              matmul: Callable = tf.matmul) -> tuple[tf.Tensor, tf.Tensor]:
+    """One LSTM step; returns ``(h, c)``, each ``[batch, units]`` (the equations:
+    :func:`lstm_gates`).
+
+    Args:
+        x_t: ``[batch, input_dim]``, after dropout if any.
+        h_prev: ``[batch, units]``, after recurrent dropout if any.
+        c_prev: ``[batch, units]``, the previous cell state.
+        kernel: ``[input_dim, 4 * units]``, columns i, f, c, o.
+        recurrent_kernel: ``[units, 4 * units]``, columns i, f, c, o.
+        bias: ``[4 * units]``, or ``None``.
+        activation: φ, of the candidate and of the cell state.
+        recurrent_activation: σ, of the gates.
+        matmul: how to form each product with a weight. Default ``tf.matmul``.
+    """
     h, c, _ = lstm_gates(x_t, h_prev, c_prev, kernel, recurrent_kernel, bias, activation,
                          recurrent_activation, matmul)
     return h, c
 
 
-def lstm_gates(x_t, h_prev, c_prev, kernel, recurrent_kernel, bias, activation,
-               recurrent_activation, matmul=tf.matmul):
+def lstm_gates(x_t: tf.Tensor, h_prev: tf.Tensor, c_prev: tf.Tensor, kernel: tf.Tensor,
+               recurrent_kernel: tf.Tensor, bias: tf.Tensor | None, activation: Callable,
+               recurrent_activation: Callable, matmul: Callable = tf.matmul) -> tuple:
     """One LSTM step; returns ``(h, c, (i, f, g, o, φ(c)))``, each ``[batch, units]``.
 
     With ``σ = recurrent_activation`` and ``φ = activation``, columns fused as i, f, c, o::
@@ -48,12 +67,68 @@ def lstm_gates(x_t, h_prev, c_prev, kernel, recurrent_kernel, bias, activation,
 
 
 class LSTMCell(RecurrentCell):
-    """LSTM cell with states ``[h, c]``.
+    """The LSTM cell: gates i, f, o and a cell state, states ``[h, c]``.
 
-    Arguments and defaults are Keras's ``keras.layers.LSTMCell``'s. Variables:
-    ``kernel [input_dim, 4*units]``, ``recurrent_kernel [units, 4*units]``,
-    ``bias [4*units]``, columns i, f, c, o. ``unit_forget_bias=True`` starts the
-    forget-gate bias at 1 (Jozefowicz, Zaremba & Sutskever 2015).
+    Keras's ``keras.layers.LSTMCell``: the same arguments, positional order, defaults,
+    variables and layout (columns fused i, f, c, o). A ``tf.Module``, not a Keras
+    layer (see :mod:`lowlevel.layers`, "What these objects are"). The equations are
+    :func:`lstm_gates`'s, beside the code::
+
+        i = σ(z_i)  f = σ(z_f)  g = φ(z_c)  o = σ(z_o)    z = x_t W + h_prev U + b
+        c = f * c_prev + i * g
+        h = o * φ(c)
+
+    Args:
+        units: int. Positive: the width of the output and of every state.
+        activation: str, callable or None. φ, of the candidate and of the cell
+            state, by Keras name; ``None`` is linear. Default ``'tanh'``.
+        recurrent_activation: str, callable or None. σ, the gates' activation.
+            Default ``'sigmoid'``.
+        use_bias: bool. Whether the cell has a ``bias``. Default ``True``.
+        kernel_initializer: str, callable or ``keras.initializers.Initializer``. How
+            ``kernel`` starts. Default ``'glorot_uniform'``.
+        recurrent_initializer: str, callable or Initializer. How ``recurrent_kernel``
+            starts. Default ``'orthogonal'``.
+        bias_initializer: str, callable or Initializer. How ``bias`` starts. Default
+            ``'zeros'``.
+        unit_forget_bias: bool. Starts the forget gate's bias at 1 (Jozefowicz,
+            Zaremba & Sutskever 2015), the rest from ``bias_initializer``. Default
+            ``True``.
+        dropout: float in ``[0, 1)``. Keyword-only. Fraction of the inputs dropped in
+            training (one mask per sequence, shared by the four gates). Default ``0.0``.
+        recurrent_dropout: float in ``[0, 1)``. Keyword-only. Fraction of ``h_prev``
+            dropped in training (``c_prev`` never). Default ``0.0``.
+        seed: int or None. Keyword-only. Seed of the dropout masks' generator
+            (``None``: non-deterministic). Default ``None``.
+        input_dim: int or None. Keyword-only, lowlevel's own. The input width: given,
+            the variables are made now (needed before ``set_weights`` of a Keras
+            twin's); ``None``: on the first call or :meth:`build`.
+        dtype: ``tf.DType`` or str. Keyword-only, lowlevel's own. The variables' and
+            the step's float dtype. Default ``tf.float32``.
+        name: str or None. Keyword-only. The module's name.
+
+    Call arguments:
+        x_t: ``[batch, input_dim]``, one time step.
+        states: ``[h_prev, c_prev]``, each ``[batch, units]``.
+        training: bool. Applies dropout when ``True``. Default ``False``.
+
+    Returns:
+        ``(output, new_states)``: ``output = h [batch, units]`` and ``[h, c]``, as Keras 3.
+
+    Attributes:
+        kernel: ``tf.Variable [input_dim, 4 * units]``, columns i, f, c, o.
+        recurrent_kernel: ``tf.Variable [units, 4 * units]``, columns i, f, c, o.
+        bias: ``tf.Variable [4 * units]``, or ``None`` without ``use_bias``.
+
+    Example::
+
+        import numpy as np
+        import lowlevel
+
+        cell = lowlevel.LSTMCell(4, input_dim=3)
+        zeros = np.zeros([2, 4], "float32")
+        h, [h, c] = cell(np.ones([2, 3], "float32"), [zeros, zeros])
+        assert c.shape == (2, 4) and cell.count_params() == 4 * (3 * 4 + 4 * 4 + 4)
     """
 
     gates = 4
@@ -97,7 +172,8 @@ class LSTMCell(RecurrentCell):
                                          "bias_initializer")
         return tf.concat([rest, tf.ones([n], self.dtype), cell_and_output], axis=0)
 
-    def forward(self, x_t, states, weights, masks=(None, None), matmul=tf.matmul):
+    def forward(self, x_t: tf.Tensor, states: list[tf.Tensor], weights: tuple,
+                masks: tuple = (None, None), matmul: Callable = tf.matmul) -> tuple:
         """``x_t [batch, input_dim]``, ``states [h_prev, c_prev]`` -> ``(h, [h, c], saved)``.
 
         Dropout masks, when given, multiply ``x_t`` and ``h_prev`` before the
@@ -111,7 +187,8 @@ class LSTMCell(RecurrentCell):
                                  self.recurrent_activation, matmul)
         return h, [h, c], (*gates, h_prev, c_prev)
 
-    def backward(self, saved, d_output, d_states, weights, masks=(None, None)):
+    def backward(self, saved: tuple, d_output: tf.Tensor, d_states: list[tf.Tensor],
+                 weights: tuple, masks: tuple = (None, None)) -> tuple:
         """With ``σ'`` and ``φ'`` written through the saved values (``i, f, g, o, φ(c)``)::
 
             δh       = δoutput + δh_state
@@ -132,12 +209,14 @@ class LSTMCell(RecurrentCell):
         d_h_prev = dropped(tf.matmul(d_a, recurrent_kernel, transpose_b=True), masks[1])
         return d_a, [d_h_prev, d_c * f]
 
-    def weight_gradients(self, xs, saved, d_pre, weights, masks=(None, None)):
+    def weight_gradients(self, xs: tf.Tensor, saved: tuple, d_pre: tf.Tensor, weights: tuple,
+                         masks: tuple = (None, None)) -> tuple:
         """Over all steps: ``∂L/∂W = X'ᵀ δA``, ``∂L/∂U = H'ᵀ δA``, ``∂L/∂b = Σ δA``,
         ``∂L/∂xs = (δA Wᵀ) ⊙ m_x`` (``X' = xs ⊙ m_x``, ``H' = h_prev ⊙ m_h``)."""
         return input_and_weight_gradients(xs, saved[5], d_pre, d_pre, weights, masks)
 
-    def get_config(self):
+    def get_config(self) -> dict:
+        """The base's config and this cell's own arguments."""
         return {**super().get_config(),
                 "recurrent_activation": activations.name_of(self.recurrent_activation),
                 "unit_forget_bias": self.unit_forget_bias}

@@ -11,7 +11,7 @@ import tensorflow as tf
 from lowlevel.cells.dropout import dropped
 
 
-def sum_over_steps(a, d):
+def sum_over_steps(a: tf.Tensor, d: tf.Tensor) -> tf.Tensor:
     """``Σ_t a_tᵀ d_t`` as one matmul: ``a [time, batch, m]``, ``d [time, batch, n]`` -> ``[m, n]``.
 
     The weight gradient of every ``y_t = a_t @ W``: ``[m, time*batch] @ [time*batch, n]``.
@@ -19,12 +19,14 @@ def sum_over_steps(a, d):
     return tf.matmul(flat(a), flat(d), transpose_a=True)
 
 
-def flat(a):
+def flat(a: tf.Tensor) -> tf.Tensor:
     """``[time, batch, k]`` -> ``[time*batch, k]``."""
     return tf.reshape(a, [-1, a.shape[-1]])
 
 
-def input_and_weight_gradients(xs, h_prev, d_pre, d_recurrent, weights, masks):
+def input_and_weight_gradients(xs: tf.Tensor, h_prev: tf.Tensor, d_pre: tf.Tensor,
+                               d_recurrent: tf.Tensor, weights: tuple,
+                               masks: tuple) -> tuple:
     """``(∂L/∂xs, (∂L/∂W, ∂L/∂U, ∂L/∂b))`` of ``a = x' W + b + h' U`` over all steps.
 
     ``d_pre [time, batch, G*units]``: ``∂L/∂a``; ``d_recurrent``: ``∂L/∂(h' U)`` (the

@@ -3,21 +3,31 @@ and backward."""
 
 from __future__ import annotations
 
+from typing import Callable
+
 import tensorflow as tf
 
 from lowlevel import activations
 from lowlevel.cells.base import RecurrentCell, dropped, input_and_weight_gradients
 
 
-def simple_rnn_step(x_t, h_prev, kernel, recurrent_kernel, bias, activation, matmul=tf.matmul):
-    """One step of the simple RNN.
-
-    ``x_t [batch, input_dim]``, ``h_prev [batch, units]`` -> ``h [batch, units]``::
+def simple_rnn_step(x_t: tf.Tensor, h_prev: tf.Tensor, kernel: tf.Tensor,
+                    recurrent_kernel: tf.Tensor, bias: tf.Tensor | None,
+                    activation: Callable[[tf.Tensor], tf.Tensor],
+                    matmul: Callable = tf.matmul) -> tf.Tensor:
+    """One step of the simple RNN, ``h [batch, units]``::
 
         h = activation(x_t @ kernel + bias + h_prev @ recurrent_kernel)
 
-    (``bias`` may be ``None``; dropout, if any, is already applied to ``x_t`` and
-    ``h_prev``; ``matmul``: see :meth:`RecurrentCell.forward`.)
+    Args:
+        x_t: ``[batch, input_dim]``, after dropout if any.
+        h_prev: ``[batch, units]``, after recurrent dropout if any.
+        kernel: ``[input_dim, units]``.
+        recurrent_kernel: ``[units, units]``.
+        bias: ``[units]``, or ``None``.
+        activation: the function φ (a tensor to a tensor).
+        matmul: how to form each product with a weight (see
+            :meth:`RecurrentCell.forward`). Default ``tf.matmul``.
     """
     z = matmul(x_t, kernel)  # [batch, units]
     if bias is not None:
@@ -26,17 +36,65 @@ def simple_rnn_step(x_t, h_prev, kernel, recurrent_kernel, bias, activation, mat
 
 
 class SimpleRNNCell(RecurrentCell):
-    """``h_t = activation(x_t W + b + h_{t-1} U)``, one state ``[h]``.
+    """The Elman cell: ``h_t = activation(x_t W + b + h_{t-1} U)``, one state ``[h]``.
 
-    Arguments and defaults are Keras's ``keras.layers.SimpleRNNCell``'s, plus
-    ``input_dim`` (create weights now) and ``dtype``. Variables:
-    ``kernel [input_dim, units]``, ``recurrent_kernel [units, units]``, ``bias [units]``.
+    Keras's ``keras.layers.SimpleRNNCell``: the same arguments, positional order,
+    defaults, variables and layout. A ``tf.Module``, not a Keras layer (see
+    :mod:`lowlevel.layers`, "What these objects are"); the equations are
+    :func:`simple_rnn_step`'s, beside the code.
+
+    Args:
+        units: int. Positive: the width of the output and of every state.
+        activation: str, callable or None. The activation, by Keras name; ``None``
+            is linear. Default ``'tanh'``.
+        use_bias: bool. Whether the cell has a ``bias``. Default ``True``.
+        kernel_initializer: str, callable or ``keras.initializers.Initializer``. How
+            ``kernel`` starts. Default ``'glorot_uniform'``.
+        recurrent_initializer: str, callable or Initializer. How ``recurrent_kernel``
+            starts. Default ``'orthogonal'``.
+        bias_initializer: str, callable or Initializer. How ``bias`` starts. Default
+            ``'zeros'``.
+        dropout: float in ``[0, 1)``. Keyword-only. Fraction of the inputs dropped in
+            training (one mask per sequence). Default ``0.0``.
+        recurrent_dropout: float in ``[0, 1)``. Keyword-only. Fraction of ``h_prev``
+            dropped in training. Default ``0.0``.
+        seed: int or None. Keyword-only. Seed of the dropout masks' generator
+            (``None``: non-deterministic). Default ``None``.
+        input_dim: int or None. Keyword-only, lowlevel's own. The input width: given,
+            the variables are made now (needed before ``set_weights`` of a Keras
+            twin's); ``None``: on the first call or :meth:`build`.
+        dtype: ``tf.DType`` or str. Keyword-only, lowlevel's own. The variables' and
+            the step's float dtype. Default ``tf.float32``.
+        name: str or None. Keyword-only. The module's name.
+
+    Call arguments:
+        x_t: ``[batch, input_dim]``, one time step.
+        states: ``[h_prev]``, ``h_prev [batch, units]`` (or the tensor itself).
+        training: bool. Applies dropout when ``True``. Default ``False``.
+
+    Returns:
+        ``(output, new_states)``: ``output = h [batch, units]`` and ``[h]``, as Keras 3.
+
+    Attributes:
+        kernel: ``tf.Variable [input_dim, units]`` (W).
+        recurrent_kernel: ``tf.Variable [units, units]`` (U).
+        bias: ``tf.Variable [units]`` (b), or ``None`` without ``use_bias``.
+
+    Example::
+
+        import numpy as np
+        import lowlevel
+
+        cell = lowlevel.SimpleRNNCell(4, "relu", input_dim=3)
+        h, [h] = cell(np.ones([2, 3], "float32"), [np.zeros([2, 4], "float32")])
+        assert h.shape == (2, 4) and cell.count_params() == 3 * 4 + 4 * 4 + 4
     """
 
     gates = 1
     state_count = 1
 
-    def forward(self, x_t, states, weights, masks=(None, None), matmul=tf.matmul):
+    def forward(self, x_t: tf.Tensor, states: list[tf.Tensor], weights: tuple,
+                masks: tuple = (None, None), matmul: Callable = tf.matmul) -> tuple:
         """``x_t [batch, input_dim]``, ``states [h_prev]`` -> ``(h, [h], saved)``.
 
         With dropout masks ``m_x [batch, input_dim]`` and ``m_h [batch, units]``::
@@ -50,7 +108,8 @@ class SimpleRNNCell(RecurrentCell):
                             recurrent_kernel, bias, self.activation, matmul)
         return h, [h], (h, h_prev)
 
-    def backward(self, saved, d_output, d_states, weights, masks=(None, None)):
+    def backward(self, saved: tuple, d_output: tf.Tensor, d_states: list[tf.Tensor],
+                 weights: tuple, masks: tuple = (None, None)) -> tuple:
         """With ``a = x' W + b + h' U`` the pre-activation (``'`` after dropout)::
 
             δh       = δoutput + δstate                ∂L/∂h, both ways out of the step
@@ -64,7 +123,8 @@ class SimpleRNNCell(RecurrentCell):
         d_h_prev = dropped(tf.matmul(d_a, recurrent_kernel, transpose_b=True), masks[1])
         return d_a, [d_h_prev]
 
-    def weight_gradients(self, xs, saved, d_pre, weights, masks=(None, None)):
+    def weight_gradients(self, xs: tf.Tensor, saved: tuple, d_pre: tf.Tensor, weights: tuple,
+                         masks: tuple = (None, None)) -> tuple:
         """Over all steps, with ``X' = xs ⊙ m_x`` and ``H' = h_prev ⊙ m_h``::
 
             ∂L/∂W = X'ᵀ δA      ∂L/∂U = H'ᵀ δA      ∂L/∂b = Σ δA      ∂L/∂xs = (δA Wᵀ) ⊙ m_x

@@ -2,34 +2,78 @@
 
 from __future__ import annotations
 
+import numpy as np
 import tensorflow as tf
 
 from lowlevel import keras_config
+from lowlevel._describe import Describable
 from lowlevel._weights import KerasOrderedWeights, assign_weights
 from lowlevel.layers.rnn import RNN
 
 MERGE_MODES = ("concat", "sum", "mul", "ave", None)
 
 
-class Bidirectional(KerasOrderedWeights, tf.Module):
-    """``Bidirectional(layer, merge_mode='concat', backward_layer=None)``, as Keras.
+class Bidirectional(KerasOrderedWeights, Describable, tf.Module):
+    """A forward and a backward copy of a sequence layer over ``[batch, time, features]``,
+    merged.
 
-    The backward layer is a fresh copy of ``layer`` with ``go_backwards`` flipped.
-    With ``return_sequences`` its outputs are reversed back before merging, so that
-    position ``t`` of both halves refers to input step ``t``::
+    Keras's ``keras.layers.Bidirectional``: the same positional arguments and
+    defaults, weights (the forward layer's, then the backward layer's), call contract
+    and return structures. A ``tf.Module``, not a Keras layer: it does not go into
+    ``keras.Sequential``; ``lowlevel.to_keras(layer)`` / ``lowlevel.from_keras(keras_layer)``
+    convert, and ``layer.set_weights(keras_layer.get_weights())`` copies the weights
+    (:mod:`lowlevel.layers`, "What these objects are").
+
+    With ``return_sequences`` the backward outputs are reversed back before merging,
+    so that position ``t`` of both halves refers to input step ``t``::
 
         y_f = forward(x)                  y_b = reverse_time(backward(x))
         concat: [y_f, y_b]   sum: y_f + y_b   mul: y_f * y_b   ave: (y_f + y_b) / 2
         None: (y_f, y_b)
 
-    Returns as Keras 3: the merged output; ``(y_f, y_b)`` with ``merge_mode=None``;
-    with ``return_state`` the tuple ``(output, *forward_states, *backward_states)``
-    (``(y_f, y_b, *forward_states, *backward_states)`` with ``merge_mode=None``).
+    Args:
+        layer: a lowlevel sequence layer (:class:`~lowlevel.layers.RNN`,
+            ``SimpleRNN``, ``LSTM``, ``GRU``), the forward half; it is left as given
+            (the halves run with ``zero_output_for_mask`` equal to
+            ``return_sequences``, as Keras's, over the same variables).
+        merge_mode: str or None. ``'concat'``, ``'sum'``, ``'mul'``, ``'ave'`` or
+            ``None`` (the two outputs, unmerged). Default ``'concat'``.
+        weights: list of arrays or None. Initial weights, the forward layer's then the
+            backward layer's (e.g. a Keras twin's ``get_weights()``). Default ``None``.
+        backward_layer: a lowlevel sequence layer or None. The backward half, with
+            ``go_backwards`` opposite to ``layer``'s and the same ``stateful``,
+            ``return_sequences`` and ``return_state``; ``None``: a fresh copy of
+            ``layer``'s configuration with ``go_backwards`` flipped.
+        name: str or None. Keyword-only. The module's name.
 
-    Weights: the forward layer's, then the backward layer's (Keras's order).
-    ``initial_state`` is the forward states followed by the backward states.
-    ``stateful`` is the layer's: both halves then carry their states across calls,
-    :meth:`reset_state` zeroes both.
+    Call arguments:
+        inputs: ``[batch, time, features]``.
+        initial_state: the forward states followed by the backward states (flat), or
+            ``None``: zeros (a stateful layer: the carried states).
+        mask: ``[batch, time]`` booleans or ``None``.
+        training: bool. Applies dropout when ``True``. Default ``False``.
+
+    Returns:
+        The merged output, ``[batch, 2 * units]`` (``'concat'``) or ``[batch, units]``,
+        with a time axis ``[batch, time, ...]`` under ``return_sequences``;
+        ``(y_f, y_b)`` with ``merge_mode=None``; with ``return_state`` the tuple
+        ``(output, *forward_states, *backward_states)`` (``(y_f, y_b, *forward_states,
+        *backward_states)`` with ``merge_mode=None``), as Keras 3.
+
+    Attributes:
+        forward_layer: the forward half.
+        backward_layer: the backward half.
+        states: a stateful layer's state variables, forward then backward, else
+            ``None``; :meth:`reset_state` zeroes both halves'.
+
+    Example::
+
+        import numpy as np
+        import lowlevel
+
+        layer = lowlevel.Bidirectional(lowlevel.GRU(4), "concat")
+        assert layer(np.ones([2, 5, 3], "float32")).shape == (2, 8)
+        assert layer.count_params() == 2 * 3 * (3 * 4 + 4 * 4 + 2 * 4)
     """
 
     def __init__(
@@ -71,13 +115,13 @@ class Bidirectional(KerasOrderedWeights, tf.Module):
             self.set_weights(weights)
 
     @property
-    def states(self):
+    def states(self) -> tuple | None:
         """The forward then the backward state variables (a stateful layer, once built),
         as a tuple; else ``None``."""
         forward, backward = self.forward_layer.states, self.backward_layer.states
         return None if forward is None or backward is None else (*forward, *backward)
 
-    def reset_state(self):
+    def reset_state(self) -> None:
         """Zero both halves' state variables (as Keras's ``reset_state``)."""
         if not self.stateful:
             raise AttributeError("reset_state() needs a stateful layer: wrap a layer built "
@@ -85,15 +129,34 @@ class Bidirectional(KerasOrderedWeights, tf.Module):
         self.forward_layer.reset_state()
         self.backward_layer.reset_state()
 
-    def reset_states(self):
+    def reset_states(self) -> None:
         """Keras's compatibility alias of :meth:`reset_state`."""
         self.reset_state()
 
     @property
-    def weights(self):
+    def weights(self) -> list[tf.Variable]:
+        """The forward layer's weights, then the backward layer's (Keras's order)."""
         return self.forward_layer.weights + self.backward_layer.weights
 
-    def set_weights(self, weights):
+    @property
+    def built(self) -> bool:
+        """True once both halves' weights exist."""
+        return self.forward_layer.built and self.backward_layer.built
+
+    @property
+    def output_shape(self) -> tuple:
+        """The merged output's shape, ``None`` for the batch and time (the output of
+        ``merge_mode=None`` is two tensors of the forward layer's shape)."""
+        *lead, units = self.forward_layer.output_shape
+        return (*lead, 2 * units if self.merge_mode == "concat" else units)
+
+    def set_weights(self, weights: list[np.ndarray]) -> None:
+        """Assign the forward then the backward layer's weights (unbuilt halves are
+        built from their first kernel's shape).
+
+        Args:
+            weights: list of arrays in the order of :attr:`weights`.
+        """
         weights = list(weights)
         half = len(weights) // 2
         for layer, part in ((self.forward_layer, weights[:half]),
@@ -102,8 +165,11 @@ class Bidirectional(KerasOrderedWeights, tf.Module):
                 layer.build(part[0].shape[0])
         assign_weights(self.weights, weights, owner=self.name)
 
-    def __call__(self, inputs, initial_state=None, mask=None, training=False):
-        """``x [batch, time, features]`` -> merged outputs (and states), as Keras."""
+    def __call__(self, inputs: tf.Tensor, initial_state: list | None = None,
+                 mask: tf.Tensor | None = None,
+                 training: bool = False) -> tf.Tensor | tuple:
+        """``x [batch, time, features]`` -> merged outputs (and states), as Keras (the
+        class's docstring: "Call arguments", "Returns")."""
         forward_state = backward_state = None
         if initial_state is not None:
             half = len(initial_state) // 2
@@ -131,7 +197,8 @@ class Bidirectional(KerasOrderedWeights, tf.Module):
             return output + states  # Keras 3: one tuple, outputs then states
         return output[0] if len(output) == 1 else output
 
-    def get_config(self):
+    def get_config(self) -> dict:
+        """The constructor's arguments, each half as ``{'class', 'config'}``."""
         return {"layer": {"class": type(self.forward_layer),
                           "config": self.forward_layer.get_config()},
                 "merge_mode": self.merge_mode,
@@ -139,8 +206,12 @@ class Bidirectional(KerasOrderedWeights, tf.Module):
                                    "config": self.backward_layer.get_config()}}
 
     @classmethod
-    def from_config(cls, config):
-        """From :meth:`get_config`, or from a ``keras.layers.Bidirectional``'s."""
+    def from_config(cls, config: dict) -> Bidirectional:
+        """From :meth:`get_config`, or from a ``keras.layers.Bidirectional``'s.
+
+        Args:
+            config: dict. The configuration.
+        """
         config = dict(keras_config.translate(cls, config))
         layer, backward = config.pop("layer"), config.pop("backward_layer", None)
         return cls(layer["class"].from_config(layer["config"]),

@@ -54,9 +54,11 @@ import functools
 import numbers
 from typing import TYPE_CHECKING
 
+import numpy as np
 import tensorflow as tf
 
 from lowlevel import _checks, keras_config
+from lowlevel._describe import Describable
 from lowlevel._weights import KerasOrderedWeights
 from lowlevel.layers import stateful as _stateful
 from lowlevel.cells import GRUCell, LSTMCell, SimpleRNNCell
@@ -69,25 +71,82 @@ if TYPE_CHECKING:
     from lowlevel.layers.stacking import StackedCells
 
 
-class RNN(KerasOrderedWeights, tf.Module):
-    """``RNN(cell, return_sequences=False, return_state=False, go_backwards=False,
-    stateful=False, unroll=False, implementation='auto', compute_dtype=None)``.
+class RNN(KerasOrderedWeights, Describable, tf.Module):
+    """Any cell, stack of cells or list of cells run over ``[batch, time, features]``.
 
-    ``cell`` is any lowlevel cell, :class:`StackedCells`, or a list of cells (Keras's
-    spelling of a stack: ``RNN([cell0, cell1])`` builds ``StackedCells([cell0, cell1])``).
-    Weights are the cell's, in Keras's order. ``return_state=True`` returns
-    ``(output, *states)`` in the cell's nesting, as Keras 3: ``(output, h)``,
-    ``(output, h, c)``, or ``(output, [h0, c0], [h1])`` for a stack.
+    Keras's ``keras.layers.RNN``: the same positional arguments and defaults, the same
+    call contract and return structures. A ``tf.Module``, not a Keras layer: it does
+    not go into ``keras.Sequential``; ``lowlevel.to_keras(layer)`` /
+    ``lowlevel.from_keras(keras_layer)`` convert, and
+    ``layer.set_weights(keras_layer.get_weights())`` copies the weights
+    (:mod:`lowlevel.layers`, "What these objects are"). The time loop is
+    ``implementation``'s (the module's docstring); the step is the cell's::
 
-    ``stateful=True``: the final states of each call, kept in non-trainable variables
-    (:attr:`states`), are the next call's initial states when none is given; the batch
-    size is fixed by the first call (or by :meth:`build`); :meth:`reset_state` zeroes
-    them (:mod:`lowlevel.layers.stateful`). ``unroll=True`` selects
-    ``implementation='unrolled'`` (naming another implementation as well is an error).
+        states_0 = initial_state (zeros)
+        output_t, states_t = cell.step(x_t, states_{t-1})     for t = 1 .. time
+        masked t: states_t = states_{t-1}, output_t = output_{t-1} (or 0)
 
-    ``compute_dtype``: ``None`` (the variables' dtype), or a float dtype no wider than
-    the variables' (``'bfloat16'``, ``'float16'``) to compute in, as Keras's mixed
-    precision policies (see the module's docstring for what is cast where).
+    Args:
+        cell: a lowlevel cell (:class:`~lowlevel.cells.SimpleRNNCell`,
+            :class:`~lowlevel.cells.LSTMCell`, :class:`~lowlevel.cells.GRUCell`, a
+            :class:`~lowlevel.cells.RecurrentCell` of one's own), a
+            :class:`~lowlevel.layers.StackedCells`, or a list of cells (Keras's
+            spelling of a stack: ``RNN([cell0, cell1])`` builds
+            ``StackedCells([cell0, cell1])``).
+        return_sequences: bool. Return the output of every step ``[batch, time,
+            units]`` rather than the last ``[batch, units]``. Default ``False``.
+        return_state: bool. Also return the final states, in the cell's nesting.
+            Default ``False``.
+        go_backwards: bool. Read the inputs from the last step to the first. Default
+            ``False``.
+        stateful: bool. The final states of each call, kept in non-trainable variables
+            (:attr:`states`), are the next call's initial states when none is given;
+            the batch size is fixed by the first call (or :meth:`build`);
+            :meth:`reset_state` zeroes them (:mod:`lowlevel.layers.stateful`). Default
+            ``False``.
+        unroll: bool. Write every step out: ``implementation='unrolled'`` (naming
+            another implementation as well is an error). Default ``False``.
+        zero_output_for_mask: bool. With a mask and ``return_sequences``, masked
+            steps output zeros instead of repeating the previous output. Default
+            ``False``.
+        implementation: str or None. Keyword-only, lowlevel's own. The time loop:
+            ``'auto'`` (``None``), ``'reference'``, ``'fast'``, ``'bptt'`` or
+            ``'unrolled'``; all compute the same values.
+        compute_dtype: ``tf.DType``, str or None. Keyword-only, lowlevel's own.
+            ``None`` (the variables' dtype), or a float dtype no wider than the
+            variables' (``'bfloat16'``, ``'float16'``) to compute in, as Keras's mixed
+            precision policies (the module's docstring says what is cast where).
+        name: str or None. Keyword-only. The module's name.
+
+    Call arguments:
+        inputs: ``[batch, time, features]``, float, of the cell's dtype (or
+            ``compute_dtype``).
+        initial_state: the states to start from, in the cell's nesting (``[h]``,
+            ``[h, c]``, one list per cell of a stack) or flat; each ``[batch, units]``.
+            ``None``: zeros (a stateful layer: the carried states).
+        mask: ``[batch, time]`` booleans or ``None``. A masked step keeps the states
+            and repeats the previous output (zeros with ``zero_output_for_mask``).
+        training: bool. Applies the cells' dropout when ``True``. Default ``False``.
+
+    Returns:
+        ``[batch, units]`` (the last output), or ``[batch, time, units]`` with
+        ``return_sequences``; with ``return_state`` the tuple ``(output, *states)`` in
+        the cell's nesting, as Keras 3: ``(output, h)``, ``(output, h, c)``, or
+        ``(output, [h0, c0], [h1])`` for a stack.
+
+    Attributes:
+        cell: the cell, which owns the weights (:attr:`weights` are its, Keras's order).
+        states: a stateful layer's state variables (in the cell's nesting, each
+            ``[batch, units]``), else ``None``.
+
+    Example::
+
+        import numpy as np
+        import lowlevel
+
+        layer = lowlevel.RNN([lowlevel.LSTMCell(4), lowlevel.GRUCell(3)], True)
+        assert layer(np.ones([2, 5, 6], "float32")).shape == (2, 5, 3)
+        assert layer.count_params() == 4 * (6 * 4 + 4 * 4 + 4) + 3 * (4 * 3 + 3 * 3 + 2 * 3)
     """
 
     def __init__(
@@ -135,12 +194,12 @@ class RNN(KerasOrderedWeights, tf.Module):
 
     # --------------------------------------------------------------- weights
     @property
-    def dtype(self):
+    def dtype(self) -> tf.DType:
         """The variables' dtype (Keras's ``variable_dtype``)."""
         return self.cell.dtype
 
     @property
-    def compute_dtype(self):
+    def compute_dtype(self) -> tf.DType:
         """The dtype of the steps, outputs and returned states (Keras's ``compute_dtype``)."""
         return self._compute_dtype if self._compute_dtype is not None else self.dtype
 
@@ -150,15 +209,40 @@ class RNN(KerasOrderedWeights, tf.Module):
         return self.compute_dtype != self.dtype
 
     @property
-    def weights(self):
+    def weights(self) -> list[tf.Variable]:
+        """The cell's variables, Keras's order (``[kernel, recurrent_kernel, bias]``
+        per cell); a stateful layer's state variables are not weights, as in Keras."""
         return self.cell.weights
 
-    def set_weights(self, weights):
+    def set_weights(self, weights: list[np.ndarray]) -> None:
+        """Assign the cell's weights, e.g. a Keras twin's ``get_weights()``.
+
+        Args:
+            weights: list of arrays in the order of :attr:`weights`; an unbuilt cell is
+                built from the first kernel's shape.
+        """
         self.cell.set_weights(weights)
 
-    def build(self, input_dim, batch_size=None):
+    @property
+    def built(self) -> bool:
+        """True once the cell's weights exist (after :meth:`build` or the first call)."""
+        return self.cell.built
+
+    @property
+    def output_shape(self) -> tuple:
+        """``(None, units)``, or ``(None, None, units)`` with ``return_sequences`` (the
+        output alone: ``return_state`` adds the states)."""
+        units = self.cell.output_size
+        return (None, None, units) if self.return_sequences else (None, units)
+
+    def build(self, input_dim: int, batch_size: int | None = None) -> None:
         """Make the cell's weights for ``input_dim`` features; for a stateful layer given
-        ``batch_size``, its state variables too (else the first call makes them)."""
+        ``batch_size``, its state variables too (else the first call makes them).
+
+        Args:
+            input_dim: int. The input width, ``features``.
+            batch_size: int or None. A stateful layer's fixed batch size.
+        """
         self.cell.build(input_dim)
         if self.stateful and batch_size is not None:
             self.states = _stateful.create_state_variables(self.cell, batch_size,
@@ -169,19 +253,26 @@ class RNN(KerasOrderedWeights, tf.Module):
         """Keras's ``unroll``: True when every step is written out (``'unrolled'``)."""
         return self.implementation == "unrolled"
 
-    def reset_state(self):
+    def reset_state(self) -> None:
         """Zero the state variables of a stateful layer (as Keras's ``reset_state``)."""
         if not self.stateful:
             raise AttributeError("reset_state() needs a stateful layer: build it with "
                                  "stateful=True.")
         _stateful.reset(self.states)
 
-    def reset_states(self):
+    def reset_states(self) -> None:
         """Keras's compatibility alias of :meth:`reset_state`."""
         self.reset_state()
 
     # ------------------------------------------------------------------ call
-    def __call__(self, inputs, initial_state=None, mask=None, training=False):
+    def __call__(self, inputs: tf.Tensor, initial_state: list | None = None,
+                 mask: tf.Tensor | None = None,
+                 training: bool = False) -> tf.Tensor | tuple:
+        """``x [batch, time, features]`` -> the output, or ``(output, *states)``.
+
+        The arguments and what is returned: the class's docstring ("Call arguments",
+        "Returns").
+        """
         inputs = self._as_input(inputs, "inputs")
         _checks.shape_matches(inputs, [None, None, self.cell.input_dim], "inputs")
         if inputs.shape[1] == 0:
@@ -261,11 +352,18 @@ class RNN(KerasOrderedWeights, tf.Module):
             return tf.convert_to_tensor(value)
         return _checks.as_float_tensor(value, self.dtype, argument)
 
-    def get_initial_state(self, batch_size):
-        """Zero states, in ``compute_dtype`` (as Keras's cells make them)."""
+    def get_initial_state(self, batch_size: int | tf.Tensor) -> list:
+        """Zero states, in the cell's nesting, in ``compute_dtype`` (as Keras's cells
+        make them).
+
+        Args:
+            batch_size: int or scalar tensor. The number of sequences.
+        """
         return _cast(self.cell.get_initial_state(batch_size), self.compute_dtype)
 
-    def get_config(self):
+    def get_config(self) -> dict:
+        """The constructor's arguments: ``type(layer).from_config(config)`` builds an equal
+        layer with fresh weights (the cell as ``{'class', 'config'}``)."""
         return {"cell": {"class": type(self.cell), "config": self.cell.get_config()},
                 **self._loop_config()}
 
@@ -278,7 +376,13 @@ class RNN(KerasOrderedWeights, tf.Module):
                 "compute_dtype": _dtype_name(self._compute_dtype)}
 
     @classmethod
-    def from_config(cls, config):
+    def from_config(cls, config: dict) -> RNN:
+        """A layer from :meth:`get_config`'s dict or from a Keras layer's
+        ``get_config()`` (what has no lowlevel equivalent is refused by name).
+
+        Args:
+            config: dict. The configuration.
+        """
         config = dict(keras_config.translate(cls, config))  # also a Keras RNN's get_config()
         cell = config.pop("cell")
         return cls(cell["class"].from_config(cell["config"]), **config)
@@ -293,16 +397,106 @@ class _CellLayer(RNN):
         return self.cell.units
 
     def get_config(self) -> dict:
+        """The cell's arguments and the layer's, flat, as Keras's layers give them."""
         return {**self.cell.get_config(), **self._loop_config()}
 
     @classmethod
-    def from_config(cls, config: dict):
+    def from_config(cls, config: dict) -> _CellLayer:
+        """A layer from :meth:`get_config`'s dict or from a Keras layer's
+        ``get_config()`` (what has no lowlevel equivalent is refused by name).
+
+        Args:
+            config: dict. The configuration.
+        """
         config = keras_config.translate(cls, config)  # also a Keras layer's get_config()
         return cls(**config)
 
 
 class SimpleRNN(_CellLayer):
-    """SimpleRNN"""
+    """A simple (Elman) RNN over ``[batch, time, features]``: ``h_t = φ(x_t W + b + h_{t-1} U)``.
+
+    Keras's ``keras.layers.SimpleRNN``: the same arguments at the same positions with the
+    same defaults, the same weights and layout, the same call contract and return
+    structures. A ``tf.Module``, not a Keras layer: it does not go into
+    ``keras.Sequential``; ``lowlevel.to_keras(layer)`` / ``lowlevel.from_keras(keras_layer)``
+    convert, and ``layer.set_weights(keras_layer.get_weights())`` copies the weights
+    (:mod:`lowlevel.layers`, "What these objects are").
+    The step is :class:`~lowlevel.cells.SimpleRNNCell`'s (its equations, beside the code).
+
+    Args:
+        units: int. Positive: the width of the output and of every state.
+        activation: str, callable or None. φ, the activation, by Keras name
+            (``'tanh'``, ``'relu'``, ...); ``None`` is linear. Default ``'tanh'``.
+        use_bias: bool. Whether the cell has a ``bias``. Default ``True``.
+        kernel_initializer: str, callable or ``keras.initializers.Initializer``. How
+            ``kernel`` starts. Default ``'glorot_uniform'``.
+        recurrent_initializer: str, callable or Initializer. How ``recurrent_kernel``
+            starts. Default ``'orthogonal'``.
+        bias_initializer: str, callable or Initializer. How ``bias`` starts. Default
+            ``'zeros'``.
+        dropout: float in ``[0, 1)``. Keyword-only. Fraction of the inputs dropped in
+            training, one mask per sequence reused at every step. Default ``0.0``.
+        recurrent_dropout: float in ``[0, 1)``. Keyword-only. Fraction of ``h_prev``
+            dropped in training, likewise. Default ``0.0``.
+        return_sequences: bool. Keyword-only. Return the output of every step
+            ``[batch, time, units]`` rather than the last ``[batch, units]``. Default
+            ``False``.
+        return_state: bool. Keyword-only. Also return the final states. Default
+            ``False``.
+        go_backwards: bool. Keyword-only. Read the inputs from the last step to the
+            first (the sequence returned is in that order too, as Keras's). Default
+            ``False``.
+        stateful: bool. Keyword-only. Carry the final states into the next call
+            (:mod:`lowlevel.layers.stateful`; the batch size is then fixed). Default
+            ``False``.
+        unroll: bool. Keyword-only. Write every step out: the same as
+            ``implementation='unrolled'``. Default ``False``.
+        seed: int or None. Keyword-only. Seed of the dropout masks (``None``:
+            non-deterministic). Default ``None``.
+        zero_output_for_mask: bool. Keyword-only. With a mask and
+            ``return_sequences``, masked steps output zeros instead of repeating the
+            previous output (Keras's argument of ``RNN``). Default ``False``.
+        implementation: str or None. Keyword-only, lowlevel's own. The time loop:
+            ``'auto'`` (``None``), ``'reference'``, ``'fast'``, ``'bptt'`` or
+            ``'unrolled'`` (see the module's docstring); all compute the same values.
+        compute_dtype: ``tf.DType``, str or None. Keyword-only, lowlevel's own. Compute
+            in this float dtype (``'bfloat16'``, ``'float16'``) with variables in
+            ``dtype``, as Keras's ``mixed_bfloat16`` policy; ``None``: in ``dtype``.
+        input_dim: int or None. Keyword-only, lowlevel's own. The input width: given,
+            the weights are made now (``set_weights`` needs them); ``None``: on the
+            first call or :meth:`build`.
+        dtype: ``tf.DType`` or str. Keyword-only, lowlevel's own. The variables' float
+            dtype. Default ``tf.float32``.
+        name: str or None. Keyword-only. The module's name.
+
+    Call arguments:
+        inputs: ``[batch, time, features]``, float, of ``dtype`` (or ``compute_dtype``).
+        initial_state: the states to start from, a list of ``[batch, units]`` tensors
+            (``[h]``); ``None``: zeros (a stateful layer: the carried states).
+        mask: ``[batch, time]`` booleans or ``None``. A masked step keeps the states
+            and repeats the previous output (zeros with ``zero_output_for_mask``).
+        training: bool. Applies dropout when ``True``. Default ``False``.
+
+    Returns:
+        ``[batch, units]`` (the last output), or ``[batch, time, units]`` with
+        ``return_sequences``; with ``return_state`` the tuple ``(output, h)``, as Keras 3.
+
+    Attributes:
+        cell: the :class:`~lowlevel.cells.SimpleRNNCell` that owns the weights:
+            ``kernel [input_dim, units]``, ``recurrent_kernel [units, units]``,
+            ``bias [units]`` (Keras's order and layout).
+        states: a stateful layer's state variables ``[h]`` (``[batch, units]``), else
+            ``None``.
+
+    Example::
+
+        import numpy as np
+        import lowlevel
+
+        layer = lowlevel.SimpleRNN(4, "relu", return_sequences=True)
+        y = layer(np.ones([2, 5, 3], "float32"))
+        assert y.shape == (2, 5, 4) and layer.count_params() == 3 * 4 + 4 * 4 + 4
+    """
 
     def __init__(
         self,
@@ -338,7 +532,99 @@ class SimpleRNN(_CellLayer):
 
 
 class LSTM(_CellLayer):
-    """LSTM"""
+    """Long short-term memory over ``[batch, time, features]``, states ``[h, c]``.
+
+    Keras's ``keras.layers.LSTM``: the same arguments at the same positions with the
+    same defaults, the same weights and layout, the same call contract and return
+    structures. A ``tf.Module``, not a Keras layer: it does not go into
+    ``keras.Sequential``; ``lowlevel.to_keras(layer)`` / ``lowlevel.from_keras(keras_layer)``
+    convert, and ``layer.set_weights(keras_layer.get_weights())`` copies the weights
+    (:mod:`lowlevel.layers`, "What these objects are").
+    The step is :class:`~lowlevel.cells.LSTMCell`'s (gates i, f, c, o; its equations
+    beside the code)::
+
+        i, f, o = σ(z_i), σ(z_f), σ(z_o)   g = φ(z_c)   z = x_t W + h_prev U + b
+        c = f * c_prev + i * g             h = o * φ(c)
+
+    Args:
+        units: int. Positive: the width of the output and of every state.
+        activation: str, callable or None. φ, of the candidate and of the cell state, by Keras name
+            (``'tanh'``, ``'relu'``, ...); ``None`` is linear. Default ``'tanh'``.
+        recurrent_activation: str, callable or None. σ, of the gates. Default
+            ``'sigmoid'``.
+        use_bias: bool. Whether the cell has a ``bias``. Default ``True``.
+        kernel_initializer: str, callable or ``keras.initializers.Initializer``. How
+            ``kernel`` starts. Default ``'glorot_uniform'``.
+        recurrent_initializer: str, callable or Initializer. How ``recurrent_kernel``
+            starts. Default ``'orthogonal'``.
+        bias_initializer: str, callable or Initializer. How ``bias`` starts. Default
+            ``'zeros'``.
+        unit_forget_bias: bool. Starts the forget gate's bias at 1 (Jozefowicz,
+            Zaremba & Sutskever 2015). Default ``True``.
+        dropout: float in ``[0, 1)``. Keyword-only. Fraction of the inputs dropped in
+            training, one mask per sequence reused at every step. Default ``0.0``.
+        recurrent_dropout: float in ``[0, 1)``. Keyword-only. Fraction of ``h_prev``
+            dropped in training, likewise. Default ``0.0``.
+        seed: int or None. Keyword-only. Seed of the dropout masks (``None``:
+            non-deterministic). Default ``None``.
+        return_sequences: bool. Keyword-only. Return the output of every step
+            ``[batch, time, units]`` rather than the last ``[batch, units]``. Default
+            ``False``.
+        return_state: bool. Keyword-only. Also return the final states. Default
+            ``False``.
+        go_backwards: bool. Keyword-only. Read the inputs from the last step to the
+            first (the sequence returned is in that order too, as Keras's). Default
+            ``False``.
+        stateful: bool. Keyword-only. Carry the final states into the next call
+            (:mod:`lowlevel.layers.stateful`; the batch size is then fixed). Default
+            ``False``.
+        unroll: bool. Keyword-only. Write every step out: the same as
+            ``implementation='unrolled'``. Default ``False``.
+        zero_output_for_mask: bool. Keyword-only. With a mask and
+            ``return_sequences``, masked steps output zeros instead of repeating the
+            previous output (Keras's argument of ``RNN``). Default ``False``.
+        implementation: str or None. Keyword-only, lowlevel's own. The time loop:
+            ``'auto'`` (``None``), ``'reference'``, ``'fast'``, ``'bptt'`` or
+            ``'unrolled'`` (see the module's docstring); all compute the same values.
+        compute_dtype: ``tf.DType``, str or None. Keyword-only, lowlevel's own. Compute
+            in this float dtype (``'bfloat16'``, ``'float16'``) with variables in
+            ``dtype``, as Keras's ``mixed_bfloat16`` policy; ``None``: in ``dtype``.
+        input_dim: int or None. Keyword-only, lowlevel's own. The input width: given,
+            the weights are made now (``set_weights`` needs them); ``None``: on the
+            first call or :meth:`build`.
+        dtype: ``tf.DType`` or str. Keyword-only, lowlevel's own. The variables' float
+            dtype. Default ``tf.float32``.
+        name: str or None. Keyword-only. The module's name.
+
+    Call arguments:
+        inputs: ``[batch, time, features]``, float, of ``dtype`` (or ``compute_dtype``).
+        initial_state: the states to start from, a list of ``[batch, units]`` tensors
+            (``[h, c]``); ``None``: zeros (a stateful layer: the carried states).
+        mask: ``[batch, time]`` booleans or ``None``. A masked step keeps the states
+            and repeats the previous output (zeros with ``zero_output_for_mask``).
+        training: bool. Applies dropout when ``True``. Default ``False``.
+
+    Returns:
+        ``[batch, units]`` (the last output), or ``[batch, time, units]`` with
+        ``return_sequences``; with ``return_state`` the tuple ``(output, h, c)``, as Keras 3.
+
+    Attributes:
+        cell: the :class:`~lowlevel.cells.LSTMCell` that owns the weights:
+            ``kernel [input_dim, 4 * units]``, ``recurrent_kernel [units, 4 * units]``,
+            ``bias [4 * units]``, columns i, f, c, o (Keras's order and layout).
+        states: a stateful layer's state variables ``[h, c]`` (each ``[batch, units]``),
+            else ``None``.
+
+    Example::
+
+        import numpy as np
+        import lowlevel
+
+        layer = lowlevel.LSTM(8, "tanh", return_state=True)
+        output, h, c = layer(np.ones([2, 5, 3], "float32"))
+        assert output.shape == h.shape == c.shape == (2, 8)
+        assert layer.count_params() == 4 * (3 * 8 + 8 * 8 + 8)
+    """
 
     def __init__(
         self,
@@ -376,7 +662,100 @@ class LSTM(_CellLayer):
 
 
 class GRU(_CellLayer):
-    """GRU"""
+    """Gated recurrent unit over ``[batch, time, features]``, one state ``[h]``.
+
+    Keras's ``keras.layers.GRU``: the same arguments at the same positions with the
+    same defaults, the same weights and layout, the same call contract and return
+    structures. A ``tf.Module``, not a Keras layer: it does not go into
+    ``keras.Sequential``; ``lowlevel.to_keras(layer)`` / ``lowlevel.from_keras(keras_layer)``
+    convert, and ``layer.set_weights(keras_layer.get_weights())`` copies the weights
+    (:mod:`lowlevel.layers`, "What these objects are").
+    The step is :class:`~lowlevel.cells.GRUCell`'s (gates z, r, h; its equations
+    beside the code)::
+
+        z, r = σ(x W_z + h_prev U_z + b_z), σ(x W_r + h_prev U_r + b_r)
+        h_hat = φ(x W_h + b_in + r * (h_prev U_h + b_rec))    (reset_after=True)
+        h = z * h_prev + (1 - z) * h_hat
+
+    Args:
+        units: int. Positive: the width of the output and of every state.
+        activation: str, callable or None. φ, of the candidate ``h_hat``, by Keras name
+            (``'tanh'``, ``'relu'``, ...); ``None`` is linear. Default ``'tanh'``.
+        recurrent_activation: str, callable or None. σ, of the gates. Default
+            ``'sigmoid'``.
+        use_bias: bool. Whether the cell has a ``bias``. Default ``True``.
+        kernel_initializer: str, callable or ``keras.initializers.Initializer``. How
+            ``kernel`` starts. Default ``'glorot_uniform'``.
+        recurrent_initializer: str, callable or Initializer. How ``recurrent_kernel``
+            starts. Default ``'orthogonal'``.
+        bias_initializer: str, callable or Initializer. How ``bias`` starts. Default
+            ``'zeros'``.
+        dropout: float in ``[0, 1)``. Keyword-only. Fraction of the inputs dropped in
+            training, one mask per sequence reused at every step. Default ``0.0``.
+        recurrent_dropout: float in ``[0, 1)``. Keyword-only. Fraction of ``h_prev``
+            dropped in training, likewise. Default ``0.0``.
+        seed: int or None. Keyword-only. Seed of the dropout masks (``None``:
+            non-deterministic). Default ``None``.
+        return_sequences: bool. Keyword-only. Return the output of every step
+            ``[batch, time, units]`` rather than the last ``[batch, units]``. Default
+            ``False``.
+        return_state: bool. Keyword-only. Also return the final states. Default
+            ``False``.
+        go_backwards: bool. Keyword-only. Read the inputs from the last step to the
+            first (the sequence returned is in that order too, as Keras's). Default
+            ``False``.
+        stateful: bool. Keyword-only. Carry the final states into the next call
+            (:mod:`lowlevel.layers.stateful`; the batch size is then fixed). Default
+            ``False``.
+        unroll: bool. Keyword-only. Write every step out: the same as
+            ``implementation='unrolled'``. Default ``False``.
+        reset_after: bool. Keyword-only. The reset gate after the recurrent matmul,
+            bias ``[2, 3 * units]`` (Keras's default); ``False``: before it, bias
+            ``[3 * units]``. Default ``True``.
+        zero_output_for_mask: bool. Keyword-only. With a mask and
+            ``return_sequences``, masked steps output zeros instead of repeating the
+            previous output (Keras's argument of ``RNN``). Default ``False``.
+        implementation: str or None. Keyword-only, lowlevel's own. The time loop:
+            ``'auto'`` (``None``), ``'reference'``, ``'fast'``, ``'bptt'`` or
+            ``'unrolled'`` (see the module's docstring); all compute the same values.
+        compute_dtype: ``tf.DType``, str or None. Keyword-only, lowlevel's own. Compute
+            in this float dtype (``'bfloat16'``, ``'float16'``) with variables in
+            ``dtype``, as Keras's ``mixed_bfloat16`` policy; ``None``: in ``dtype``.
+        input_dim: int or None. Keyword-only, lowlevel's own. The input width: given,
+            the weights are made now (``set_weights`` needs them); ``None``: on the
+            first call or :meth:`build`.
+        dtype: ``tf.DType`` or str. Keyword-only, lowlevel's own. The variables' float
+            dtype. Default ``tf.float32``.
+        name: str or None. Keyword-only. The module's name.
+
+    Call arguments:
+        inputs: ``[batch, time, features]``, float, of ``dtype`` (or ``compute_dtype``).
+        initial_state: the states to start from, a list of ``[batch, units]`` tensors
+            (``[h]``); ``None``: zeros (a stateful layer: the carried states).
+        mask: ``[batch, time]`` booleans or ``None``. A masked step keeps the states
+            and repeats the previous output (zeros with ``zero_output_for_mask``).
+        training: bool. Applies dropout when ``True``. Default ``False``.
+
+    Returns:
+        ``[batch, units]`` (the last output), or ``[batch, time, units]`` with
+        ``return_sequences``; with ``return_state`` the tuple ``(output, h)``, as Keras 3.
+
+    Attributes:
+        cell: the :class:`~lowlevel.cells.GRUCell` that owns the weights:
+            ``kernel [input_dim, 3 * units]``, ``recurrent_kernel [units, 3 * units]``,
+            ``bias [2, 3 * units]`` (``reset_after``) or ``[3 * units]``, columns
+            z, r, h (Keras's order and layout).
+        states: a stateful layer's state variables ``[h]``, else ``None``.
+
+    Example::
+
+        import numpy as np
+        import lowlevel
+
+        layer = lowlevel.GRU(4, "relu", "sigmoid")
+        assert layer(np.ones([2, 5, 3], "float32")).shape == (2, 4)
+        assert layer.count_params() == 3 * (3 * 4 + 4 * 4 + 2 * 4)
+    """
 
     def __init__(
         self,
@@ -452,8 +831,12 @@ def _dtype_name(dtype):
     return None if dtype is None else dtype.name
 
 
-def clone(layer):
-    """A new layer of the same configuration, with freshly initialised weights."""
+def clone(layer: RNN) -> RNN:
+    """A new layer of the same configuration, with freshly initialised weights.
+
+    Args:
+        layer: a lowlevel sequence layer (anything with ``get_config``/``from_config``).
+    """
     return type(layer).from_config(layer.get_config())
 
 

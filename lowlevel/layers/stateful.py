@@ -18,10 +18,17 @@ The variables are made under ``tf.init_scope()``, so a first call inside a
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import tensorflow as tf
 
+if TYPE_CHECKING:
+    from lowlevel.cells import RecurrentCell
+    from lowlevel.layers.stacking import StackedCells
 
-def create_state_variables(cell, batch_size, argument="inputs"):
+
+def create_state_variables(cell: RecurrentCell | StackedCells, batch_size: int | None,
+                           argument: str = "inputs") -> list:
     """Zero states of ``cell`` for ``batch_size`` rows, as non-trainable variables in the
     cell's nesting (``[h]``, ``[h, c]``, or one list per cell of a stack)."""
     if batch_size is None:
@@ -34,7 +41,7 @@ def create_state_variables(cell, batch_size, argument="inputs"):
             cell.get_initial_state(int(batch_size)))
 
 
-def check_batch_size(states, batch_size, argument="inputs"):
+def check_batch_size(states: list, batch_size: int | None, argument: str = "inputs") -> None:
     """A ``ValueError`` naming the fixed and the received batch size, if they differ."""
     expected = tf.nest.flatten(states)[0].shape[0]
     if batch_size is not None and batch_size != expected:
@@ -44,19 +51,19 @@ def check_batch_size(states, batch_size, argument="inputs"):
                          "layer for another).")
 
 
-def read(states):
+def read(states: list) -> list:
     """The variables' current values, in their nesting. Nothing trainable produced them
     in this call, so gradients with respect to the weights stop here."""
     return tf.nest.map_structure(lambda v: v.read_value(), states)
 
 
-def assign(states, final_states):
+def assign(states: list, final_states: list) -> None:
     """``s ← s_T`` for every state variable (cast back to the variables' dtype)."""
     for variable, value in zip(tf.nest.flatten(states), tf.nest.flatten(final_states)):
         variable.assign(tf.cast(value, variable.dtype))
 
 
-def reset(states):
+def reset(states: list | None) -> None:
     """``s ← 0`` for every state variable (no-op before the states exist)."""
     for variable in tf.nest.flatten(states or []):
         variable.assign(tf.zeros_like(variable))

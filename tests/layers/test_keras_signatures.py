@@ -145,3 +145,45 @@ def test_rnn_bidirectional_and_embedding_take_keras_s_positional_arguments():
         np.testing.assert_array_equal(a, b)
     np.testing.assert_array_equal(lowlevel.Embedding(9, 3, "ones").embeddings.numpy(),
                                   np.ones([9, 3]))
+
+
+OWN_MODULES = ("lowlevel.cells", "lowlevel.layers.rnn", "lowlevel.layers.bidirectional",
+               "lowlevel.layers.embedding", "lowlevel.layers.stateful", "lowlevel._describe",
+               "lowlevel.convert", "lowlevel.keras_config")
+
+
+def annotated_callables():
+    """Public functions of the modules above, and the public methods and properties of
+    their public classes."""
+    import importlib
+    import pkgutil
+
+    modules = [importlib.import_module(m) for m in OWN_MODULES]
+    modules += [importlib.import_module(f"lowlevel.cells.{m.name}")
+                for m in pkgutil.iter_modules(lowlevel.cells.__path__)]
+    found = {}
+    for module in modules:
+        for name, obj in vars(module).items():
+            if name.startswith("_") or getattr(obj, "__module__", None) != module.__name__:
+                continue
+            if inspect.isfunction(obj):
+                found[f"{module.__name__}.{name}"] = obj
+            elif inspect.isclass(obj):
+                for attribute, member in vars(obj).items():
+                    if attribute.startswith("_") and attribute not in ("__init__", "__call__"):
+                        continue
+                    fn = member.fget if isinstance(member, property) else member
+                    fn = fn.__func__ if isinstance(fn, (classmethod, staticmethod)) else fn
+                    if inspect.isfunction(fn):
+                        found[f"{module.__name__}.{name}.{attribute}"] = fn
+    return found
+
+
+@pytest.mark.parametrize("name", sorted(annotated_callables()))
+def test_public_signatures_are_type_annotated(name):
+    fn = annotated_callables()[name]
+    signature = inspect.signature(fn)
+    missing = [p.name for p in signature.parameters.values()
+               if p.name not in ("self", "cls") and p.annotation is inspect.Parameter.empty]
+    assert not missing, f"{name}: unannotated {missing}"
+    assert signature.return_annotation is not inspect.Signature.empty, f"{name}: no return type"
