@@ -35,8 +35,9 @@ def _load():
     return [round(x, 2) for x in os.getloadavg()]
 
 
-def build(kind, loop, size_name, optimizer="rmsprop"):
-    """``(forward, train_step, x, target)`` for ``loop`` (a loop name, ``'auto'`` or ``'keras'``)."""
+def build(kind, loop, size_name, optimizer="rmsprop", time_steps=None):
+    """``(forward, train_step, x, target)`` for ``loop`` (a loop name, ``'auto'`` or
+    ``'keras'``); ``time_steps`` overrides the size's."""
     import tensorflow as tf  # noqa: PLC0415
 
     import lowlevel  # noqa: PLC0415
@@ -44,6 +45,7 @@ def build(kind, loop, size_name, optimizer="rmsprop"):
     from lowlevel.apps.bench import speed  # noqa: PLC0415
 
     size = speed.resolve_size(size_name)
+    size["time"] = time_steps or size["time"]
     x, target = speed.make_data(size)
     weights = speed.reference_weights(kind, size)
     if loop == "keras":
@@ -94,7 +96,7 @@ def steady(args, emit):
     speed.tf.config.experimental.enable_tensor_float_32_execution(False)
     candidates = ("keras", *LOOPS)
     for kind in args.cells:
-        cases = {loop: build(kind, loop, args.size, args.optimizer) for loop in candidates}
+        cases = {loop: build(kind, loop, args.size, args.optimizer, args.time) for loop in candidates}
         for phase in args.phases:
             calls = {loop: ((c[0], c[2]) if phase == "forward" else (c[1], c[2], c[3]))
                      for loop, c in cases.items()}
@@ -110,7 +112,7 @@ def steady(args, emit):
             median = {loop: float(np.median(s)) for loop, s in seconds.items()}
             for loop in candidates:
                 q1, q3 = np.percentile(seconds[loop], [25, 75])
-                emit(dict(mode="steady", size=args.size, kind=kind, phase=phase, loop=loop,
+                emit(dict(mode="steady", size=args.size, time=args.time, kind=kind, phase=phase, loop=loop,
                           optimizer=args.optimizer, median=median[loop],
                           spread=float((q3 - q1) / median[loop]),
                           vs_fast=median["fast"] / median[loop],
@@ -124,9 +126,9 @@ def first(args, emit):
 
         speed.tf.config.experimental.enable_tensor_float_32_execution(False)
         kind, loop, phase = args.cells[0], args.loops[0], args.phases[0]
-        forward, train_step, x, target = build(kind, loop, args.size, args.optimizer)
+        forward, train_step, x, target = build(kind, loop, args.size, args.optimizer, args.time)
         seconds = _call(forward, x) if phase == "forward" else _call(train_step, x, target)
-        emit(dict(mode="first", size=args.size, kind=kind, phase=phase, loop=loop,
+        emit(dict(mode="first", size=args.size, time=args.time, kind=kind, phase=phase, loop=loop,
                   seconds=seconds, load=_load()))
         return
     for kind in args.cells:
@@ -135,9 +137,11 @@ def first(args, emit):
                 command = [sys.executable, __file__, "first", "--isolated", "--size", args.size,
                            "--cells", kind, "--phases", phase, "--loops", loop,
                            "--optimizer", args.optimizer]
+                if args.time:
+                    command += ["--time", str(args.time)]
                 out = subprocess.run(command, capture_output=True, text=True, check=True)
                 line = out.stdout.strip().splitlines()[-1]
-                emit(json.loads(line), echo_only=True)
+                emit(json.loads(line))
 
 
 def main(argv=None):
@@ -149,12 +153,13 @@ def main(argv=None):
     parser.add_argument("--loops", type=lambda s: s.split(","), default=list(LOOPS),
                         help="first: the loops (or 'auto', 'keras') whose first call to time")
     parser.add_argument("--optimizer", choices=("rmsprop", "sgd"), default="rmsprop")
+    parser.add_argument("--time", type=int, help="override the size's number of steps")
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--isolated", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--json", help="append the measurements to this file")
     args = parser.parse_args(argv)
 
-    def emit(record, echo_only=False):
+    def emit(record):
         print(json.dumps(record), flush=True)
         if args.json:
             with open(args.json, "a") as f:

@@ -20,7 +20,7 @@ def quick_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("bench")
     code = cli.main(["bench", "--quick", "--size", "quick", "--cells", "lstm",
                      "--implementations", "lowlevel,lowlevel_stacked", "--repeats", "3",
-                     "--out", str(out)])
+                     "--own-process", "lowlevel_stacked", "--out", str(out)])
     assert code == 0
     with open(out / "bench.json") as f:
         return out, json.load(f)
@@ -84,6 +84,8 @@ def test_bench_skips_what_this_machine_lacks_with_the_reason(quick_run):
     (["--cells", "lstm,rnn"], "--cells"),
     (["--implementations", "keras"], "--implementations"),
     (["--phases", "backward"], "--phases"),
+    (["--optimizer", "adam"], "--optimizer"),
+    (["--own-process", "keras"], "--own-process"),
 ])
 def test_bench_rejects_unknown_names_naming_the_flag(argv, named, capsys):
     with pytest.raises(SystemExit):
@@ -245,3 +247,30 @@ def test_table_warns_machine_busy_when_the_load_average_exceeds_the_cores(start,
     result = _result([_synthetic_row("keras_layer", [1.0, 1.0, 1.0])])
     result["load_average"] = {"start": start, "end": end}
     assert ("MACHINE BUSY" in report.format_table(result)) == busy
+
+
+def test_bench_times_the_first_training_step_in_a_process_of_its_own_where_asked(quick_run):
+    _, result = quick_run
+    for row in result["rows"]:
+        own = row["first_call_own_process"]
+        if row["phase"] == "train_step" and row["implementation"] == "lowlevel_stacked":
+            assert own > 0
+        else:
+            assert own is None
+    assert result["optimizer"] == "rmsprop"
+    assert "own s" in report.format_table(result)
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "rmsprop"])
+def test_bench_cases_train_with_the_optimizer_named_and_agree_with_keras(optimizer):
+    """One step of each library's update from the same weights: the same loss, then the
+    same second loss (the update itself agrees), for SGD as for RMSprop."""
+    losses = {}
+    for impl in ("keras_layer", "lowlevel_sequential"):
+        case = speed.build_case("gru", impl, "quick", optimizer=optimizer)
+        losses[impl] = [case.run("train_step") for _ in range(2)]
+    for a, b in zip(losses["lowlevel_sequential"], losses["keras_layer"]):
+        assert measure.scaled_error(a, b) < 1e-5
+    assert losses["keras_layer"][1] != losses["keras_layer"][0]
+    with pytest.raises(ValueError, match="`optimizer` must be one of"):
+        speed.build_case("gru", "keras_layer", "quick", optimizer="adam")

@@ -35,10 +35,6 @@ from lowlevel.loops.time_major import masked_update, masked_update_backward, tim
 PARALLEL_ITERATIONS = 32
 
 
-def cannot_serve(request):
-    """Every call of a cell it can run."""
-    return None
-
 
 def cannot_run(cell):
     """``None`` for a cell with a known backward step (``cell.cannot_backward()``)."""

@@ -71,13 +71,6 @@ def fast_unroll(step, inputs, initial_states, mask=None, go_backwards=False,
     return output, sequence, states
 
 
-def cannot_run(cell):
-    """Any cell with a step: the fast loop runs every cell and request."""
-    return None
-
-
-def cannot_serve(request):
-    return None
 
 
 def run(request):

@@ -69,13 +69,6 @@ def unroll(step, inputs, initial_states, mask=None, go_backwards=False,
     return output, sequence, states
 
 
-def cannot_run(cell):
-    """Any cell with a step: the reference loop runs every cell and request."""
-    return None
-
-
-def cannot_serve(request):
-    return None
 
 
 def run(request):

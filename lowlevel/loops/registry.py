@@ -1,11 +1,12 @@
 """The time loops by name, and the one place that chooses among them.
 
-Each loop module offers ``cannot_run(cell) -> None or why`` (what it needs of a cell),
-``cannot_serve(request) -> None or why`` (of one call, e.g. a known length) and
-``run(request) -> (last [batch, units], sequence [batch, time, units] or None,
-final_states)`` for a :class:`~lowlevel.loops.request.Request`. A named loop that
+Each loop module offers ``run(request) -> (last [batch, units], sequence [batch, time,
+units] or None, final_states)`` for a :class:`~lowlevel.loops.request.Request`, and
+where it has needs, ``cannot_run(cell) -> None or why`` (of a cell) and
+``cannot_serve(request) -> None or why`` (of one call, e.g. a known length); a loop
+without one runs every cell, or serves every call (:func:`cannot`). A named loop that
 cannot serve a request is an error naming the loop and the reason, never a silent
-fallback; ``'auto'`` picks one that can (:func:`choose`).
+fallback; ``'auto'`` picks one that can, by measured rules (:func:`choose`).
 """
 
 from __future__ import annotations
@@ -26,28 +27,70 @@ def check(implementation) -> str:
     return implementation
 
 
-def choose(request) -> str:
-    """What ``'auto'`` runs: ``'fast'``, which serves every request.
+# What 'auto' chooses among: the loops that serve every request a layer makes, and the
+# unrolled one where it can ('bptt' is for study: not faster, docs/speed.md).
+CANDIDATES = ("fast", "unrolled", "reference")
 
-    Measured fastest of the loops that serve everything, with a first call of about a
-    second at any length (``docs/speed.md``); ``'unrolled'`` steps faster but its
-    first call takes seconds.
+# 'auto' unrolls a request of at most this many cell steps (time steps x stacked
+# cells), where the written-out graph is small enough that its first call costs no
+# more than the loop's; beyond, the first call grows with every step (docs/speed.md,
+# "'auto': the rules").
+UNROLLED_MAX_CELL_STEPS = 40
+
+
+def choose(request) -> str:
+    """What ``'auto'`` runs for ``request``, from what is known when tracing.
+
+    Rules, each with its numbers in ``docs/speed.md`` ("'auto': the rules"):
+
+    1. the number of time steps unknown (``inputs.shape[1] is None``): ``'fast'``
+       (``'unrolled'`` cannot serve it; ``'reference'`` is slower to trace and to step);
+    2. at most :data:`UNROLLED_MAX_CELL_STEPS` cell steps (time steps times the cells
+       of a stack): ``'unrolled'``, whose step is faster and whose first call, at this
+       length, is no longer than the loop's;
+    3. otherwise ``'fast'``: ``'unrolled'`` steps faster still at the tutorial size, but
+       its first call costs several times ``'fast'``'s and grows with every step.
+
+    Batch, cell kind, training or inference and dtype move no choice: no measured
+    margin between the candidates on them exceeded the measurements' spread.
     """
-    return "fast"
+    time_steps = request.inputs.shape[1]
+    if time_steps is not None and time_steps * _depth(request.cell) <= UNROLLED_MAX_CELL_STEPS:
+        preferred = "unrolled"
+    else:
+        preferred = "fast"
+    return preferred if cannot(preferred, request) is None else "fast"
+
+
+def _depth(cell) -> int:
+    """The cells stepped at each time step: a stack's count, else 1."""
+    return len(getattr(cell, "cells", [cell]))
+
+
+def cannot(name, request):
+    """``None`` if the loop ``name`` can serve ``request``, else why not."""
+    loop = LOOPS[name]
+    for check, subject in ((getattr(loop, "cannot_run", None), request.cell),
+                           (getattr(loop, "cannot_serve", None), request)):
+        reason = None if check is None else check(subject)
+        if reason is not None:
+            return reason
+    return None
 
 
 def cannot_run(implementation, cell):
     """``None`` if ``implementation`` can run ``cell`` (``'auto'`` always can), else why not."""
     if check(implementation) == "auto":
         return None
-    return LOOPS[implementation].cannot_run(cell)
+    check_cell = getattr(LOOPS[implementation], "cannot_run", None)
+    return None if check_cell is None else check_cell(cell)
 
 
 def serving(implementation, request) -> str:
     """The name of the loop that runs ``request``; a ``ValueError`` naming the loop and
     the reason if the one asked for cannot (``'auto'``: :func:`choose`)."""
     name = choose(request) if check(implementation) == "auto" else implementation
-    reason = LOOPS[name].cannot_run(request.cell) or LOOPS[name].cannot_serve(request)
+    reason = cannot(name, request)
     if reason is not None:
         raise ValueError(f"implementation={name!r} cannot run this layer: {reason}. "
                          "Use implementation='auto' to run a loop that can.")

@@ -95,10 +95,6 @@ def chunked_unroll(step, inputs, initial_states, weights=None, mask=None,
     return output, None, states
 
 
-def cannot_run(cell):
-    """Any cell with a step."""
-    return None
-
 
 def cannot_serve(request):
     """The number of steps must be known when tracing."""

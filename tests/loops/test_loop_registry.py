@@ -24,7 +24,8 @@ def test_auto_runs_the_loop_choose_names_and_its_numbers():
     chosen = lowlevel.LSTM(4, input_dim=3, return_sequences=True,
                            implementation=registry.choose(Request(auto.cell, x, None)))
     chosen.set_weights(auto.get_weights())
-    assert registry.serving("auto", Request(auto.cell, x, None)) == registry.choose(None)
+    assert registry.serving("auto", Request(auto.cell, x, None)) == \
+        registry.choose(Request(auto.cell, x, None))
     np.testing.assert_array_equal(auto(x).numpy(), chosen(x).numpy())
 
 

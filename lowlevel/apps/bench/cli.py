@@ -13,9 +13,10 @@ import json
 import os
 import sys
 
-from lowlevel.apps.bench.names import (DEFAULT_IMPLEMENTATIONS, DEFAULT_REPEATS, DEFAULT_SIZES,
-                                       IMPLEMENTATIONS, KINDS, PHASES, QUICK_IMPLEMENTATIONS,
-                                       QUICK_REPEATS, SIZES)
+from lowlevel.apps.bench.names import (DEFAULT_IMPLEMENTATIONS, DEFAULT_OPTIMIZER,
+                                       DEFAULT_REPEATS, DEFAULT_SIZES, IMPLEMENTATIONS, KINDS,
+                                       OPTIMIZERS, OWN_PROCESS_FIRST_CALL, PHASES,
+                                       QUICK_IMPLEMENTATIONS, QUICK_REPEATS, SIZES)
 
 
 def _names(allowed, argument):
@@ -53,6 +54,15 @@ def add_parser(commands):
                        help="comma-separated implementations (default: "
                             f"{','.join(DEFAULT_IMPLEMENTATIONS)}; the baseline keras_layer "
                             "is always added)")
+    bench.add_argument("--optimizer", choices=OPTIMIZERS, default=DEFAULT_OPTIMIZER,
+                       help="the training step's update, each library's own "
+                            f"(default: {DEFAULT_OPTIMIZER})")
+    bench.add_argument("--own-process", type=_names(IMPLEMENTATIONS, "--own-process"),
+                       default=list(OWN_PROCESS_FIRST_CALL),
+                       help="implementations whose first training step is also timed in a "
+                            "process of its own (default: "
+                            f"{','.join(OWN_PROCESS_FIRST_CALL)}; 'keras_layer' alone to "
+                            "save time)")
     bench.add_argument("--repeats", type=int, help=f"timed rounds (default {DEFAULT_REPEATS}, "
                                                    f"--quick {QUICK_REPEATS})")
     bench.add_argument("--out", default="runs/bench", metavar="DIR",
@@ -84,7 +94,8 @@ def run(args, log=None) -> int:
                                                else DEFAULT_IMPLEMENTATIONS)
     repeats = args.repeats or (QUICK_REPEATS if args.quick else DEFAULT_REPEATS)
     result = measure.run_bench(_sizes(args), args.cells, args.phases, implementations,
-                               repeats, log=sys.stderr)
+                               repeats, log=sys.stderr, optimizer=args.optimizer,
+                               own_process=args.own_process)
     print(report.format_table(result), file=log)
     os.makedirs(args.out, exist_ok=True)
     with open(os.path.join(args.out, "bench.json"), "w") as f:

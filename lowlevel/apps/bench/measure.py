@@ -16,7 +16,11 @@ a shared machine fall on all of them alike. Reported per row:
   its share of a large float32 matmul's rate measured in the same run (before and after
   the cases; the better of the two);
 - ``error`` = the scaled error ``max|a - b| / max|b|`` of the first call's result (the
-  forward output, or the first training loss) against the baseline's.
+  forward output, or the first training loss) against the baseline's;
+- ``first_call_own_process``: for the training step of the implementations in
+  ``own_process``, its first call timed again in a process of its own
+  (:mod:`lowlevel.apps.bench.first_call`): what a user's first step costs, with nothing
+  traced before it (``None`` for the others).
 """
 
 from __future__ import annotations
@@ -28,8 +32,10 @@ import time
 import numpy as np
 import tensorflow as tf
 
+from lowlevel.apps.bench import first_call as first_call_module
 from lowlevel.apps.bench import speed
-from lowlevel.apps.bench.names import DEFAULT_IMPLEMENTATIONS, DEFAULT_REPEATS, baseline_of
+from lowlevel.apps.bench.names import (DEFAULT_IMPLEMENTATIONS, DEFAULT_OPTIMIZER,
+                                       DEFAULT_REPEATS, OWN_PROCESS_FIRST_CALL, baseline_of)
 
 # A row whose interquartile range exceeds this share of its median is flagged: with
 # the machine this busy, a ratio can be off by more than the differences it reports.
@@ -111,7 +117,8 @@ def _row(size_name, size, kind, phase, impl, seconds, first_call, first_result):
         error=scaled_error(first_result[impl], first_result[base]))
 
 
-def measure_group(size_name, size, kind, phases, implementations, repeats, log):
+def measure_group(size_name, size, kind, phases, implementations, repeats, log,
+                  optimizer=DEFAULT_OPTIMIZER, own_process=()):
     """Rows and skips for one size and cell kind (all phases); no peak fractions yet."""
     rows, skipped, cases = [], [], {}
     for phase in phases:
@@ -120,7 +127,7 @@ def measure_group(size_name, size, kind, phases, implementations, repeats, log):
         first_call, first_result = {}, {}
         for impl in chosen:
             if impl not in cases:
-                cases[impl] = speed.build_case(kind, impl, size)
+                cases[impl] = speed.build_case(kind, impl, size, optimizer=optimizer)
             first_call[impl], first_result[impl] = _timed(cases[impl], phase)
             _timed(cases[impl], phase)  # warm-up: a second trace can hide in the first runs
         seconds = {impl: [] for impl in chosen}
@@ -129,6 +136,11 @@ def measure_group(size_name, size, kind, phases, implementations, repeats, log):
                 seconds[impl].append(_timed(cases[impl], phase)[0])
         phase_rows = [_row(size_name, size, kind, phase, impl, seconds, first_call,
                            first_result) for impl in chosen]
+        for row in phase_rows:
+            row["first_call_own_process"] = (
+                first_call_module.in_own_process(kind, row["implementation"], size, phase,
+                                                 optimizer)
+                if phase == "train_step" and row["implementation"] in own_process else None)
         rows += phase_rows
         print(f"  {size_name} {kind} {phase}: " + ", ".join(
             f"{row['implementation']} {row['ratio']:.2f}x"
@@ -139,9 +151,15 @@ def measure_group(size_name, size, kind, phases, implementations, repeats, log):
 
 def run_bench(sizes, kinds=speed.KINDS, phases=speed.PHASES,
               implementations=DEFAULT_IMPLEMENTATIONS, repeats=DEFAULT_REPEATS,
-              peak_n=2048, log=None) -> dict:
-    """Measure; ``sizes`` is a list of ``(name, shape dict)``. Returns the JSON content."""
+              peak_n=2048, log=None, optimizer=DEFAULT_OPTIMIZER,
+              own_process=OWN_PROCESS_FIRST_CALL) -> dict:
+    """Measure; ``sizes`` is a list of ``(name, shape dict)``. Returns the JSON content.
+
+    ``optimizer``: the training step's update (``'rmsprop'`` or ``'sgd'``);
+    ``own_process``: the implementations whose first training step is also timed in a
+    process of its own."""
     log = sys.stderr if log is None else log
+    speed.check_optimizer(optimizer)
     if repeats < 1:
         raise ValueError(f"`repeats` must be >= 1; received {repeats}.")
     implementations = list(dict.fromkeys([speed.BASELINE, *implementations]))
@@ -155,7 +173,8 @@ def run_bench(sizes, kinds=speed.KINDS, phases=speed.PHASES,
     for size_name, size in sizes:
         for kind in kinds:
             group_rows, group_skipped = measure_group(size_name, size, kind, phases,
-                                                      implementations, repeats, log)
+                                                      implementations, repeats, log,
+                                                      optimizer, own_process)
             rows += group_rows
             skipped += group_skipped
     peak = max(peak_start, matmul_peak(peak_n))  # a busy moment only lowers a measurement
@@ -164,6 +183,7 @@ def run_bench(sizes, kinds=speed.KINDS, phases=speed.PHASES,
     return {"environment": speed.environment(),
             "device": "GPU" if speed.gpu_present() else "CPU",
             "peak_gflops": peak, "peak_matmul_n": peak_n, "repeats": repeats,
+            "optimizer": optimizer,
             "load_average": {"start": load_start, "end": load_average()},
             "unreliable_spread": UNRELIABLE_SPREAD,
             "sizes": {name: size for name, size in sizes}, "rows": rows, "skipped": skipped}

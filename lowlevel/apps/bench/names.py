@@ -26,19 +26,28 @@ GATES = {name: k.gates for name, k in kinds.KINDS.items()}  # fused gate blocks 
 LOWLEVEL_IMPLEMENTATIONS = {"lowlevel": None, "lowlevel_reference": "reference",
                             "lowlevel_fast": "fast", "lowlevel_bptt": "bptt"}
 # The baseline comes first, so that it is built and traced first.
-IMPLEMENTATIONS = ("keras_layer", *LOWLEVEL_IMPLEMENTATIONS, "lowlevel_stacked",
+IMPLEMENTATIONS = ("keras_layer", *LOWLEVEL_IMPLEMENTATIONS, "lowlevel_sequential",
+                   "lowlevel_stacked",
                    "lowlevel_unrolled",
                    "lowlevel_bfloat16",
                    "keras_mixed_bfloat16", "keras_cell_loop_function",
                    "keras_cell_loop_eager", "block_lstm", "keras_cudnn", "torch")
 BASELINE = "keras_layer"
 
-DEFAULT_IMPLEMENTATIONS = ("keras_layer", "lowlevel", "lowlevel_stacked", "lowlevel_unrolled",
-                           "lowlevel_reference", "lowlevel_bptt",
+DEFAULT_IMPLEMENTATIONS = ("keras_layer", "lowlevel_sequential", "lowlevel", "lowlevel_stacked",
+                           "lowlevel_unrolled", "lowlevel_reference", "lowlevel_bptt",
                            "lowlevel_bfloat16", "keras_mixed_bfloat16",
                            "keras_cell_loop_function", "block_lstm", "keras_cudnn", "torch")
-QUICK_IMPLEMENTATIONS = ("keras_layer", "lowlevel", "lowlevel_stacked", "lowlevel_unrolled",
-                         "lowlevel_bfloat16", "keras_mixed_bfloat16", "torch")
+QUICK_IMPLEMENTATIONS = ("keras_layer", "lowlevel_sequential", "lowlevel", "lowlevel_stacked",
+                         "lowlevel_unrolled", "lowlevel_bfloat16", "keras_mixed_bfloat16", "torch")
+# The update of the training step: RMSprop (the tutorial's) or plain SGD, both at
+# LEARNING_RATE, each library's own (lowlevel's, Keras's, PyTorch's).
+OPTIMIZERS = ("rmsprop", "sgd")
+DEFAULT_OPTIMIZER = "rmsprop"
+# The implementations whose first training step is also timed in a process of its own
+# (what a user's first step costs): the baseline and the default path.
+OWN_PROCESS_FIRST_CALL = ("keras_layer", "lowlevel_sequential")
+
 QUICK_REPEATS = 5
 DEFAULT_REPEATS = 11
 

@@ -93,10 +93,11 @@ def flush_subnormals_in_torch():
     torch.set_flush_denormal(True)
 
 
-def torch_stack(kind, size, weights, learning_rate):
+def torch_stack(kind, size, weights, learning_rate, optimizer="rmsprop"):
     """``(forward, train_step)`` of a ``torch.nn.<Kind>(num_layers=size['layers'])`` with
     the Keras weights; the step is forward, mean squared error, backward and one
-    ``torch.optim.RMSprop`` update with Keras's defaults (rho 0.9, epsilon 1e-7)."""
+    ``torch.optim.RMSprop`` update with Keras's defaults (rho 0.9, epsilon 1e-7), or
+    ``torch.optim.SGD`` (``optimizer='sgd'``)."""
     import torch  # noqa: PLC0415 (optional)
 
     flush_subnormals_in_torch()
@@ -108,7 +109,11 @@ def torch_stack(kind, size, weights, learning_rate):
             for name, value in zip(("weight_ih", "weight_hh", "bias_ih", "bias_hh"),
                                    keras_to_torch(kind, *w)):
                 getattr(module, f"{name}_l{layer}").copy_(torch.from_numpy(value))
-    optimizer = torch.optim.RMSprop(module.parameters(), lr=learning_rate, alpha=0.9, eps=1e-7)
+    if optimizer == "sgd":
+        optimizer = torch.optim.SGD(module.parameters(), lr=learning_rate)
+    else:
+        optimizer = torch.optim.RMSprop(module.parameters(), lr=learning_rate, alpha=0.9,
+                                        eps=1e-7)
 
     def as_torch(tensor):
         # TensorFlow's buffer, shared, not copied: read-only for NumPy, and never written.

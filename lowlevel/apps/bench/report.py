@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from lowlevel.apps.bench.names import BASELINE, IMPLEMENTATIONS, baseline_of
 
-# One colour per implementation, the same in every chart: fourteen that stay apart
+# One colour per implementation, the same in every chart: fifteen that stay apart
 # (Okabe & Ito's colour-blind-safe eight, then Paul Tol's darker and paler tones).
 COLOURS = {
-    "keras_layer": "#4d4d4d", "lowlevel": "#0072b2", "lowlevel_reference": "#56b4e9",
+    "keras_layer": "#4d4d4d", "lowlevel_sequential": "#aa4499", "lowlevel": "#0072b2",
+    "lowlevel_reference": "#56b4e9",
     "lowlevel_fast": "#332288", "lowlevel_bptt": "#009e73", "lowlevel_stacked": "#e69f00",
     "lowlevel_unrolled": "#d55e00", "lowlevel_bfloat16": "#cc79a7",
     "keras_mixed_bfloat16": "#882255", "keras_cell_loop_function": "#999933",
@@ -59,13 +60,19 @@ def _skipped_lines(result) -> list[str]:
     return lines
 
 
+def _seconds(value) -> str:
+    return "" if value is None else f"{value:.2f}"
+
+
 def format_table(result) -> str:
     header = (f"{'kind':6} {'phase':10} {'implementation':24} {'median ms':>10} "
               f"{'IQR ms':>8} {'ratio':>7} {'GFLOP/s':>8} {'peak':>5} {'first s':>8} "
-              f"{'error':>8}  note")
+              f"{'own s':>6} {'error':>8}  note")
     lines = [f"ratio = baseline median / median (> 1: faster); baseline keras_layer "
              f"(keras_mixed_bfloat16 for lowlevel_bfloat16); error = max|a-b|/max|b| of the "
-             f"first result; peak = share of {result['peak_gflops']:.0f} GFLOP/s"]
+             f"first result; peak = share of {result['peak_gflops']:.0f} GFLOP/s; first s = "
+             f"first call (trace + run) in this process, own s = in a process of its own; "
+             f"update: {result.get('optimizer', 'rmsprop')}"]
     for size_name, size in result["sizes"].items():
         lines += ["", f"{size_name}: " + ", ".join(f"{k} {v}" for k, v in size.items()),
                   header]
@@ -77,7 +84,8 @@ def format_table(result) -> str:
                 f"{row['median'] * 1e3:10.2f} {(row['q3'] - row['q1']) * 1e3:8.2f} "
                 f"{row['ratio']:6.2f}x {row['gflops']:8.1f} "
                 f"{_peak_text(row['peak_fraction']):>5} "
-                f"{row['first_call']:8.2f} {row['error']:8.1e}  {_note(row)}".rstrip())
+                f"{row['first_call']:8.2f} {_seconds(row.get('first_call_own_process')):>6} "
+                f"{row['error']:8.1e}  {_note(row)}".rstrip())
     rows = result["rows"]
     if any(row.get("peak_fraction", 0.0) > 1.0 for row in rows):
         lines += ["", "(*) faster than the matmul peak measured in this run: that peak is the "

@@ -6,7 +6,8 @@ every implementation, plus two callables:
 
 * ``forward(x) -> [batch, units]`` — last output of the top layer of a stack;
 * ``train_step(x, target) -> loss`` — forward, ``mean((y - target)**2)``, backward, one
-  RMSprop update (lowlevel's RMSprop for ``lowlevel*``, Keras's or PyTorch's otherwise).
+  update, RMSprop or plain SGD (``optimizer``; lowlevel's for ``lowlevel*``, Keras's or
+  PyTorch's otherwise).
 
 Both are compiled (``tf.function``) except for the eager cell loop and PyTorch. Both
 return something with ``.numpy()``; a timed call ends with it, so the device work is
@@ -18,7 +19,10 @@ Implementations:
 ==========================  ==========================================================
 ``keras_layer``             the baseline: stacked ``keras.layers.<Kind>`` (its generic
                             ``tf.while_loop``; ``use_cudnn=False``)
-``lowlevel``                stacked ``lowlevel.<Kind>``, default implementation
+``lowlevel_sequential``     the default path: ``lowlevel.Sequential`` of the layers,
+                            default implementation (the form a user writes)
+``lowlevel``                stacked ``lowlevel.<Kind>``, default implementation, called
+                            in turn
 ``lowlevel_<impl>``         the same, ``implementation=<impl>`` forced
 ``lowlevel_stacked``        the same layers run as one loop by ``lowlevel.stack_layers``
 ``lowlevel_unrolled``       ``lowlevel_stacked`` with ``implementation='unrolled'``
@@ -49,8 +53,10 @@ import tensorflow as tf
 import lowlevel
 import lowlevel.optimizers
 from lowlevel.apps.bench import other_kernels
-from lowlevel.apps.bench.names import (BASELINE, DEFAULT_SIZES, GATES, IMPLEMENTATIONS,  # noqa: F401
-                                       KINDS, LOWLEVEL_IMPLEMENTATIONS, PHASES, SEED, SIZES)
+from lowlevel.apps.bench.names import (BASELINE, DEFAULT_OPTIMIZER, DEFAULT_SIZES,  # noqa: F401
+                                       GATES, IMPLEMENTATIONS, KINDS,
+                                       LOWLEVEL_IMPLEMENTATIONS, OPTIMIZERS, PHASES, SEED,
+                                       SIZES)
 
 LEARNING_RATE = 1e-3
 
@@ -200,17 +206,31 @@ def _tf_train_step(apply, variables, optimizer):
     return _compiled(_train_step(apply, variables, optimizer))
 
 
-def _keras_layer(kind, size, weights, dtype=None, use_cudnn=False):
+def make_optimizer(library: str, name: str = DEFAULT_OPTIMIZER):
+    """The training step's update: ``library`` ``'keras'`` or ``'lowlevel'``, ``name`` one
+    of :data:`OPTIMIZERS`, at :data:`LEARNING_RATE`."""
+    module = lowlevel.optimizers if library == "lowlevel" else keras.optimizers
+    return (module.SGD if check_optimizer(name) == "sgd" else module.RMSprop)(LEARNING_RATE)
+
+
+def check_optimizer(name) -> str:
+    if name not in OPTIMIZERS:
+        raise ValueError(f"`optimizer` must be one of {OPTIMIZERS}; received {name!r}.")
+    return name
+
+
+def _keras_layer(kind, size, weights, dtype=None, use_cudnn=False, optimizer=DEFAULT_OPTIMIZER):
     model = keras_model(kind, size, dtype=dtype, use_cudnn=use_cudnn)
     for layer, w in zip(model.layers, weights):
         layer.set_weights(w)
     forward = _compiled(lambda x: model(x, training=False))
     train = _tf_train_step(lambda x: model(x, training=True), model.trainable_variables,
-                           keras.optimizers.RMSprop(LEARNING_RATE))
+                           make_optimizer("keras", optimizer))
     return forward, train
 
 
-def _lowlevel(kind, size, weights, implementation=None, compute_dtype=None, stacked=False):
+def _lowlevel(kind, size, weights, implementation=None, compute_dtype=None, stacked=False,
+              sequential=False, optimizer=DEFAULT_OPTIMIZER):
     layers, input_dim = [], size["input"]
     options = {} if compute_dtype is None else {"compute_dtype": compute_dtype}
     for i, w in enumerate(weights):
@@ -223,17 +243,18 @@ def _lowlevel(kind, size, weights, implementation=None, compute_dtype=None, stac
     variables = [v for layer in layers for v in layer.trainable_variables]
     if stacked:
         apply = lowlevel.stack_layers(layers)
+    elif sequential:
+        apply = lowlevel.Sequential(layers)
     else:
         def apply(x):
             for layer in layers:
                 x = layer(x)
             return x
 
-    return _compiled(apply), _tf_train_step(apply, variables,
-                                            lowlevel.optimizers.RMSprop(LEARNING_RATE))
+    return _compiled(apply), _tf_train_step(apply, variables, make_optimizer("lowlevel", optimizer))
 
 
-def _keras_cell_loop(kind, size, weights, compiled: bool):
+def _keras_cell_loop(kind, size, weights, compiled: bool, optimizer=DEFAULT_OPTIMIZER):
     """The tutorial's hand loop: ``tf.unstack`` over time, the Keras cells per step."""
     cells, input_dim = [], size["input"]
     for w in weights:
@@ -252,22 +273,25 @@ def _keras_cell_loop(kind, size, weights, compiled: bool):
                 x_t, states[i] = cell(x_t, states[i])       # x_t [batch, units]
         return x_t                                          # [batch, units]
 
-    train_step = _train_step(apply, variables, keras.optimizers.RMSprop(LEARNING_RATE))
+    train_step = _train_step(apply, variables, make_optimizer("keras", optimizer))
     if compiled:
         return _compiled(apply), _compiled(train_step)
     return apply, train_step
 
 
-def _block_lstm(kind, size, weights):
+def _block_lstm(kind, size, weights, optimizer=DEFAULT_OPTIMIZER):
     apply, variables = other_kernels.block_lstm_stack(weights, size["units"])
-    return _compiled(apply), _tf_train_step(apply, variables,
-                                            keras.optimizers.RMSprop(LEARNING_RATE))
+    return _compiled(apply), _tf_train_step(apply, variables, make_optimizer("keras", optimizer))
 
 
-def build_case(kind: str, implementation: str, size: str | dict, seed: int = SEED) -> Case:
+def build_case(kind: str, implementation: str, size: str | dict, seed: int = SEED,
+               optimizer: str = DEFAULT_OPTIMIZER) -> Case:
+    """The case of ``implementation`` for ``kind`` at ``size``; ``optimizer``: the training
+    step's update (:data:`OPTIMIZERS`)."""
     if kind not in KINDS:
         raise ValueError(f"`kind` must be one of {KINDS}; received {kind!r}.")
     size = resolve_size(size)
+    check_optimizer(optimizer)
     reason = unavailable(implementation) or (
         None if implementation == "keras_cell_loop_eager"
         else applies(kind, implementation, "forward", size))
@@ -275,29 +299,33 @@ def build_case(kind: str, implementation: str, size: str | dict, seed: int = SEE
         raise ValueError(f"{implementation} cannot run {kind}: {reason}.")
     x, target = make_data(size, seed)
     weights = reference_weights(kind, size, seed)
+    update = dict(optimizer=optimizer)
     if implementation == "keras_layer":
-        forward, train_step = _keras_layer(kind, size, weights)
+        forward, train_step = _keras_layer(kind, size, weights, **update)
     elif implementation == "keras_mixed_bfloat16":
-        forward, train_step = _keras_layer(kind, size, weights, dtype="mixed_bfloat16")
+        forward, train_step = _keras_layer(kind, size, weights, dtype="mixed_bfloat16", **update)
     elif implementation == "keras_cudnn":
-        forward, train_step = _keras_layer(kind, size, weights, use_cudnn=True)
+        forward, train_step = _keras_layer(kind, size, weights, use_cudnn=True, **update)
     elif implementation in LOWLEVEL_IMPLEMENTATIONS:
         forward, train_step = _lowlevel(kind, size, weights,
-                                        LOWLEVEL_IMPLEMENTATIONS[implementation])
+                                        LOWLEVEL_IMPLEMENTATIONS[implementation], **update)
+    elif implementation == "lowlevel_sequential":
+        forward, train_step = _lowlevel(kind, size, weights, sequential=True, **update)
     elif implementation == "lowlevel_stacked":
-        forward, train_step = _lowlevel(kind, size, weights, stacked=True)
+        forward, train_step = _lowlevel(kind, size, weights, stacked=True, **update)
     elif implementation == "lowlevel_unrolled":
-        forward, train_step = _lowlevel(kind, size, weights, "unrolled", stacked=True)
+        forward, train_step = _lowlevel(kind, size, weights, "unrolled", stacked=True, **update)
     elif implementation == "lowlevel_bfloat16":
-        forward, train_step = _lowlevel(kind, size, weights, compute_dtype="bfloat16")
+        forward, train_step = _lowlevel(kind, size, weights, compute_dtype="bfloat16", **update)
     elif implementation == "keras_cell_loop_function":
-        forward, train_step = _keras_cell_loop(kind, size, weights, compiled=True)
+        forward, train_step = _keras_cell_loop(kind, size, weights, compiled=True, **update)
     elif implementation == "keras_cell_loop_eager":
-        forward, train_step = _keras_cell_loop(kind, size, weights, compiled=False)
+        forward, train_step = _keras_cell_loop(kind, size, weights, compiled=False, **update)
     elif implementation == "block_lstm":
-        forward, train_step = _block_lstm(kind, size, weights)
+        forward, train_step = _block_lstm(kind, size, weights, **update)
     else:  # torch
-        forward, train_step = other_kernels.torch_stack(kind, size, weights, LEARNING_RATE)
+        forward, train_step = other_kernels.torch_stack(kind, size, weights, LEARNING_RATE,
+                                                        optimizer)
     return Case(kind, implementation, size, x, target, forward, train_step)
 
 

@@ -1,0 +1,106 @@
+"""``implementation='auto'`` picks as ``docs/speed.md`` ("'auto': the rules") documents,
+and every loop it can pick computes what the reference loop computes for that situation
+(outputs and gradients, float64 at 1e-10)."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import lowlevel
+from lowlevel.loops import registry
+from lowlevel.loops.request import Request
+from lowlevel.tolerances import assert_close
+
+DTYPE = tf.float64
+LONG = registry.UNROLLED_MAX_CELL_STEPS + 1
+KINDS = ["SimpleRNN", "LSTM", "GRU"]
+
+
+def _request(time_steps, cells=1, batch=3):
+    cell = lowlevel.GRUCell(4, input_dim=3, dtype=DTYPE)
+    if cells > 1:
+        cell = lowlevel.StackedCells([cell] + [lowlevel.GRUCell(4, input_dim=4, dtype=DTYPE)
+                                               for _ in range(cells - 1)])
+    inputs = tf.zeros([batch, time_steps, 3], DTYPE) if time_steps is not None else \
+        tf.TensorSpec([batch, None, 3], DTYPE)
+    return Request(cell, inputs, None)
+
+
+# (situation, request, the documented choice)
+SITUATIONS = [
+    ("length unknown when tracing", lambda: _request(None), "fast"),
+    ("length unknown, a stack", lambda: _request(None, cells=2), "fast"),
+    ("short: one layer, at the limit", lambda: _request(registry.UNROLLED_MAX_CELL_STEPS),
+     "unrolled"),
+    ("short: a stack within the limit",
+     lambda: _request(registry.UNROLLED_MAX_CELL_STEPS // 2, cells=2), "unrolled"),
+    ("long: one layer past the limit", lambda: _request(LONG), "fast"),
+    ("long: a stack past the limit",
+     lambda: _request(registry.UNROLLED_MAX_CELL_STEPS // 2 + 1, cells=2), "fast"),
+]
+
+
+@pytest.mark.parametrize("situation, request_of, expected", SITUATIONS,
+                         ids=[s[0] for s in SITUATIONS])
+def test_auto_picks_as_documented(situation, request_of, expected):
+    request = request_of()
+    assert registry.choose(request) == expected
+    assert registry.serving("auto", request) == expected
+    assert registry.choose(request) in registry.CANDIDATES
+
+
+def _layers(kind, implementation, time_steps):
+    """Two stacked layers of ``kind`` (random weights, a dropout-free float64 stack)."""
+    rng = np.random.default_rng(0)
+    layers = [getattr(lowlevel, kind)(4, input_dim=3, return_sequences=True, dtype=DTYPE,
+                                      implementation=implementation),
+              getattr(lowlevel, kind)(4, input_dim=4, dtype=DTYPE,
+                                      implementation=implementation)]
+    for layer in layers:
+        layer.set_weights([rng.normal(0, 0.5, w.shape) for w in layer.get_weights()])
+    return lowlevel.stack_layers(layers), layers
+
+
+def _output_and_gradients(model, variables, x, mask, known_length):
+    def call(x, mask):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = model(x, mask=mask)
+            loss = tf.reduce_sum(tf.sin(y))
+        return y, tape.gradient(loss, [x, *variables])
+
+    spec = [tf.TensorSpec([x.shape[0], x.shape[1] if known_length else None, 3], DTYPE),
+            tf.TensorSpec([x.shape[0], x.shape[1] if known_length else None], tf.bool)]
+    return tf.function(call, input_signature=spec)(x, mask)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("time_steps, known_length, chosen", [
+    (registry.UNROLLED_MAX_CELL_STEPS // 2, True, "unrolled"),
+    (LONG // 2 + 1, True, "fast"),
+    (7, False, "fast"),
+], ids=["short", "long", "unknown-length"])
+def test_every_choice_of_auto_equals_the_reference_loop(kind, time_steps, known_length,
+                                                         chosen):
+    auto, auto_layers = _layers(kind, "auto", time_steps)
+    reference, reference_layers = _layers(kind, "reference", time_steps)
+    rng = np.random.default_rng(1)
+    x = tf.constant(rng.normal(size=[3, time_steps, 3]), DTYPE)
+    mask = tf.constant(rng.random([3, time_steps]) > 0.2)
+    spec = tf.TensorSpec([3, time_steps if known_length else None, 3], DTYPE)
+    assert registry.choose(Request(auto.cell, spec, None)) == chosen
+
+    y, g = _output_and_gradients(auto, auto.trainable_variables, x, mask, known_length)
+    y_ref, g_ref = _output_and_gradients(reference, reference.trainable_variables, x, mask,
+                                         known_length)
+    assert_close(y, y_ref, DTYPE, f"'auto' ({chosen}) output")
+    for i, (a, b) in enumerate(zip(g, g_ref)):
+        assert_close(a, b, DTYPE, f"'auto' ({chosen}) gradient {i}")
+
+
+def test_named_loops_keep_their_meaning():
+    request = _request(registry.UNROLLED_MAX_CELL_STEPS)
+    for name in registry.CANDIDATES:
+        assert registry.serving(name, request) == name
+    with pytest.raises(ValueError, match="implementation='unrolled' cannot run this layer"):
+        registry.serving("unrolled", _request(None))
