@@ -18,7 +18,8 @@ FEATURES = 5
 def twins():
     k = keras.layers
     return {
-        "SimpleRNNCell": (lowlevel.SimpleRNNCell(4, use_bias=False), k.SimpleRNNCell(4, use_bias=False)),
+        "SimpleRNNCell": (lowlevel.SimpleRNNCell(4, use_bias=False),
+                          k.SimpleRNNCell(4, use_bias=False)),
         "LSTMCell": (lowlevel.LSTMCell(4), k.LSTMCell(4)),
         "GRUCell": (lowlevel.GRUCell(4), k.GRUCell(4)),
         "GRUCell(reset_after=False)": (lowlevel.GRUCell(4, reset_after=False),
