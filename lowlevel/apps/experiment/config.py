@@ -157,6 +157,8 @@ class ExperimentConfig:
     def from_json(cls, saved: dict) -> "ExperimentConfig":
         """The config of :meth:`to_json`'s ``saved``; fields it lacks (newer than the run)
         take their defaults, and keys that are no field are ignored."""
+        if not isinstance(saved, dict):
+            raise ValueError(f"a config must be a JSON object; received {type(saved).__name__}")
         names = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in saved.items() if k in names})
 

@@ -72,3 +72,9 @@ def test_resume_in_the_library_compares_clips(tmp_path):
     experiment._check_resumable(config)  # the same Clip
     with pytest.raises(ValueError, match=r"--clip 'value:1.0' -> 'none'"):
         experiment._check_resumable(dataclasses.replace(config, clip=Clip()))
+
+
+@pytest.mark.parametrize("saved", [[], "none", {"clip": "sideways:1"}, {"units": "many"}])
+def test_a_damaged_saved_config_is_a_value_error(saved):
+    with pytest.raises(ValueError):
+        ExperimentConfig.from_json(saved)
