@@ -62,19 +62,7 @@ def test_argument_errors_name_the_argument_in_one_line_without_importing_tensorf
 
 
 # Every command's flags are declared without TensorFlow; it loads when the command runs.
-# A command still importing it on --help is listed with the reason, not skipped silently.
-_NOT_YET_TF_FREE = {
-    "gradients": "the gradient lab's package imports TensorFlow when its parser is built",
-}
-
-
-def _commands_marked(cases):
-    return [pytest.param(*case, marks=pytest.mark.xfail(
-        reason=_NOT_YET_TF_FREE[case[0]], strict=False)) if case[0] in _NOT_YET_TF_FREE
-        else pytest.param(*case) for case in cases]
-
-
-@pytest.mark.parametrize("command", _commands_marked([(c,) for c in cli.COMMANDS]))
+@pytest.mark.parametrize("command", list(cli.COMMANDS))
 def test_help_of_every_command_does_not_import_tensorflow(command):
     done = _lowlevel(command, "--help")
     assert done.returncode == 0, done.stderr
@@ -99,7 +87,7 @@ _BAD_FLAGS = [
 ]
 
 
-@pytest.mark.parametrize("command, argv, expected", _commands_marked(_BAD_FLAGS))
+@pytest.mark.parametrize("command, argv, expected", _BAD_FLAGS)
 def test_a_bad_flag_is_one_line_naming_it_exit_2_without_importing_tensorflow(
         command, argv, expected):
     done = _lowlevel(command, *argv)
