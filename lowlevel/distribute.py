@@ -48,7 +48,8 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from lowlevel.train import Clip, apply_if_finite, clip_gradients, variable_norms
+from lowlevel.train import (Clip, apply_if_finite, binary_cross_entropies, clip_gradients,
+                            correct, variable_norms)
 
 STRATEGIES = ("default", "mirrored", "multiworker")
 
@@ -111,22 +112,19 @@ def make_distributed_train_step(strategy: tf.distribute.Strategy, model, optimiz
         global_batch = tf.shape(ids)[0] * strategy.num_replicas_in_sync  # equal shares
         # Forward, with dropout on; the loss is this replica's share of the global mean.
         with tf.GradientTape() as tape:
-            logits = tf.reshape(model(ids, training=True), [-1])  # [batch / R]
-            y = tf.cast(labels, logits.dtype)
-            per_example = tf.nn.sigmoid_cross_entropy_with_logits(labels=y, logits=logits)
-            loss = tf.nn.compute_average_loss(per_example, global_batch_size=global_batch)
+            logits = model(ids, training=True)  # [batch / R, 1]
+            loss = tf.nn.compute_average_loss(binary_cross_entropies(logits, labels),
+                                              global_batch_size=global_batch)
         # Backward, then SUM over replicas: the gradient of the global-batch mean loss.
         grads = tape.gradient(loss, variables)
         missing = [v.name for v, g in zip(variables, grads) if g is None]
         if missing:
             raise ValueError(f"every trainable variable needs a gradient to be all-reduced; "
                              f"received none for {missing}.")
-        correct = tf.reduce_sum(tf.cast(tf.equal(tf.cast(logits > 0, tf.int64),
-                                                 tf.cast(labels, tf.int64)), logits.dtype))
+        right = tf.reduce_sum(correct(logits, labels)) / tf.cast(global_batch, tf.float32)
         summed = tf.distribute.get_replica_context().all_reduce(
             tf.distribute.ReduceOp.SUM,
-            [loss, correct / tf.cast(global_batch, logits.dtype)]
-            + grads)  # IndexedSlices stay sparse: their slices are gathered
+            [loss, right] + grads)  # IndexedSlices stay sparse: their slices are gathered
         return summed
 
     @tf.function

@@ -3,7 +3,10 @@
 ``make_train_step(model, optimizer, clip)`` returns a ``tf.function`` that, for one
 batch ``ids [batch, time]``, ``labels [batch]``, runs the tutorial's loop in
 commented phases and reports what a gradient study needs: the loss, the accuracy,
-the global gradient norm *before* clipping, and whether clipping acted.
+the global gradient norm *before* clipping, and whether clipping acted. It is the one
+step: the experiment, the distributed step's contract, the gradient lab's regression
+(``variables=``, mean squared error) and the speed bench (``diagnostics=False``, any
+callable and a Keras or lowlevel optimiser) all train with it.
 
 NaN policy: what is checked is what would be applied. The update runs only when the
 clipped gradients are all finite (``applied``); otherwise no variable and no optimiser
@@ -14,8 +17,10 @@ stops before saving anything.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import numbers
+import types
 
 import tensorflow as tf
 
@@ -93,19 +98,32 @@ def _values(g):
     return g.values if isinstance(g, tf.IndexedSlices) else g
 
 
+def binary_cross_entropies(logits, labels):
+    """``-y log σ(z) - (1 - y) log(1 - σ(z))`` per example ``[batch]``, computed stably
+    from logits ``z [batch, 1]`` and labels ``y [batch]``."""
+    logits = tf.reshape(logits, [-1])
+    labels = tf.cast(labels, logits.dtype)
+    return tf.nn.sigmoid_cross_entropy_with_logits(labels=labels, logits=logits)
+
+
 def binary_cross_entropy(logits, labels):
-    """Mean of ``-y log σ(z) - (1 - y) log(1 - σ(z))``, computed stably from logits
-    ``z [batch, 1]`` and labels ``y [batch]``."""
-    labels = tf.reshape(tf.cast(labels, logits.dtype), tf.shape(logits))
-    return tf.reduce_mean(
-        tf.nn.sigmoid_cross_entropy_with_logits(labels=labels, logits=logits))
+    """The mean of :func:`binary_cross_entropies`: the training loss."""
+    return tf.reduce_mean(binary_cross_entropies(logits, labels))
+
+
+def correct(logits, labels):
+    """``1.0`` where ``σ(z) > 0.5``, i.e. ``z > 0``, equals the label, else ``0.0``:
+    ``[batch]`` float32."""
+    predicted = tf.cast(tf.reshape(logits, [-1]) > 0, tf.int64)
+    return tf.cast(tf.equal(predicted, tf.cast(labels, tf.int64)), tf.float32)
 
 
 def accuracy(logits, labels):
-    """Fraction of ``σ(z) > 0.5``, i.e. ``z > 0``, that equals the label."""
-    predicted = tf.cast(tf.reshape(logits, [-1]) > 0, tf.int64)
-    return tf.reduce_mean(tf.cast(tf.equal(predicted, tf.cast(labels, tf.int64)),
-                                  tf.float32))
+    """The mean of :func:`correct`: the fraction of examples classified right."""
+    return tf.reduce_mean(correct(logits, labels))
+
+
+ACCURACY = types.MappingProxyType({"accuracy": accuracy})  # the default metrics, read-only
 
 
 def apply_if_finite(optimizer, grads, variables, loss=None):
@@ -130,33 +148,57 @@ def apply_if_finite(optimizer, grads, variables, loss=None):
     return applied, applied_norm
 
 
-def make_train_step(model, optimizer, clip: Clip = Clip(), loss_fn=binary_cross_entropy):
-    """A compiled step ``step(ids, labels) -> {loss, accuracy, global_norm, clipped,
-    variable_norms, applied, applied_norm}``; the norms (one per trainable variable) are
-    measured before clipping, ``applied_norm`` after it; ``applied`` is False (and
-    nothing changed) when the clipped gradients are not all finite."""
-    variables = list(model.trainable_variables)
+def make_train_step(model, optimizer, clip: Clip = Clip(), loss_fn=binary_cross_entropy, *,
+                    variables=None, metrics=ACCURACY, diagnostics=True, compiled=True):
+    """The one training step: ``step(x, y) -> {loss, accuracy, global_norm, clipped,
+    variable_norms, applied, applied_norm}``, compiled.
+
+    ``model(x, training=True)`` gives the predictions and ``model.trainable_variables``
+    are trained; with ``variables`` given, ``model`` is any callable ``apply(x)``
+    (called as is: a Keras model, a stack of layers, a hand loop over cells) and those
+    variables are trained. ``loss_fn(predictions, y)`` is the scalar loss;
+    ``metrics``: ``{name: fn(predictions, y)}`` reported beside it (default: accuracy).
+    ``optimizer``: lowlevel's or Keras's (``build`` and ``apply_gradients``).
+
+    ``diagnostics=True``: the norms (one per variable) are measured before clipping,
+    ``applied_norm`` after it; ``applied`` is False (and nothing changed) when the
+    clipped gradients or the loss are not all finite. ``diagnostics=False``: the lean
+    step a timing wants, ``{loss, *metrics}``: no norms, no finiteness check, the
+    update always applied (the same update when it is finite). ``compiled=False``
+    returns the plain Python step, for a caller that compiles or runs it eagerly.
+    """
+    if variables is None:
+        apply = functools.partial(model, training=True)
+        variables = model.trainable_variables
+    else:
+        apply = model
+    variables = list(variables)
     if hasattr(optimizer, "build"):
+        # Slots created now, as model.fit does: neither a tf.function's second trace nor
+        # a branch of apply_if_finite's tf.cond may create variables.
         optimizer.build(variables)
 
-    @tf.function
-    def step(ids, labels):
+    def step(x, y):
         # Forward, with dropout on.
         with tf.GradientTape() as tape:
-            logits = model(ids, training=True)  # [batch, 1]
-            loss = loss_fn(logits, labels)
+            predictions = apply(x)
+            loss = loss_fn(predictions, y)
+        report = {"loss": loss, **{name: fn(predictions, y) for name, fn in metrics.items()}}
         # Backward.
         grads = tape.gradient(loss, variables)
+        if not diagnostics:
+            grads = grads if clip.mode == "none" else clip_gradients(grads, clip)[0]
+            optimizer.apply_gradients(zip(grads, variables))
+            return report
         norms = variable_norms(grads)
         # Clip (the norm is reported before clipping, as the studies need it).
         grads, norm, acted = clip_gradients(grads, clip)
         # Update, only if what would be applied is finite.
         applied, applied_norm = apply_if_finite(optimizer, grads, variables, loss)
-        return {"loss": loss, "accuracy": accuracy(logits, labels),
-                "global_norm": norm, "clipped": acted, "variable_norms": norms,
+        return {**report, "global_norm": norm, "clipped": acted, "variable_norms": norms,
                 "applied": applied, "applied_norm": applied_norm}
 
-    return step
+    return tf.function(step) if compiled else step
 
 
 def make_eval_step(model, loss_fn=binary_cross_entropy):

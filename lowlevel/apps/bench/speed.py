@@ -57,6 +57,7 @@ from lowlevel.apps.bench.names import (BASELINE, DEFAULT_OPTIMIZER, DEFAULT_SIZE
                                        GATES, IMPLEMENTATIONS, KINDS,
                                        LOWLEVEL_IMPLEMENTATIONS, OPTIMIZERS, PHASES, SEED,
                                        SIZES)
+from lowlevel.train import make_train_step
 
 LEARNING_RATE = 1e-3
 
@@ -187,17 +188,17 @@ def _compiled(fn):
 def _train_step(apply, variables, optimizer):
     """``(x, target) -> loss``: forward, mean squared error, backward, one update.
 
-    The optimizer is built first (its slots created), as ``model.fit`` builds it: a
-    ``tf.function`` that creates variables is traced twice, which the first call
+    The one training step (:func:`lowlevel.train.make_train_step`), lean
+    (``diagnostics=False``: no norms, no finiteness check), so that a timing measures
+    the model. It builds the optimizer first (its slots created), as ``model.fit`` does:
+    a ``tf.function`` that creates variables is traced twice, which the first call
     would otherwise count.
     """
-    optimizer.build(variables)
+    step = make_train_step(apply, optimizer, loss_fn=mse, variables=variables, metrics={},
+                           diagnostics=False, compiled=False)
 
     def train_step(x, target):
-        with tf.GradientTape() as tape:
-            loss = mse(apply(x), target)
-        optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
-        return loss
+        return step(x, target)["loss"]
 
     return train_step
 

@@ -14,35 +14,27 @@ import math
 
 import tensorflow as tf
 
-from lowlevel import clipping
 from lowlevel.gradient_log import GradientLog
 from lowlevel.apps.lab.regression import mean_squared_error
-from lowlevel.train import Clip, clip_gradients
+from lowlevel.train import Clip, make_train_step
 
 
 def make_regression_step(model, optimizer, clip: Clip = Clip(), loss_fn=mean_squared_error):
-    """A compiled ``step(x, y) -> {loss, global_norm, norms, clipped}``.
+    """A compiled ``step(x, y) -> {loss, global_norm, norms, clipped, applied, ...}``:
+    :func:`lowlevel.train.make_train_step` on ``model.variables_in_order``.
 
-    ``x [batch, time, features]``, ``y [batch, 1]``; ``norms [num_variables]`` are the
-    pre-clip ``‖g‖_2`` of ``model.variables_in_order``.
+    ``x [batch, time, features]``, ``y [batch, 1]``; ``norms [num_variables]`` (its
+    ``variable_norms``) are the pre-clip ``‖g‖_2`` of ``model.variables_in_order``; no
+    variable moves when the clipped gradients are not all finite (``applied`` False).
     """
-    variables = model.variables_in_order
+    step = make_train_step(model, optimizer, clip, loss_fn,
+                           variables=model.variables_in_order, metrics={})
 
-    @tf.function
-    def step(x, y):
-        # Forward.
-        with tf.GradientTape() as tape:
-            loss = loss_fn(model(x), y)
-        # Backward.
-        grads = tape.gradient(loss, variables)
-        norms = tf.stack([clipping.global_norm([g]) for g in grads])  # [num_variables]
-        # Clip (norms are measured before clipping).
-        grads, norm, acted = clip_gradients(grads, clip)
-        # Update.
-        optimizer.apply_gradients(zip(grads, variables))
-        return {"loss": loss, "global_norm": norm, "norms": norms, "clipped": acted}
+    def regression_step(x, y):
+        report = step(x, y)
+        return {**report, "norms": report["variable_norms"]}
 
-    return step
+    return regression_step
 
 
 def variable_names(model) -> list:
@@ -60,8 +52,9 @@ def train_regressor(model, optimizer, batches, steps, clip: Clip = Clip(), log=N
     """Train ``model`` for ``steps`` batches from ``batches(step) -> (x, y)``.
 
     Returns the :class:`GradientLog` (a new one unless ``log`` is given). Stops early
-    once the loss is NaN/inf or above ``blowup`` times the first loss (diverged:
-    nothing after that is informative). ``loss_fn(predictions, y)``: the training loss;
+    once the loss is NaN/inf, an update was skipped as non-finite, or the loss is above
+    ``blowup`` times the first loss (diverged: nothing after that is informative).
+    ``loss_fn(predictions, y)``: the training loss;
     ``before_step(i)``: called before step ``i`` updates the weights (e.g. a
     :class:`lowlevel.gradient_record.GradientRecorder` at its checkpoints).
     """
@@ -76,7 +69,7 @@ def train_regressor(model, optimizer, batches, steps, clip: Clip = Clip(), log=N
         row = log.record(i, out["loss"].numpy(), out["global_norm"].numpy(),
                          out["norms"].numpy(), out["clipped"].numpy())
         first = row["loss"] if first is None else first
-        if stop_when_non_finite and (not math.isfinite(row["loss"])
+        if stop_when_non_finite and (not math.isfinite(row["loss"]) or not out["applied"]
                                      or row["loss"] > blowup * first):
             break
     return log

@@ -1,0 +1,83 @@
+"""The one training step (``lowlevel.train.make_train_step``) trains the gradient lab's
+regressor and the bench's callables too: its update is the tape's gradient put through
+the optimiser, by hand; and its lean form (no norms, no finiteness check) makes the same
+update as the full one."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from lowlevel import optimizers
+from lowlevel.apps.data.tasks import adding_problem
+from lowlevel.apps.lab.regression import SequenceRegressor, mean_squared_error
+from lowlevel.apps.lab.training import make_regression_step
+from lowlevel.tolerances import assert_close
+from lowlevel.train import Clip, make_train_step
+
+LEARNING_RATE = 0.125  # exact in binary: the optimiser keeps it as a float32
+
+
+def regressor(dtype=tf.float64):
+    return SequenceRegressor("lstm", units=3, input_dim=2, seed=4, dtype=dtype)
+
+
+def batch(dtype=tf.float64):
+    x, y = adding_problem(5, 7, seed=2)
+    return tf.constant(x, dtype), tf.constant(y, dtype)
+
+
+def hand_sgd_update(model, x, y):
+    """``w - lr * ∂L/∂w`` with ``L = mean((y_hat - y)^2)``, from one tape, in NumPy."""
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_mean(tf.square(model(x) - y))
+    grads = tape.gradient(loss, model.variables_in_order)
+    return [w.numpy() - LEARNING_RATE * g.numpy()
+            for w, g in zip(model.variables_in_order, grads)]
+
+
+@pytest.mark.parametrize("via", ["make_train_step", "make_regression_step"])
+def test_the_steps_update_is_the_tapes_gradient_through_sgd(via):
+    model, (x, y) = regressor(), batch()
+    expected = hand_sgd_update(model, x, y)
+    optimizer = optimizers.SGD(LEARNING_RATE)
+    if via == "make_train_step":
+        step = make_train_step(model, optimizer, loss_fn=mean_squared_error,
+                               variables=model.variables_in_order, metrics={})
+    else:
+        step = make_regression_step(model, optimizer)
+    report = step(x, y)
+    assert bool(report["applied"])
+    for w, e in zip(model.variables_in_order, expected):
+        assert_close(w, e, tf.float64, w.name)
+
+
+def _train(lean, optimizer_class, clip, steps=3):
+    model, (x, y) = regressor(tf.float32), batch(tf.float32)
+    step = make_train_step(model, optimizer_class(0.01), clip, mean_squared_error,
+                           variables=model.variables_in_order, metrics={},
+                           diagnostics=not lean)
+    losses = [float(step(x, y)["loss"]) for _ in range(steps)]
+    return losses, [w.numpy() for w in model.variables_in_order]
+
+
+@pytest.mark.parametrize("optimizer_class", [optimizers.RMSprop, keras.optimizers.RMSprop],
+                         ids=["lowlevel", "keras"])
+@pytest.mark.parametrize("clip", [Clip(), Clip("global_norm", 0.05)], ids=["none", "clipped"])
+def test_the_lean_step_makes_the_full_steps_update(optimizer_class, clip):
+    full_losses, full = _train(False, optimizer_class, clip)
+    lean_losses, lean = _train(True, optimizer_class, clip)
+    assert_close(lean_losses, full_losses, tf.float32, "losses")
+    for a, b in zip(lean, full):
+        assert_close(a, b, tf.float32, "weights")
+
+
+def test_the_lean_step_reports_the_loss_only():
+    model, (x, y) = regressor(tf.float32), batch(tf.float32)
+    step = make_train_step(lambda inputs: model(inputs), optimizers.SGD(0.01),
+                           loss_fn=mean_squared_error, variables=model.variables_in_order,
+                           metrics={}, diagnostics=False, compiled=False)
+    expected = mean_squared_error(model(x), y)  # the loss before the update
+    report = step(x, y)
+    assert set(report) == {"loss"}
+    assert_close(report["loss"], expected, tf.float32, "loss")
