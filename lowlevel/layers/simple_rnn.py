@@ -1,4 +1,5 @@
-"""``SimpleRNN``: :class:`~lowlevel.cells.SimpleRNNCell` run over time, Keras's ``keras.layers.SimpleRNN``."""
+"""``SimpleRNN``: :class:`~lowlevel.cells.SimpleRNNCell` run over time, Keras's
+``keras.layers.SimpleRNN``."""
 
 from __future__ import annotations
 
