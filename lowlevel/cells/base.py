@@ -1,22 +1,10 @@
-"""What every recurrent cell shares, and the contract a cell implements.
+"""What every recurrent cell shares: :class:`RecurrentCell`'s arguments, variables,
+states and configuration, Keras's layout and names.
 
 A cell is one time step and nothing else: ``output, new_states = cell(x_t, states)``.
-The time loops live in :mod:`lowlevel.loops`; they know no cell class, only this
-contract of :class:`RecurrentCell`:
-
-- ``forward(x_t, states, weights, masks, matmul) -> (output, new_states, saved)``: the
-  step's equations. ``weights`` is the nest :meth:`~RecurrentCell.step_weights` returns
-  (a loop may hand it reads or casts of the variables); ``matmul(a, w)`` forms every
-  product with a weight (``tf.matmul`` unless the loop records them);
-- ``backward(saved, d_output, d_states, weights, masks) -> (d_pre, d_prev_states)``: the
-  same step differentiated by hand, beside ``forward`` in the cell's module, for the
-  hand-written backpropagation through time (:mod:`lowlevel.loops.bptt`);
-- ``weight_gradients(xs, saved, d_pre, weights, masks) -> (d_xs, d_weights)``: every
-  weight's gradient as one matmul over all steps, from the steps' ``d_pre``;
-- ``step_weights()``, ``get_initial_state(batch)``, ``draw_dropout_masks(batch)``,
-  ``output_size``, ``dtype``.
-
-A cell without ``backward`` runs in every loop but ``'bptt'``.
+What the time loops call on it is :class:`~lowlevel.cells.contract.StepContract`
+(``forward``, ``backward``, ``weight_gradients``, ``step_weights``); a cell of one's
+own derives from :class:`RecurrentCell` and implements ``forward``.
 """
 
 from __future__ import annotations
@@ -31,6 +19,7 @@ from lowlevel import _checks
 from lowlevel import activations, keras_config
 from lowlevel._describe import Describable
 from lowlevel._weights import KerasOrderedWeights, assign_weights
+from lowlevel.cells.contract import StepContract
 from lowlevel.cells.dropout import DropoutCell, dropout_mask, dropped
 from lowlevel.cells.over_steps import flat, input_and_weight_gradients, sum_over_steps
 
@@ -44,7 +33,7 @@ __all__ = ["RecurrentCell", "dropout_mask", "dropped", "flat", "input_and_weight
            "sum_over_steps"]
 
 
-class RecurrentCell(DropoutCell, KerasOrderedWeights, Describable, tf.Module):
+class RecurrentCell(StepContract, DropoutCell, KerasOrderedWeights, Describable, tf.Module):
     """The base of every recurrent cell: its arguments, variables and step contract.
 
     :class:`SimpleRNNCell`, :class:`LSTMCell` and :class:`GRUCell` derive from it, and
@@ -234,88 +223,14 @@ class RecurrentCell(DropoutCell, KerasOrderedWeights, Describable, tf.Module):
         """
         return [tf.zeros([batch_size, self.units], self.dtype) for _ in range(self.state_count)]
 
-    # ------------------------------------------------------------ the contract
+    # ------------------------------------------------------- the step's weights
     def step_weights(self) -> tuple:
         """The weights :meth:`forward` computes with: ``(kernel, recurrent_kernel, bias)``.
 
-        The variables themselves (``bias`` is ``None`` without ``use_bias``). A loop
-        may hand :meth:`forward` these, their reads, or their casts (a nest of the
-        same structure); a cell with other weights returns its own nest.
+        The variables themselves (``bias`` is ``None`` without ``use_bias``). A cell with
+        other weights returns its own nest.
         """
         return self.kernel, self.recurrent_kernel, self.bias
-
-    def cast_weights(self, dtype: DTypeLike) -> tuple:
-        """:meth:`step_weights` cast to ``dtype`` (the mixed-precision path's weights).
-
-        The variables stay in :attr:`dtype` (float32, for the optimizer's small
-        updates) while the steps' matmuls run in ``dtype`` (bfloat16 or float16), as
-        Keras's ``mixed_bfloat16`` policy; the gradient flows back through the cast.
-        """
-        return tf.nest.map_structure(lambda w: None if w is None else tf.cast(w, dtype),
-                                     self.step_weights())
-
-    def forward(self, x_t: tf.Tensor, states: list[tf.Tensor], weights: tuple,
-                masks: tuple = (None, None), matmul: Callable = tf.matmul) -> tuple:
-        """One step: ``(output [batch, units], new_states, saved)``.
-
-        ``weights``: the nest of :meth:`step_weights` (variables, reads or casts).
-        ``masks``: ``(m_x, m_h)`` of :meth:`draw_dropout_masks`, entries ``None``
-        without dropout. ``matmul(a, w)``: how to form every ``a @ w`` with a weight
-        ``w`` (a loop may pass one that records them, see
-        :mod:`lowlevel.loops.weight_gradients`). ``saved``: a tuple of ``[batch, k]``
-        tensors, what :meth:`backward` needs of this step.
-        """
-        raise NotImplementedError
-
-    def backward(self, saved: tuple, d_output: tf.Tensor, d_states: list[tf.Tensor],
-                 weights: tuple, masks: tuple = (None, None)) -> tuple:
-        """One step back: ``(d_pre [batch, P], d_prev_states)``.
-
-        ``d_output``, ``d_states``: ``∂L/∂`` the step's output and new states (all of
-        the loss that reaches them); ``d_prev_states``: ``∂L/∂states_{t-1}`` through
-        this step; ``d_pre``: ``∂L/∂`` the step's pre-activations, all that
-        :meth:`weight_gradients` needs besides the saved values.
-        """
-        raise NotImplementedError(f"{type(self).__name__} has no backward step.")
-
-    def weight_gradients(self, xs: tf.Tensor, saved: tuple, d_pre: tf.Tensor,
-                         weights: tuple, masks: tuple = (None, None)) -> tuple:
-        """``(∂L/∂xs, ∂L/∂weights)`` over all steps at once, from every step's ``d_pre``.
-
-        ``xs [time, batch, input_dim]``; ``saved`` and ``d_pre`` as :meth:`forward` and
-        :meth:`backward` give them, stacked over time (``[time, batch, k]``).
-        ``∂L/∂weights`` has the structure of ``weights`` (``None`` where a weight is).
-        Each weight's gradient is one matmul over all steps (:func:`sum_over_steps`).
-        """
-        raise NotImplementedError(f"{type(self).__name__} has no weight gradients.")
-
-    def cannot_backward(self) -> str | None:
-        """``None`` if :meth:`backward` can run this cell, else why not (one line)."""
-        if type(self).backward is RecurrentCell.backward:
-            return f"{type(self).__name__} has no backward step"
-        for argument in ("activation", "recurrent_activation"):
-            fn = getattr(self, argument, None)
-            if fn is not None and activations.derivative(fn) is None:
-                return (f"its `{argument}` {activations.name_of(fn)!r} has no known derivative "
-                        f"(known: {list(activations.DERIVATIVE_NAMES)})")
-        return None
-
-    def step(self, x_t: tf.Tensor, states: list[tf.Tensor], masks: tuple | None = (None, None),
-             weights: tuple | None = None, matmul: Callable = tf.matmul) -> tuple:
-        """``(output, new_states)`` of :meth:`forward`, unchecked (what the loops call).
-
-        Args:
-            x_t: ``[batch, input_dim]``.
-            states: the list of states, each ``[batch, units]``.
-            masks: ``(m_x, m_h)`` of :meth:`draw_dropout_masks`, or ``None``: no dropout.
-            weights: the nest of :meth:`step_weights`; ``None``: the variables.
-            matmul: how to form each product with a weight (``tf.matmul``).
-        """
-        if weights is None:
-            weights = self.step_weights()
-        output, new_states, _ = self.forward(x_t, states, weights,
-                                             (None, None) if masks is None else masks, matmul)
-        return output, new_states
 
     def __call__(self, x_t: tf.Tensor, states: list[tf.Tensor] | tf.Tensor,
                  training: bool = False) -> tuple[tf.Tensor, list[tf.Tensor]]:

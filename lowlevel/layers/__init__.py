@@ -22,8 +22,11 @@ loop of your own). To move between the two worlds:
 
 from lowlevel.layers.bidirectional import Bidirectional
 from lowlevel.layers.embedding import Embedding
-from lowlevel.layers.rnn import GRU, LSTM, RNN, SimpleRNN, clone
+from lowlevel.layers.gru import GRU
+from lowlevel.layers.lstm import LSTM
+from lowlevel.layers.rnn import RNN, clone
 from lowlevel.layers.sequential import Sequential
+from lowlevel.layers.simple_rnn import SimpleRNN
 from lowlevel.layers.stacking import StackedCells, stack_layers
 
 __all__ = ["RNN", "SimpleRNN", "LSTM", "GRU", "StackedCells", "stack_layers", "Bidirectional",

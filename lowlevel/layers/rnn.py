@@ -1,4 +1,4 @@
-"""Sequence layers: a cell plus the time loop, with Keras's call contract.
+"""``RNN``: any cell run over time, with Keras's call contract.
 
 ``layer(x, initial_state=None, mask=None, training=False)`` with ``x [batch, time,
 features]`` returns ``[batch, units]`` (last output), ``[batch, time, units]``
@@ -46,11 +46,17 @@ matmuls. What is cast where, in :meth:`RNN._forward`:
 
 With ``compute_dtype=None`` (or equal to the variables' dtype) nothing is cast: the
 graph is the one without the argument.
+
+``SimpleRNN``, ``LSTM`` and ``GRU`` are this layer with their own cell
+(:mod:`lowlevel.layers.simple_rnn`, :mod:`~lowlevel.layers.lstm`,
+:mod:`~lowlevel.layers.gru`). This module is one concept over 300 lines: the layer that
+runs a cell over time, most of its length Keras's call contract written out in full.
 """
 
 from __future__ import annotations
 
 import functools
+import importlib
 import numbers
 from typing import TYPE_CHECKING
 
@@ -61,8 +67,7 @@ from lowlevel import _checks, keras_config
 from lowlevel._describe import Describable
 from lowlevel._weights import KerasOrderedWeights
 from lowlevel.layers import stateful as _stateful
-from lowlevel.cells import GRUCell, LSTMCell, SimpleRNNCell
-from lowlevel.cells.base import Activation, DTypeLike, Initializer, RecurrentCell
+from lowlevel.cells.base import DTypeLike, RecurrentCell
 from lowlevel.loops import registry
 from lowlevel.loops.registry import DEFAULT_IMPLEMENTATION, IMPLEMENTATIONS
 from lowlevel.loops.request import Request, cast as _cast
@@ -388,411 +393,6 @@ class RNN(KerasOrderedWeights, Describable, tf.Module):
         return cls(cell["class"].from_config(cell["config"]), **config)
 
 
-class _CellLayer(RNN):
-    """A sequence layer that builds its own cell from the cell's arguments."""
-
-    @property
-    def units(self) -> int:
-        """The cell's ``units``: the width of the output and of every state."""
-        return self.cell.units
-
-    def get_config(self) -> dict:
-        """The cell's arguments and the layer's, flat, as Keras's layers give them."""
-        return {**self.cell.get_config(), **self._loop_config()}
-
-    @classmethod
-    def from_config(cls, config: dict) -> _CellLayer:
-        """A layer from :meth:`get_config`'s dict or from a Keras layer's
-        ``get_config()`` (what has no lowlevel equivalent is refused by name).
-
-        Args:
-            config: dict. The configuration.
-        """
-        config = keras_config.translate(cls, config)  # also a Keras layer's get_config()
-        return cls(**config)
-
-
-class SimpleRNN(_CellLayer):
-    """A simple (Elman) RNN over ``[batch, time, features]``: ``h_t = φ(x_t W + b + h_{t-1} U)``.
-
-    Keras's ``keras.layers.SimpleRNN``: the same arguments at the same positions with the
-    same defaults, the same weights and layout, the same call contract and return
-    structures. A ``tf.Module``, not a Keras layer: it does not go into
-    ``keras.Sequential``; ``lowlevel.to_keras(layer)`` / ``lowlevel.from_keras(keras_layer)``
-    convert, and ``layer.set_weights(keras_layer.get_weights())`` copies the weights
-    (:mod:`lowlevel.layers`, "What these objects are").
-    The step is :class:`~lowlevel.cells.SimpleRNNCell`'s (its equations, beside the code).
-
-    Args:
-        units: int. Positive: the width of the output and of every state.
-        activation: str, callable or None. φ, the activation, by Keras name
-            (``'tanh'``, ``'relu'``, ...); ``None`` is linear. Default ``'tanh'``.
-        use_bias: bool. Whether the cell has a ``bias``. Default ``True``.
-        kernel_initializer: str, callable or ``keras.initializers.Initializer``. How
-            ``kernel`` starts. Default ``'glorot_uniform'``.
-        recurrent_initializer: str, callable or Initializer. How ``recurrent_kernel``
-            starts. Default ``'orthogonal'``.
-        bias_initializer: str, callable or Initializer. How ``bias`` starts. Default
-            ``'zeros'``.
-        dropout: float in ``[0, 1)``. Keyword-only. Fraction of the inputs dropped in
-            training, one mask per sequence reused at every step. Default ``0.0``.
-        recurrent_dropout: float in ``[0, 1)``. Keyword-only. Fraction of ``h_prev``
-            dropped in training, likewise. Default ``0.0``.
-        return_sequences: bool. Keyword-only. Return the output of every step
-            ``[batch, time, units]`` rather than the last ``[batch, units]``. Default
-            ``False``.
-        return_state: bool. Keyword-only. Also return the final states. Default
-            ``False``.
-        go_backwards: bool. Keyword-only. Read the inputs from the last step to the
-            first (the sequence returned is in that order too, as Keras's). Default
-            ``False``.
-        stateful: bool. Keyword-only. Carry the final states into the next call
-            (:mod:`lowlevel.layers.stateful`; the batch size is then fixed). Default
-            ``False``.
-        unroll: bool. Keyword-only. Write every step out: the same as
-            ``implementation='unrolled'``. Default ``False``.
-        seed: int or None. Keyword-only. Seed of the dropout masks (``None``:
-            non-deterministic). Default ``None``.
-        zero_output_for_mask: bool. Keyword-only. With a mask and
-            ``return_sequences``, masked steps output zeros instead of repeating the
-            previous output (Keras's argument of ``RNN``). Default ``False``.
-        implementation: str or None. Keyword-only, lowlevel's own. The time loop:
-            ``'auto'`` (``None``), ``'reference'``, ``'fast'``, ``'bptt'`` or
-            ``'unrolled'`` (see the module's docstring); all compute the same values.
-        compute_dtype: ``tf.DType``, str or None. Keyword-only, lowlevel's own. Compute
-            in this float dtype (``'bfloat16'``, ``'float16'``) with variables in
-            ``dtype``, as Keras's ``mixed_bfloat16`` policy; ``None``: in ``dtype``.
-        input_dim: int or None. Keyword-only, lowlevel's own. The input width: given,
-            the weights are made now (``set_weights`` needs them); ``None``: on the
-            first call or :meth:`build`.
-        dtype: ``tf.DType`` or str. Keyword-only, lowlevel's own. The variables' float
-            dtype. Default ``tf.float32``.
-        name: str or None. Keyword-only. The module's name.
-
-    Call arguments:
-        inputs: ``[batch, time, features]``, float, of ``dtype`` (or ``compute_dtype``).
-        initial_state: the states to start from, a list of ``[batch, units]`` tensors
-            (``[h]``); ``None``: zeros (a stateful layer: the carried states).
-        mask: ``[batch, time]`` booleans or ``None``. A masked step keeps the states
-            and repeats the previous output (zeros with ``zero_output_for_mask``).
-        training: bool. Applies dropout when ``True``. Default ``False``.
-
-    Returns:
-        ``[batch, units]`` (the last output), or ``[batch, time, units]`` with
-        ``return_sequences``; with ``return_state`` the tuple ``(output, h)``, as Keras 3.
-
-    Attributes:
-        cell: the :class:`~lowlevel.cells.SimpleRNNCell` that owns the weights:
-            ``kernel [input_dim, units]``, ``recurrent_kernel [units, units]``,
-            ``bias [units]`` (Keras's order and layout).
-        states: a stateful layer's state variables ``[h]`` (``[batch, units]``), else
-            ``None``.
-
-    Example::
-
-        import numpy as np
-        import lowlevel
-
-        layer = lowlevel.SimpleRNN(4, "relu", return_sequences=True)
-        y = layer(np.ones([2, 5, 3], "float32"))
-        assert y.shape == (2, 5, 4) and layer.count_params() == 3 * 4 + 4 * 4 + 4
-    """
-
-    def __init__(
-        self,
-        units: int,
-        activation: Activation = "tanh",
-        use_bias: bool = True,
-        kernel_initializer: Initializer = "glorot_uniform",
-        recurrent_initializer: Initializer = "orthogonal",
-        bias_initializer: Initializer = "zeros",
-        *,
-        dropout: float = 0.0,
-        recurrent_dropout: float = 0.0,
-        return_sequences: bool = False,
-        return_state: bool = False,
-        go_backwards: bool = False,
-        stateful: bool = False,
-        unroll: bool = False,
-        seed: int | None = None,
-        zero_output_for_mask: bool = False,
-        implementation: str | None = None,
-        compute_dtype: DTypeLike | None = None,
-        input_dim: int | None = None,
-        dtype: DTypeLike = tf.float32,
-        name: str | None = None,
-    ) -> None:
-        cell = SimpleRNNCell(
-            units, activation, use_bias, kernel_initializer, recurrent_initializer,
-            bias_initializer, dropout=dropout, recurrent_dropout=recurrent_dropout, seed=seed,
-            input_dim=input_dim, dtype=dtype)
-        super().__init__(cell, return_sequences, return_state, go_backwards, stateful, unroll,
-                         zero_output_for_mask, implementation=implementation,
-                         compute_dtype=compute_dtype, name=name)
-
-
-class LSTM(_CellLayer):
-    """Long short-term memory over ``[batch, time, features]``, states ``[h, c]``.
-
-    Keras's ``keras.layers.LSTM``: the same arguments at the same positions with the
-    same defaults, the same weights and layout, the same call contract and return
-    structures. A ``tf.Module``, not a Keras layer: it does not go into
-    ``keras.Sequential``; ``lowlevel.to_keras(layer)`` / ``lowlevel.from_keras(keras_layer)``
-    convert, and ``layer.set_weights(keras_layer.get_weights())`` copies the weights
-    (:mod:`lowlevel.layers`, "What these objects are").
-    The step is :class:`~lowlevel.cells.LSTMCell`'s (gates i, f, c, o; its equations
-    beside the code)::
-
-        i, f, o = σ(z_i), σ(z_f), σ(z_o)   g = φ(z_c)   z = x_t W + h_prev U + b
-        c = f * c_prev + i * g             h = o * φ(c)
-
-    Args:
-        units: int. Positive: the width of the output and of every state.
-        activation: str, callable or None. φ, of the candidate and of the cell state, by Keras name
-            (``'tanh'``, ``'relu'``, ...); ``None`` is linear. Default ``'tanh'``.
-        recurrent_activation: str, callable or None. σ, of the gates. Default
-            ``'sigmoid'``.
-        use_bias: bool. Whether the cell has a ``bias``. Default ``True``.
-        kernel_initializer: str, callable or ``keras.initializers.Initializer``. How
-            ``kernel`` starts. Default ``'glorot_uniform'``.
-        recurrent_initializer: str, callable or Initializer. How ``recurrent_kernel``
-            starts. Default ``'orthogonal'``.
-        bias_initializer: str, callable or Initializer. How ``bias`` starts. Default
-            ``'zeros'``.
-        unit_forget_bias: bool. Starts the forget gate's bias at 1 (Jozefowicz,
-            Zaremba & Sutskever 2015). Default ``True``.
-        dropout: float in ``[0, 1)``. Keyword-only. Fraction of the inputs dropped in
-            training, one mask per sequence reused at every step. Default ``0.0``.
-        recurrent_dropout: float in ``[0, 1)``. Keyword-only. Fraction of ``h_prev``
-            dropped in training, likewise. Default ``0.0``.
-        seed: int or None. Keyword-only. Seed of the dropout masks (``None``:
-            non-deterministic). Default ``None``.
-        return_sequences: bool. Keyword-only. Return the output of every step
-            ``[batch, time, units]`` rather than the last ``[batch, units]``. Default
-            ``False``.
-        return_state: bool. Keyword-only. Also return the final states. Default
-            ``False``.
-        go_backwards: bool. Keyword-only. Read the inputs from the last step to the
-            first (the sequence returned is in that order too, as Keras's). Default
-            ``False``.
-        stateful: bool. Keyword-only. Carry the final states into the next call
-            (:mod:`lowlevel.layers.stateful`; the batch size is then fixed). Default
-            ``False``.
-        unroll: bool. Keyword-only. Write every step out: the same as
-            ``implementation='unrolled'``. Default ``False``.
-        zero_output_for_mask: bool. Keyword-only. With a mask and
-            ``return_sequences``, masked steps output zeros instead of repeating the
-            previous output (Keras's argument of ``RNN``). Default ``False``.
-        implementation: str or None. Keyword-only, lowlevel's own. The time loop:
-            ``'auto'`` (``None``), ``'reference'``, ``'fast'``, ``'bptt'`` or
-            ``'unrolled'`` (see the module's docstring); all compute the same values.
-        compute_dtype: ``tf.DType``, str or None. Keyword-only, lowlevel's own. Compute
-            in this float dtype (``'bfloat16'``, ``'float16'``) with variables in
-            ``dtype``, as Keras's ``mixed_bfloat16`` policy; ``None``: in ``dtype``.
-        input_dim: int or None. Keyword-only, lowlevel's own. The input width: given,
-            the weights are made now (``set_weights`` needs them); ``None``: on the
-            first call or :meth:`build`.
-        dtype: ``tf.DType`` or str. Keyword-only, lowlevel's own. The variables' float
-            dtype. Default ``tf.float32``.
-        name: str or None. Keyword-only. The module's name.
-
-    Call arguments:
-        inputs: ``[batch, time, features]``, float, of ``dtype`` (or ``compute_dtype``).
-        initial_state: the states to start from, a list of ``[batch, units]`` tensors
-            (``[h, c]``); ``None``: zeros (a stateful layer: the carried states).
-        mask: ``[batch, time]`` booleans or ``None``. A masked step keeps the states
-            and repeats the previous output (zeros with ``zero_output_for_mask``).
-        training: bool. Applies dropout when ``True``. Default ``False``.
-
-    Returns:
-        ``[batch, units]`` (the last output), or ``[batch, time, units]`` with
-        ``return_sequences``; with ``return_state`` the tuple ``(output, h, c)``, as Keras 3.
-
-    Attributes:
-        cell: the :class:`~lowlevel.cells.LSTMCell` that owns the weights:
-            ``kernel [input_dim, 4 * units]``, ``recurrent_kernel [units, 4 * units]``,
-            ``bias [4 * units]``, columns i, f, c, o (Keras's order and layout).
-        states: a stateful layer's state variables ``[h, c]`` (each ``[batch, units]``),
-            else ``None``.
-
-    Example::
-
-        import numpy as np
-        import lowlevel
-
-        layer = lowlevel.LSTM(8, "tanh", return_state=True)
-        output, h, c = layer(np.ones([2, 5, 3], "float32"))
-        assert output.shape == h.shape == c.shape == (2, 8)
-        assert layer.count_params() == 4 * (3 * 8 + 8 * 8 + 8)
-    """
-
-    def __init__(
-        self,
-        units: int,
-        activation: Activation = "tanh",
-        recurrent_activation: Activation = "sigmoid",
-        use_bias: bool = True,
-        kernel_initializer: Initializer = "glorot_uniform",
-        recurrent_initializer: Initializer = "orthogonal",
-        bias_initializer: Initializer = "zeros",
-        unit_forget_bias: bool = True,
-        *,
-        dropout: float = 0.0,
-        recurrent_dropout: float = 0.0,
-        seed: int | None = None,
-        return_sequences: bool = False,
-        return_state: bool = False,
-        go_backwards: bool = False,
-        stateful: bool = False,
-        unroll: bool = False,
-        zero_output_for_mask: bool = False,
-        implementation: str | None = None,
-        compute_dtype: DTypeLike | None = None,
-        input_dim: int | None = None,
-        dtype: DTypeLike = tf.float32,
-        name: str | None = None,
-    ) -> None:
-        cell = LSTMCell(
-            units, activation, recurrent_activation, use_bias, kernel_initializer,
-            recurrent_initializer, bias_initializer, unit_forget_bias, dropout=dropout,
-            recurrent_dropout=recurrent_dropout, seed=seed, input_dim=input_dim, dtype=dtype)
-        super().__init__(cell, return_sequences, return_state, go_backwards, stateful, unroll,
-                         zero_output_for_mask, implementation=implementation,
-                         compute_dtype=compute_dtype, name=name)
-
-
-class GRU(_CellLayer):
-    """Gated recurrent unit over ``[batch, time, features]``, one state ``[h]``.
-
-    Keras's ``keras.layers.GRU``: the same arguments at the same positions with the
-    same defaults, the same weights and layout, the same call contract and return
-    structures. A ``tf.Module``, not a Keras layer: it does not go into
-    ``keras.Sequential``; ``lowlevel.to_keras(layer)`` / ``lowlevel.from_keras(keras_layer)``
-    convert, and ``layer.set_weights(keras_layer.get_weights())`` copies the weights
-    (:mod:`lowlevel.layers`, "What these objects are").
-    The step is :class:`~lowlevel.cells.GRUCell`'s (gates z, r, h; its equations
-    beside the code)::
-
-        z, r = σ(x W_z + h_prev U_z + b_z), σ(x W_r + h_prev U_r + b_r)
-        h_hat = φ(x W_h + b_in + r * (h_prev U_h + b_rec))    (reset_after=True)
-        h = z * h_prev + (1 - z) * h_hat
-
-    Args:
-        units: int. Positive: the width of the output and of every state.
-        activation: str, callable or None. φ, of the candidate ``h_hat``, by Keras name
-            (``'tanh'``, ``'relu'``, ...); ``None`` is linear. Default ``'tanh'``.
-        recurrent_activation: str, callable or None. σ, of the gates. Default
-            ``'sigmoid'``.
-        use_bias: bool. Whether the cell has a ``bias``. Default ``True``.
-        kernel_initializer: str, callable or ``keras.initializers.Initializer``. How
-            ``kernel`` starts. Default ``'glorot_uniform'``.
-        recurrent_initializer: str, callable or Initializer. How ``recurrent_kernel``
-            starts. Default ``'orthogonal'``.
-        bias_initializer: str, callable or Initializer. How ``bias`` starts. Default
-            ``'zeros'``.
-        dropout: float in ``[0, 1)``. Keyword-only. Fraction of the inputs dropped in
-            training, one mask per sequence reused at every step. Default ``0.0``.
-        recurrent_dropout: float in ``[0, 1)``. Keyword-only. Fraction of ``h_prev``
-            dropped in training, likewise. Default ``0.0``.
-        seed: int or None. Keyword-only. Seed of the dropout masks (``None``:
-            non-deterministic). Default ``None``.
-        return_sequences: bool. Keyword-only. Return the output of every step
-            ``[batch, time, units]`` rather than the last ``[batch, units]``. Default
-            ``False``.
-        return_state: bool. Keyword-only. Also return the final states. Default
-            ``False``.
-        go_backwards: bool. Keyword-only. Read the inputs from the last step to the
-            first (the sequence returned is in that order too, as Keras's). Default
-            ``False``.
-        stateful: bool. Keyword-only. Carry the final states into the next call
-            (:mod:`lowlevel.layers.stateful`; the batch size is then fixed). Default
-            ``False``.
-        unroll: bool. Keyword-only. Write every step out: the same as
-            ``implementation='unrolled'``. Default ``False``.
-        reset_after: bool. Keyword-only. The reset gate after the recurrent matmul,
-            bias ``[2, 3 * units]`` (Keras's default); ``False``: before it, bias
-            ``[3 * units]``. Default ``True``.
-        zero_output_for_mask: bool. Keyword-only. With a mask and
-            ``return_sequences``, masked steps output zeros instead of repeating the
-            previous output (Keras's argument of ``RNN``). Default ``False``.
-        implementation: str or None. Keyword-only, lowlevel's own. The time loop:
-            ``'auto'`` (``None``), ``'reference'``, ``'fast'``, ``'bptt'`` or
-            ``'unrolled'`` (see the module's docstring); all compute the same values.
-        compute_dtype: ``tf.DType``, str or None. Keyword-only, lowlevel's own. Compute
-            in this float dtype (``'bfloat16'``, ``'float16'``) with variables in
-            ``dtype``, as Keras's ``mixed_bfloat16`` policy; ``None``: in ``dtype``.
-        input_dim: int or None. Keyword-only, lowlevel's own. The input width: given,
-            the weights are made now (``set_weights`` needs them); ``None``: on the
-            first call or :meth:`build`.
-        dtype: ``tf.DType`` or str. Keyword-only, lowlevel's own. The variables' float
-            dtype. Default ``tf.float32``.
-        name: str or None. Keyword-only. The module's name.
-
-    Call arguments:
-        inputs: ``[batch, time, features]``, float, of ``dtype`` (or ``compute_dtype``).
-        initial_state: the states to start from, a list of ``[batch, units]`` tensors
-            (``[h]``); ``None``: zeros (a stateful layer: the carried states).
-        mask: ``[batch, time]`` booleans or ``None``. A masked step keeps the states
-            and repeats the previous output (zeros with ``zero_output_for_mask``).
-        training: bool. Applies dropout when ``True``. Default ``False``.
-
-    Returns:
-        ``[batch, units]`` (the last output), or ``[batch, time, units]`` with
-        ``return_sequences``; with ``return_state`` the tuple ``(output, h)``, as Keras 3.
-
-    Attributes:
-        cell: the :class:`~lowlevel.cells.GRUCell` that owns the weights:
-            ``kernel [input_dim, 3 * units]``, ``recurrent_kernel [units, 3 * units]``,
-            ``bias [2, 3 * units]`` (``reset_after``) or ``[3 * units]``, columns
-            z, r, h (Keras's order and layout).
-        states: a stateful layer's state variables ``[h]``, else ``None``.
-
-    Example::
-
-        import numpy as np
-        import lowlevel
-
-        layer = lowlevel.GRU(4, "relu", "sigmoid")
-        assert layer(np.ones([2, 5, 3], "float32")).shape == (2, 4)
-        assert layer.count_params() == 3 * (3 * 4 + 4 * 4 + 2 * 4)
-    """
-
-    def __init__(
-        self,
-        units: int,
-        activation: Activation = "tanh",
-        recurrent_activation: Activation = "sigmoid",
-        use_bias: bool = True,
-        kernel_initializer: Initializer = "glorot_uniform",
-        recurrent_initializer: Initializer = "orthogonal",
-        bias_initializer: Initializer = "zeros",
-        *,
-        dropout: float = 0.0,
-        recurrent_dropout: float = 0.0,
-        seed: int | None = None,
-        return_sequences: bool = False,
-        return_state: bool = False,
-        go_backwards: bool = False,
-        stateful: bool = False,
-        unroll: bool = False,
-        reset_after: bool = True,
-        zero_output_for_mask: bool = False,
-        implementation: str | None = None,
-        compute_dtype: DTypeLike | None = None,
-        input_dim: int | None = None,
-        dtype: DTypeLike = tf.float32,
-        name: str | None = None,
-    ) -> None:
-        cell = GRUCell(
-            units, activation, recurrent_activation, use_bias, kernel_initializer,
-            recurrent_initializer, bias_initializer, dropout=dropout,
-            recurrent_dropout=recurrent_dropout, reset_after=reset_after, seed=seed,
-            input_dim=input_dim, dtype=dtype)
-        super().__init__(cell, return_sequences, return_state, go_backwards, stateful, unroll,
-                         zero_output_for_mask, implementation=implementation,
-                         compute_dtype=compute_dtype, name=name)
-
-
 def _implementation(implementation, unroll):
     """The loop's name: ``implementation``, or ``'unrolled'`` for Keras's ``unroll=True``."""
     if not unroll:
@@ -838,6 +438,20 @@ def clone(layer: RNN) -> RNN:
         layer: a lowlevel sequence layer (anything with ``get_config``/``from_config``).
     """
     return type(layer).from_config(layer.get_config())
+
+
+# SimpleRNN, LSTM and GRU live in their own modules, which import RNN from this one: they
+# are looked up on first use, not imported above (that would be an import cycle), so that
+# ``from lowlevel.layers.rnn import LSTM``, which lowlevel.models and the applications
+# use, keeps working.
+_CELL_LAYER_MODULES = {"SimpleRNN": "simple_rnn", "LSTM": "lstm", "GRU": "gru"}
+
+
+def __getattr__(name: str) -> type:
+    if name in _CELL_LAYER_MODULES:
+        module = importlib.import_module(f"lowlevel.layers.{_CELL_LAYER_MODULES[name]}")
+        return getattr(module, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 __all__ = ["RNN", "SimpleRNN", "LSTM", "GRU", "clone", "IMPLEMENTATIONS", "DEFAULT_IMPLEMENTATION"]

@@ -15,8 +15,10 @@ import lowlevel
 NOT_YET = {"StackedCells", "stack_layers", "unroll", "clip_by_value", "clip_by_norm",
            "clip_by_global_norm", "global_norm"}
 # Members of these modules are held to the full layout, methods included.
-FULL = ("lowlevel.cells", "lowlevel.layers.rnn", "lowlevel.layers.bidirectional",
-        "lowlevel.layers.embedding", "lowlevel._describe", "lowlevel.convert")
+FULL = ("lowlevel.cells", "lowlevel.layers.rnn", "lowlevel.layers.cell_layer",
+        "lowlevel.layers.simple_rnn", "lowlevel.layers.lstm", "lowlevel.layers.gru",
+        "lowlevel.layers.bidirectional", "lowlevel.layers.embedding", "lowlevel._describe",
+        "lowlevel.convert")
 
 
 def public_objects():

@@ -147,8 +147,9 @@ def test_rnn_bidirectional_and_embedding_take_keras_s_positional_arguments():
                                   np.ones([9, 3]))
 
 
-OWN_MODULES = ("lowlevel.cells", "lowlevel.layers.rnn", "lowlevel.layers.bidirectional",
-               "lowlevel.layers.embedding", "lowlevel.layers.stateful", "lowlevel._describe",
+OWN_MODULES = ("lowlevel.cells", "lowlevel.layers.rnn", "lowlevel.layers.cell_layer",
+               "lowlevel.layers.simple_rnn", "lowlevel.layers.lstm", "lowlevel.layers.gru",
+               "lowlevel.layers.bidirectional", "lowlevel.layers.embedding", "lowlevel.layers.stateful", "lowlevel._describe",
                "lowlevel.convert", "lowlevel.keras_config")
 
 
