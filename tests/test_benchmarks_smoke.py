@@ -128,3 +128,37 @@ def test_torch_runs_with_subnormals_flushed_to_zero_as_tensorflow_does():
         assert tf.matmul(x[0], tf.ones([1, 1])).numpy().item() == 0.0
     finally:
         torch.set_flush_denormal(False)
+
+
+def _script(name):
+    import importlib.util  # noqa: PLC0415
+    import os  # noqa: PLC0415
+
+    path = os.path.join(os.path.dirname(__file__), os.pardir, "benchmarks", f"{name}.py")
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_loop_choice_times_loops_that_compute_what_keras_computes():
+    """``benchmarks/loop_choice.py``: every loop it times starts from Keras's first loss."""
+    loop_choice = _script("loop_choice")
+    losses = {}
+    for loop in ("keras", *loop_choice.LOOPS):
+        forward, train_step, x, target = loop_choice.build("lstm", loop, SIZE, "sgd")
+        losses[loop] = train_step(x, target).numpy()
+    for loop in loop_choice.LOOPS:
+        assert_close(losses[loop], losses["keras"], tf.float32, f"{loop} first loss")
+
+
+def test_profile_step_groups_ops_by_kind():
+    profile_step = _script("profile_step")
+    assert profile_step.group_of("stacked/while/MatMul", "MatMul") == "matmul"
+    assert profile_step.group_of("optimizer/sub", "Sub") == "optimizer"
+    assert profile_step.group_of("while/TensorListPushBack", "TensorListPushBack") == "loop"
+    assert profile_step.group_of("while/Sigmoid", "Sigmoid") == "gates"
+    assert profile_step.group_of("transpose", "Transpose") == "other"
+    assert profile_step._is_op("while/MatMul:MatMul")
+    assert not profile_step._is_op("ExecutorState::Process")
+    assert not profile_step._is_op("Run: __inference_train_step_1")

@@ -23,9 +23,9 @@ from lowlevel.loops.reference import unroll
 from lowlevel.loops.unrolled import CHUNK_SIZE, chunked_unroll
 
 IMPLEMENTATIONS = tuple(registry.LOOPS)  # every loop; 'auto' runs one of them
-# tests/test_parity.py already runs the whole matrix on the default ('auto'), which
-# runs registry.choose's loop.
-NON_DEFAULT = [i for i in IMPLEMENTATIONS if i != registry.choose(None)]
+# tests/test_parity.py runs the whole matrix on the default ('auto'), which chooses per
+# call (registry.choose): every loop is run here by name as well.
+NAMED_LOOPS = list(IMPLEMENTATIONS)
 NOT_REFERENCE = [i for i in IMPLEMENTATIONS if i != "reference"]
 KINDS = [("SimpleRNN", {}), ("LSTM", {}), ("GRU", {}), ("GRU", {"reset_after": False})]
 
@@ -38,7 +38,7 @@ PARITY_CASES = [
 ]
 
 
-@pytest.mark.parametrize("implementation", NON_DEFAULT)
+@pytest.mark.parametrize("implementation", NAMED_LOOPS)
 @pytest.mark.parametrize("options,dtype,mode", PARITY_CASES,
                          ids=[f"{parity.case('LSTM', **o).label()}-{d}-{m}"
                               for o, d, m in PARITY_CASES])
@@ -51,7 +51,7 @@ def test_every_implementation_equals_keras_outputs_states_and_gradients(
                        f"error {result.gradient_error:.3g}, tolerance {result.tolerance:.0e}")
 
 
-@pytest.mark.parametrize("implementation", NON_DEFAULT)
+@pytest.mark.parametrize("implementation", NAMED_LOOPS)
 @pytest.mark.parametrize("component,options", [
     ("StackedCells", {"stack": ("LSTM", "GRU"), "return_sequences": True, "mask": "random"}),
     ("Bidirectional", {"layer": "GRU", "mask": "right", "return_sequences": True}),
@@ -283,7 +283,8 @@ def test_implementation_round_trips_through_get_config(implementation):
 def test_default_implementation_is_the_measured_fastest_and_named_in_the_config():
     assert lowlevel.LSTM(2).implementation == lowlevel.layers.rnn.DEFAULT_IMPLEMENTATION
     assert lowlevel.layers.rnn.DEFAULT_IMPLEMENTATION == "auto"
-    assert registry.choose(None) in IMPLEMENTATIONS
+    request = lowlevel.loops.Request(lowlevel.LSTMCell(2, input_dim=3), tf.zeros([1, 4, 3]), None)
+    assert registry.choose(request) in registry.CANDIDATES
 
 
 @pytest.mark.parametrize("bad", ["cudnn", 2, None.__class__])

@@ -11,6 +11,7 @@ fallback; ``'auto'`` picks one that can, by measured rules (:func:`choose`).
 
 from __future__ import annotations
 
+from lowlevel.cells.simple_rnn import SimpleRNNCell
 from lowlevel.loops import bptt, fast, reference, unrolled
 
 LOOPS = {"reference": reference, "fast": fast, "bptt": bptt, "unrolled": unrolled}
@@ -36,6 +37,9 @@ CANDIDATES = ("fast", "unrolled", "reference")
 # more than the loop's; beyond, the first call grows with every step (docs/speed.md,
 # "'auto': the rules").
 UNROLLED_MAX_CELL_STEPS = 40
+# ... and only of these cells: the only kind whose unrolled step beat the loop's by
+# more than the measurements' spread at such lengths.
+UNROLLED_CELLS = (SimpleRNNCell,)
 
 
 def choose(request) -> str:
@@ -46,25 +50,29 @@ def choose(request) -> str:
     1. the number of time steps unknown (``inputs.shape[1] is None``): ``'fast'``
        (``'unrolled'`` cannot serve it; ``'reference'`` is slower to trace and to step);
     2. at most :data:`UNROLLED_MAX_CELL_STEPS` cell steps (time steps times the cells
-       of a stack): ``'unrolled'``, whose step is faster and whose first call, at this
-       length, is no longer than the loop's;
-    3. otherwise ``'fast'``: ``'unrolled'`` steps faster still at the tutorial size, but
-       its first call costs several times ``'fast'``'s and grows with every step.
+       of a stack) of :data:`UNROLLED_CELLS` only: ``'unrolled'``, whose training step
+       is faster there and whose first call, at this length, is no longer than the
+       loop's;
+    3. otherwise ``'fast'``: at longer lengths ``'unrolled'`` may step faster, but its
+       first call costs several times ``'fast'``'s and grows with every step; at short
+       lengths the LSTM's and GRU's margins stayed within the spread.
 
-    Batch, cell kind, training or inference and dtype move no choice: no measured
-    margin between the candidates on them exceeded the measurements' spread.
+    Batch, training or inference and dtype move no choice: no measured margin on them
+    exceeded the spread (and a request does not say whether it trains).
     """
     time_steps = request.inputs.shape[1]
-    if time_steps is not None and time_steps * _depth(request.cell) <= UNROLLED_MAX_CELL_STEPS:
+    cells = _cells(request.cell)
+    short = time_steps is not None and time_steps * len(cells) <= UNROLLED_MAX_CELL_STEPS
+    if short and all(isinstance(cell, UNROLLED_CELLS) for cell in cells):
         preferred = "unrolled"
     else:
         preferred = "fast"
     return preferred if cannot(preferred, request) is None else "fast"
 
 
-def _depth(cell) -> int:
-    """The cells stepped at each time step: a stack's count, else 1."""
-    return len(getattr(cell, "cells", [cell]))
+def _cells(cell) -> list:
+    """The cells stepped at each time step: a stack's, else ``[cell]``."""
+    return list(getattr(cell, "cells", [cell]))
 
 
 def cannot(name, request):

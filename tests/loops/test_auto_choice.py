@@ -13,13 +13,14 @@ from lowlevel.tolerances import assert_close
 
 DTYPE = tf.float64
 LONG = registry.UNROLLED_MAX_CELL_STEPS + 1
-KINDS = ["SimpleRNN", "LSTM", "GRU"]
 
 
-def _request(time_steps, cells=1, batch=3):
-    cell = lowlevel.GRUCell(4, input_dim=3, dtype=DTYPE)
+def _request(time_steps, cells=1, batch=3, kind="SimpleRNN", upper=None):
+    make = getattr(lowlevel, kind + "Cell")
+    cell = make(4, input_dim=3, dtype=DTYPE)
     if cells > 1:
-        cell = lowlevel.StackedCells([cell] + [lowlevel.GRUCell(4, input_dim=4, dtype=DTYPE)
+        upper = getattr(lowlevel, (upper or kind) + "Cell")
+        cell = lowlevel.StackedCells([cell] + [upper(4, input_dim=4, dtype=DTYPE)
                                                for _ in range(cells - 1)])
     inputs = tf.zeros([batch, time_steps, 3], DTYPE) if time_steps is not None else \
         tf.TensorSpec([batch, None, 3], DTYPE)
@@ -37,6 +38,10 @@ SITUATIONS = [
     ("long: one layer past the limit", lambda: _request(LONG), "fast"),
     ("long: a stack past the limit",
      lambda: _request(registry.UNROLLED_MAX_CELL_STEPS // 2 + 1, cells=2), "fast"),
+    ("short LSTM", lambda: _request(10, kind="LSTM"), "fast"),
+    ("short GRU stack", lambda: _request(10, cells=2, kind="GRU"), "fast"),
+    ("short stack, a GRU above a SimpleRNN",
+     lambda: _request(10, cells=2, upper="GRU"), "fast"),
 ]
 
 
@@ -49,7 +54,7 @@ def test_auto_picks_as_documented(situation, request_of, expected):
     assert registry.choose(request) in registry.CANDIDATES
 
 
-def _layers(kind, implementation, time_steps):
+def _layers(kind, implementation):
     """Two stacked layers of ``kind`` (random weights, a dropout-free float64 stack)."""
     rng = np.random.default_rng(0)
     layers = [getattr(lowlevel, kind)(4, input_dim=3, return_sequences=True, dtype=DTYPE,
@@ -74,16 +79,19 @@ def _output_and_gradients(model, variables, x, mask, known_length):
     return tf.function(call, input_signature=spec)(x, mask)
 
 
-@pytest.mark.parametrize("kind", KINDS)
-@pytest.mark.parametrize("time_steps, known_length, chosen", [
-    (registry.UNROLLED_MAX_CELL_STEPS // 2, True, "unrolled"),
-    (LONG // 2 + 1, True, "fast"),
-    (7, False, "fast"),
-], ids=["short", "long", "unknown-length"])
+@pytest.mark.parametrize("kind, time_steps, known_length, chosen", [
+    ("SimpleRNN", registry.UNROLLED_MAX_CELL_STEPS // 2, True, "unrolled"),
+    ("SimpleRNN", LONG // 2 + 1, True, "fast"),
+    ("LSTM", 10, True, "fast"),
+    ("GRU", 10, True, "fast"),
+    ("GRU", 7, False, "fast"),
+    ("LSTM", 7, False, "fast"),
+], ids=["short-SimpleRNN", "long-SimpleRNN", "short-LSTM", "short-GRU",
+        "unknown-length-GRU", "unknown-length-LSTM"])
 def test_every_choice_of_auto_equals_the_reference_loop(kind, time_steps, known_length,
                                                          chosen):
-    auto, auto_layers = _layers(kind, "auto", time_steps)
-    reference, reference_layers = _layers(kind, "reference", time_steps)
+    auto, auto_layers = _layers(kind, "auto")
+    reference, reference_layers = _layers(kind, "reference")
     rng = np.random.default_rng(1)
     x = tf.constant(rng.normal(size=[3, time_steps, 3]), DTYPE)
     mask = tf.constant(rng.random([3, time_steps]) > 0.2)
