@@ -101,7 +101,7 @@ def state_gradients(layer, inputs, loss_fn, initial_state=None, mask=None):
 
     A layer with a ``mask`` or ``go_backwards=True`` is measured by the hand-written
     backward pass (:func:`lowlevel.loops.bptt.state_gradients`, whose δh̃_t is this ∂L/∂h_t:
-    ``tests/test_bptt.py``); the probes below follow the plain forward loop only.
+    ``tests/loops/test_bptt.py``); the probes below follow the plain forward loop only.
     """
     if mask is not None or getattr(layer, "go_backwards", False):
         cell = getattr(layer, "cell", None)

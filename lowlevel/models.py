@@ -11,7 +11,7 @@
 tutorial's ``MyRNN``; *layer style* stacks sequence layers (each non-last one with
 ``return_sequences=True``) and runs them as one time loop (:func:`lowlevel.stack_layers`:
 the same function, layer ``l`` at step ``t`` beside layer ``l - 1`` at step ``t + 1``).
-Same weights, same function (``tests/test_models.py``).
+Same weights, same function (``tests/models/test_models.py``).
 The Keras twin is ``reference.build_model``.
 """
 

@@ -27,7 +27,7 @@ Sparse gradients (``tf.IndexedSlices``, e.g. from an embedding lookup) give exac
 the update of the dense gradient ``tf.convert_to_tensor(slices)``, whose row ``r`` is
 the *sum* of the slices with id ``r``. Keras 3.15's RMSprop and Adam do not: they
 square each repeated slice separately (``g1**2 + g2**2`` instead of ``(g1 + g2)**2``)
-and centered RMSprop can crash on repeated ids. See ``tests/test_optimizers.py``.
+and centered RMSprop can crash on repeated ids. See ``tests/training/test_optimizers.py``.
 """
 
 from __future__ import annotations

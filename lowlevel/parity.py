@@ -4,7 +4,7 @@
 biases (:mod:`lowlevel.parity_twins`), runs them on the same inputs, and returns the
 scaled errors of the outputs and returned states, and of the gradients with respect to
 the inputs, the initial states and every weight. ``lowlevel verify`` and
-``tests/test_parity.py`` both use it.
+``tests/parity/test_parity.py`` both use it.
 
 The returned *structures* are compared too, before any flattening: the Python types
 (``tuple`` or ``list`` or tensor), the nesting and the lengths, as :func:`structure`

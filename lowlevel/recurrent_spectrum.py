@@ -80,7 +80,7 @@ def rescale_recurrent_kernel(cell, target, by="spectral_radius", gate=None) -> f
     The conditions are on the largest singular value, not the spectral radius
     ``ρ(U) <= σ_max(U)``: ``U = 1.5 [[1, 1], [-1, -1]]`` has ``ρ = 0`` and ``σ_max = 3``,
     and forty Jacobians ``diag(1, 0) Uᵀ`` multiply to a norm above 1e7
-    (``tests/test_gradients.py``). The two agree for the studies' orthogonal ``U``.
+    (``tests/gradients/test_gradients.py``). The two agree for the studies' orthogonal ``U``.
     """
     if by not in ("spectral_radius", "singular_value"):
         raise ValueError("`by` must be 'spectral_radius' or 'singular_value'; "

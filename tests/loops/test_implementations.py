@@ -23,7 +23,7 @@ from lowlevel.loops.reference import unroll
 from lowlevel.loops.unrolled import CHUNK_SIZE, chunked_unroll
 
 IMPLEMENTATIONS = tuple(registry.LOOPS)  # every loop; 'auto' runs one of them
-# tests/test_parity.py already runs the whole matrix on the default ('auto'), which
+# tests/parity/test_parity.py already runs the whole matrix on the default ('auto'), which
 # runs registry.choose's loop.
 NON_DEFAULT = [i for i in IMPLEMENTATIONS if i != registry.choose(None)]
 NOT_REFERENCE = [i for i in IMPLEMENTATIONS if i != "reference"]
@@ -145,7 +145,7 @@ def test_eager_calls_of_every_implementation_equal_the_compiled_reference():
 
 # ------------------------------------------------------------- the compiled loops
 class Accumulator:
-    """``total += x_t``; outputs the total (see tests/test_unroll.py)."""
+    """``total += x_t``; outputs the total (see tests/loops/test_unroll.py)."""
 
     def step(self, x_t, states):
         (total,) = states
