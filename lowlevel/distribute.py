@@ -38,7 +38,7 @@ and update are the single-device ones.
 Dropout: a ``tf.random.Generator`` created in the scope gives each replica its own
 stream (TF folds the replica id into the key), so with dropout on, training is
 deterministic but not equal to single-device training; with dropout off it is equal
-within float32 reduction-order rounding (``tests/test_distribute.py``).
+within float32 reduction-order rounding (``tests/training/test_distribute.py``).
 """
 
 from __future__ import annotations

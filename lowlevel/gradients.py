@@ -6,15 +6,18 @@ Backpropagation through time multiplies one-step Jacobians::
     ∂s_T/∂s_{T-k} = J_T J_{T-1} ... J_{T-k+1},   J_t = ∂s_t/∂s_{t-1}
 
 so ``‖∂L/∂h_t‖`` shrinks or grows roughly geometrically with the distance ``T-1-t``
-from the loss. This module measures both sides exactly, from the tape:
+from the loss. These instruments measure both sides exactly, from the tape; all are
+importable from here:
 
 - :func:`state_gradient_norms` / :func:`stack_state_gradient_norms`: ``‖∂L/∂h_t‖`` per
-  time step of real layers (:func:`all_state_gradients`: also the LSTM's ``∂L/∂c_t``), by re-running their cells under one tape with zero probes
-  (masked or ``go_backwards`` layers: by the hand-written backward of ``lowlevel.loops.bptt``).
-- :func:`step_jacobians`, :func:`spectral_norms`, :func:`jacobian_product_norms`:
-  the one-step Jacobians and the norms of their products.
-- :func:`recurrent_spectrum`, :func:`rescale_recurrent_kernel`: singular values and
-  spectral radius of ``recurrent_kernel``, whole and per gate block, and a knob for them.
+  time step of real layers (:func:`all_state_gradients`: also the LSTM's ``∂L/∂c_t``),
+  by re-running their cells under one tape with zero probes (masked or
+  ``go_backwards`` layers: by the hand-written backward of ``lowlevel.loops.bptt``).
+- :func:`step_jacobians`, :func:`spectral_norms`, :func:`jacobian_product_norms`
+  (:mod:`lowlevel.jacobians`): the one-step Jacobians and the norms of their products.
+- :func:`recurrent_spectrum`, :func:`rescale_recurrent_kernel`
+  (:mod:`lowlevel.recurrent_spectrum`): singular values and spectral radius of
+  ``recurrent_kernel``, whole and per gate block, and a knob for them.
 
 Nothing here changes library code: the instruments call ``cell.step`` (inference
 path, no dropout) with the cell's own variables.
@@ -22,23 +25,13 @@ path, no dropout) with the cell's own variables.
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 import tensorflow as tf
 
-from lowlevel import kinds
+from lowlevel.jacobians import jacobian_product_norms, spectral_norms, step_jacobians  # noqa: F401
 from lowlevel.loops import bptt
-
-
-def gate_names(cell) -> tuple:
-    """The fused column blocks of ``recurrent_kernel``, in Keras's order
-    (:mod:`lowlevel.kinds`): ``('i', 'f', 'c', 'o')`` (LSTM), ``('z', 'r', 'h')`` (GRU),
-    ``('h',)`` (SimpleRNN, and a cell of another kind, taken as one block)."""
-    try:
-        return kinds.of_cell(cell).gate_names
-    except ValueError:
-        return ("h",)
+from lowlevel.recurrent_spectrum import (gate_names, recurrent_spectrum,  # noqa: F401
+                                         rescale_recurrent_kernel)
 
 
 # --------------------------------------------------------------- ∂L/∂h_t per step
@@ -108,7 +101,7 @@ def state_gradients(layer, inputs, loss_fn, initial_state=None, mask=None):
 
     A layer with a ``mask`` or ``go_backwards=True`` is measured by the hand-written
     backward pass (:func:`lowlevel.loops.bptt.state_gradients`, whose δh̃_t is this ∂L/∂h_t:
-    ``tests/test_bptt.py``); the probes below follow the plain forward loop only.
+    ``tests/loops/test_bptt.py``); the probes below follow the plain forward loop only.
     """
     if mask is not None or getattr(layer, "go_backwards", False):
         cell = getattr(layer, "cell", None)
@@ -179,135 +172,3 @@ def stack_state_gradient_norms(layers, inputs, loss_fn) -> list:
     grads = tape.gradient(loss, h_probes, unconnected_gradients=tf.UnconnectedGradients.ZERO)
     return [np.sqrt(np.sum(np.square(tf.stack(g, axis=1).numpy()), axis=(0, 2)))
             for g in grads]
-
-
-# ------------------------------------------------------------- one-step Jacobians
-def step_jacobians(cell, x_t, states) -> tf.Tensor:
-    """``J = ∂s_t/∂s_{t-1}`` per example: ``[batch, S, S]``, layout ``[out, in]``.
-
-    ``s = h`` (``S = units``) for SimpleRNN and GRU, ``s = concat(h, c)`` (``S = 2 *
-    units``) for LSTM. ``x_t [batch, input_dim]``; ``states`` as ``cell.step`` takes them.
-    For a tanh SimpleRNN, ``h_t = tanh(x_t W + h_{t-1} U + b)`` gives
-    ``J = diag(1 - h_t²) Uᵀ``.
-    """
-    x_t = tf.convert_to_tensor(x_t, cell.dtype)
-    s = tf.concat([tf.convert_to_tensor(v, cell.dtype) for v in tf.nest.flatten(states)],
-                  axis=-1)  # [batch, S]
-    with tf.GradientTape() as tape:
-        tape.watch(s)
-        _, new_states = cell.step(x_t, tf.split(s, cell.state_count, axis=-1))
-        s_new = tf.concat(new_states, axis=-1)  # [batch, S]
-    return tape.batch_jacobian(s_new, s)  # [batch, S, S]
-
-
-def spectral_norms(jacobians) -> np.ndarray:
-    """Largest singular value ``‖J_b‖_2`` of each ``J_b`` in ``[batch, S, S]``: ``[batch]``."""
-    j = np.asarray(jacobians.numpy() if hasattr(jacobians, "numpy") else jacobians)
-    return np.linalg.svd(j, compute_uv=False)[..., 0]
-
-
-def jacobian_product_norms(cell, inputs, initial_state=None, k=None) -> np.ndarray:
-    """``‖∂s_T/∂s_{T-k}‖_2 = ‖J_T J_{T-1} ... J_{T-k+1}‖_2`` per example.
-
-    ``inputs [batch, time, features]`` (``T = time``; ``s_0`` is the initial state).
-    Returns ``[time, batch]``: row ``k - 1`` is the norm for a product of ``k``
-    Jacobians ending at the last step — how much a perturbation ``k`` steps before the
-    end can move the final state. With an integer ``k``, only that row (``[batch]``).
-    """
-    inputs = tf.convert_to_tensor(inputs, cell.dtype)  # [batch, time, features]
-    time = inputs.shape[1]
-    if k is not None and (isinstance(k, bool) or not isinstance(k, numbers.Integral)
-                          or not 1 <= k <= time):
-        raise ValueError(f"`k` must be an integer in [1, {time}] (time); received {k!r}.")
-    if not cell.built:
-        cell.build(inputs.shape[-1])
-    states = (cell.get_initial_state(inputs.shape[0]) if initial_state is None
-              else [tf.convert_to_tensor(s, cell.dtype) for s in tf.nest.flatten(initial_state)])
-    jacobians = []
-    for t in range(time):
-        jacobians.append(step_jacobians(cell, inputs[:, t], states))
-        _, states = cell.step(inputs[:, t], states)
-    product = None
-    norms = []
-    for j in reversed(jacobians):  # product = J_T ... J_{T-k+1}, [batch, S, S]
-        product = j if product is None else product @ j
-        norms.append(spectral_norms(product))
-    norms = np.stack(norms)  # [time, batch]
-    return norms if k is None else norms[k - 1]
-
-
-# --------------------------------------------------------- recurrent_kernel spectra
-def _spectral_radius(matrix):
-    return float(np.max(np.abs(np.linalg.eigvals(matrix))))
-
-
-def _block(cell, gate):
-    """``(column slice, block)`` of ``recurrent_kernel`` for ``gate`` (``None``: whole)."""
-    u = cell.recurrent_kernel.numpy().astype(np.float64)  # [units, G * units]
-    if gate is None:
-        return slice(None), u
-    names = gate_names(cell)
-    if gate not in names:
-        raise ValueError(f"`gate` must be one of {names} or None for {type(cell).__name__}; "
-                         f"received {gate!r}.")
-    n = cell.units
-    cols = slice(names.index(gate) * n, (names.index(gate) + 1) * n)
-    return cols, u[:, cols]
-
-
-def recurrent_spectrum(cell) -> dict:
-    """Singular values and spectral radius of ``U = recurrent_kernel [units, G*units]``.
-
-    Returns ``{'singular_values': [min(units, G*units)], 'spectral_radius': float or
-    None, 'gates': {name: {'singular_values': [units], 'spectral_radius': float}}}``.
-    Gate blocks are the column blocks of width ``units`` (LSTM i, f, c, o; GRU z, r, h;
-    SimpleRNN one block 'h'); the radius ``max|eig|`` needs a square matrix, so it is
-    ``None`` for the whole fused kernel of a gated cell.
-    """
-    _, u = _block(cell, None)
-    spectrum = {"singular_values": np.linalg.svd(u, compute_uv=False),
-                "spectral_radius": _spectral_radius(u) if u.shape[0] == u.shape[1] else None,
-                "gates": {}}
-    for name in gate_names(cell):
-        _, block = _block(cell, name)
-        spectrum["gates"][name] = {"singular_values": np.linalg.svd(block, compute_uv=False),
-                                   "spectral_radius": _spectral_radius(block)}
-    return spectrum
-
-
-def rescale_recurrent_kernel(cell, target, by="spectral_radius", gate=None) -> float:
-    """Scale ``recurrent_kernel`` (or one gate block) in place; return the factor.
-
-    After the call the block's spectral radius ``max|eig(U)|`` (``by='spectral_radius'``)
-    or largest singular value ``σ_max(U)`` (``by='singular_value'``) equals ``target``.
-
-    Pascanu, Mikolov & Bengio (2013): with ``h_t = φ(x_t W + h_{t-1} U + b)`` and
-    ``|φ'| <= γ`` (``γ = 1`` for tanh, ``1/4`` for the sigmoid),
-    ``‖∂h_t/∂h_{t-1}‖ <= σ_max(U) γ``. So ``σ_max(U) < 1/γ`` is *sufficient* for the
-    gradients to vanish (geometrically in the distance), and ``σ_max(U) > 1/γ`` is
-    *necessary* for them to explode (not sufficient: a saturated φ can still damp them).
-    The conditions are on the largest singular value, not the spectral radius
-    ``ρ(U) <= σ_max(U)``: ``U = 1.5 [[1, 1], [-1, -1]]`` has ``ρ = 0`` and ``σ_max = 3``,
-    and forty Jacobians ``diag(1, 0) Uᵀ`` multiply to a norm above 1e7
-    (``tests/test_gradients.py``). The two agree for the studies' orthogonal ``U``.
-    """
-    if by not in ("spectral_radius", "singular_value"):
-        raise ValueError("`by` must be 'spectral_radius' or 'singular_value'; "
-                         f"received {by!r}.")
-    if isinstance(target, bool) or not isinstance(target, numbers.Real) or not target > 0:
-        raise ValueError(f"`target` must be a positive number; received {target!r}.")
-    cols, block = _block(cell, gate)
-    if by == "spectral_radius":
-        if block.shape[0] != block.shape[1]:
-            raise ValueError(f"by='spectral_radius' needs a square block; the whole kernel "
-                             f"of {type(cell).__name__} is {block.shape}: pass `gate`.")
-        current = _spectral_radius(block)
-    else:
-        current = float(np.linalg.svd(block, compute_uv=False)[0])
-    if current == 0.0:
-        raise ValueError("cannot rescale a recurrent_kernel block that is all zeros.")
-    factor = float(target) / current
-    u = cell.recurrent_kernel.numpy().astype(np.float64)
-    u[:, cols] *= factor
-    cell.recurrent_kernel.assign(tf.cast(u, cell.recurrent_kernel.dtype))
-    return factor

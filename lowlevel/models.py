@@ -11,7 +11,7 @@
 tutorial's ``MyRNN``; *layer style* stacks sequence layers (each non-last one with
 ``return_sequences=True``) and runs them as one time loop (:func:`lowlevel.stack_layers`:
 the same function, layer ``l`` at step ``t`` beside layer ``l - 1`` at step ``t + 1``).
-Same weights, same function (``tests/test_models.py``).
+Same weights, same function (``tests/models/test_models.py``).
 The Keras twin is ``reference.build_model``.
 """
 
@@ -64,6 +64,59 @@ class _StackedLoop:
         self.layer = stack_layers(layers)
 
 
+def _check_style(style, implementation):
+    if style not in STYLES:
+        raise ValueError(f"`style` must be one of {STYLES}; received {style!r}.")
+    if style == "cell" and implementation is not None:
+        raise ValueError("`implementation` chooses the time loop of style='layer'; the "
+                         f"cell style steps its cells by hand. Received {implementation!r} "
+                         "with style='cell'.")
+
+
+def _embedding(num_words, embedding_dim, embedding_matrix, trainable, dtype):
+    """``Embedding(num_words, embedding_dim)``, or one that starts at ``embedding_matrix
+    [num_words, dim]`` (whose shape then wins)."""
+    if embedding_matrix is None:
+        return Embedding(num_words, embedding_dim, trainable=trainable, dtype=dtype)
+    embedding_matrix = np.asarray(embedding_matrix)
+    if embedding_matrix.ndim != 2:
+        raise ValueError("`embedding_matrix` must have shape [num_words, dim]; "
+                         f"received shape {embedding_matrix.shape}.")
+    embedding = Embedding(*embedding_matrix.shape, trainable=trainable, dtype=dtype)
+    embedding.set_weights([embedding_matrix])
+    return embedding
+
+
+def _seed_of(seed, i):
+    """Layer ``i``'s seed: ``seed + i`` (``None``: unseeded)."""
+    return None if seed is None else seed + i
+
+
+def _recurrent_cells(kind, sizes, dropout, seed, dtype):
+    """The cell style's cells, ``sizes = [input_dim, units, units, ...]``."""
+    return [kind.cell_class()(units, dropout=dropout, seed=_seed_of(seed, i),
+                              input_dim=sizes[i], dtype=dtype)
+            for i, units in enumerate(sizes[1:])]
+
+
+def _recurrent_layers(kind, sizes, implementation, dropout, seed, dtype):
+    """The layer style's sequence layers; each but the last returns sequences."""
+    last = len(sizes) - 2
+    return [kind.layer_class()(units, dropout=dropout, seed=_seed_of(seed, i),
+                               input_dim=sizes[i], return_sequences=i < last,
+                               implementation=implementation, dtype=dtype)
+            for i, units in enumerate(sizes[1:])]
+
+
+def _one_loop_over(layers):
+    """One time loop over the stack, where the layers' loop can run stacked cells;
+    ``None`` for 'bptt', which differentiates one cell by hand: its layers run in turn."""
+    stack = StackedCells([layer.cell for layer in layers])
+    if cannot_run(layers[0].implementation, stack) is None:
+        return _StackedLoop(layers)
+    return None
+
+
 class SentimentClassifier(KerasOrderedWeights, Describable, tf.Module):
     """``SentimentClassifier(cell='simple'|'lstm'|'gru', style='cell'|'layer', ...)``.
 
@@ -85,63 +138,33 @@ class SentimentClassifier(KerasOrderedWeights, Describable, tf.Module):
                  implementation=None, dtype=tf.float32, name=None):
         super().__init__(name=name)
         kind = kinds.kind(cell, "cell")
-        if style not in STYLES:
-            raise ValueError(f"`style` must be one of {STYLES}; received {style!r}.")
-        if style == "cell" and implementation is not None:
-            raise ValueError("`implementation` chooses the time loop of style='layer'; the "
-                             f"cell style steps its cells by hand. Received {implementation!r} "
-                             "with style='cell'.")
+        _check_style(style, implementation)
         self.cell_kind, self.style = cell, style
         self.units = _checks.positive_int(units, "units")
         num_layers = _checks.positive_int(num_layers, "num_layers")
         self.head_dropout = _checks.rate(head_dropout, "head_dropout")
         dtype = _checks.float_dtype(dtype)
-        if embedding_matrix is not None:
-            embedding_matrix = np.asarray(embedding_matrix)
-            if embedding_matrix.ndim != 2:
-                raise ValueError("`embedding_matrix` must have shape [num_words, dim]; "
-                                 f"received shape {embedding_matrix.shape}.")
-            num_words, embedding_dim = embedding_matrix.shape
-        self.embedding = Embedding(num_words, embedding_dim, trainable=trainable_embedding,
-                                   dtype=dtype)
-        if embedding_matrix is not None:
-            self.embedding.set_weights([embedding_matrix])
-
-        def seed_of(i):
-            return None if seed is None else seed + i
-
-        sizes = [embedding_dim] + [self.units] * num_layers
-        self._run_stack = None
+        self.embedding = _embedding(num_words, embedding_dim, embedding_matrix,
+                                    trainable_embedding, dtype)
+        sizes = [self.embedding.output_dim] + [self.units] * num_layers
+        options = dict(dropout=dropout, seed=seed, dtype=dtype)
         if style == "cell":
-            self.rnn = StackedCells([
-                kind.cell_class()(self.units, dropout=dropout, seed=seed_of(i),
-                                  input_dim=sizes[i], dtype=dtype)
-                for i in range(num_layers)])
-            recurrent_weights = self.rnn.weights
-            recurrent_layers = [f"rnn{i}" for i, c in enumerate(self.rnn.cells)
-                                for _ in c.weights]
+            self.rnn = StackedCells(_recurrent_cells(kind, sizes, **options))
+            self._run_stack = None
         else:
-            self.rnn = [
-                kind.layer_class()(self.units, dropout=dropout, seed=seed_of(i),
-                                   input_dim=sizes[i], return_sequences=i < num_layers - 1,
-                                   implementation=implementation, dtype=dtype)
-                for i in range(num_layers)]
-            recurrent_weights = [w for layer in self.rnn for w in layer.weights]
-            recurrent_layers = [f"rnn{i}" for i, layer in enumerate(self.rnn)
-                                for _ in layer.weights]
-            # One time loop over the stack, where the layers' loop can run stacked cells
-            # (not 'bptt', which differentiates one cell by hand: its layers run in turn).
-            stack = StackedCells([layer.cell for layer in self.rnn])
-            if cannot_run(self.rnn[0].implementation, stack) is None:
-                self._run_stack = _StackedLoop(self.rnn)
+            self.rnn = _recurrent_layers(kind, sizes, implementation, **options)
+            self._run_stack = _one_loop_over(self.rnn)
         self.head = Dense(self.units, head_units, dtype=dtype, name="head")
         self.out = Dense(head_units, 1, dtype=dtype, name="out")
         self._rng = (tf.random.Generator.from_seed(seed + 1000) if seed is not None
                      else tf.random.Generator.from_non_deterministic_state())
-        self._weights = ([self.embedding.embeddings] + list(recurrent_weights)
+        recurrent = self.rnn.cells if style == "cell" else self.rnn  # one per layer
+        self._weights = ([self.embedding.embeddings] + [w for r in recurrent for w in r.weights]
                          + self.head.weights + self.out.weights)
         # The layer each weight belongs to, for per-layer gradient norms.
-        self._layer_names = (["embedding"] + recurrent_layers + ["head"] * 2 + ["out"] * 2)
+        self._layer_names = (["embedding"] + [f"rnn{i}" for i, r in enumerate(recurrent)
+                                              for _ in r.weights]
+                             + ["head"] * 2 + ["out"] * 2)
 
     # --------------------------------------------------------------- weights
     @property

@@ -1,4 +1,4 @@
-"""One training process for ``tests/test_distribute.py`` (run as a script, not collected).
+"""One training process for ``tests/training/test_distribute.py`` (run as a script, not collected).
 
 ``python tests/distribute_worker.py CONFIG_JSON LOGICAL_CPUS`` splits the CPU into
 ``LOGICAL_CPUS`` logical devices (before TensorFlow initialises them), then for each

@@ -4,7 +4,7 @@ a GPU (``keras_gpu_golden.npz``, Keras 3.15 / JAX on an NVIDIA H200, TF32 off).
 What this shows: lowlevel, computed here (on this machine's CPU unless a GPU is
 visible), equals Keras computed on a GPU, outputs and gradients, to the float32 and
 float64 tolerances. What it does not show: lowlevel itself running on a GPU (that is
-``tests/test_parity.py``'s GPU rows, skipped where no GPU is visible).
+``tests/parity/test_parity.py``'s GPU rows, skipped where no GPU is visible).
 The file is optional: the tests skip, visibly, when it is absent.
 """
 

@@ -168,7 +168,21 @@ def load(path, word_index: dict, num_words=10000, dim=None, index_from=3):
         dim = _int_at_least(dim, "dim", 1)
     check_word_index(word_index)
     rows = vocabulary_rows(word_index, num_words, index_from)
-    vectors = {}  # row -> [dim]; only vocabulary words are kept in memory
+    vectors, dim, source, lines = read_vectors(path, rows, dim)
+    matrix = np.zeros((num_words, dim), dtype=np.float32)  # [num_words, dim]
+    for row, vector in vectors.items():
+        matrix[row] = vector
+    return matrix, coverage(rows, vectors, dim, source, lines)
+
+
+def read_vectors(path, rows: dict, dim=None) -> tuple:
+    """``(vectors, dim, source, lines)``: ``{row: float32 [dim]}`` for the words of
+    ``rows`` (``{word: row}``; the first vector of a word wins), the vector size, the
+    file read and the number of vector lines in it.
+
+    Only vocabulary words are kept in memory. Errors as :func:`load` raises them.
+    """
+    vectors = {}
     lines = line_number = 0
     source = os.fspath(path)
     try:
@@ -195,18 +209,21 @@ def load(path, word_index: dict, num_words=10000, dim=None, index_from=3):
                          f"({type(error).__name__}: {error}).") from None
     if dim is None:
         raise ValueError(f"{source}: expected GloVe lines 'word v1 ... vD'; the file is empty.")
-    matrix = np.zeros((num_words, dim), dtype=np.float32)  # [num_words, dim]
-    for row, vector in vectors.items():
-        matrix[row] = vector
+    return vectors, dim, source, lines
+
+
+def coverage(rows: dict, vectors: dict, dim: int, source: str, lines: int) -> CoverageReport:
+    """How many of the vocabulary's ``rows`` (``{word: row}``) got a vector; the most
+    frequent missing words first (lowest row)."""
     missing = sorted((row, word) for word, row in rows.items() if row not in vectors)
-    report = CoverageReport(
+    found = len(rows) - len(missing)
+    return CoverageReport(
         words_in_vocab=len(rows),
-        found=len(rows) - len(missing),
+        found=found,
         missing=len(missing),
         missing_examples=tuple(word for _, word in missing[:10]),
-        coverage=(len(rows) - len(missing)) / len(rows) if rows else 0.0,
+        coverage=found / len(rows) if rows else 0.0,
         dim=dim,
         source=source,
         lines=lines,
     )
-    return matrix, report

@@ -1,4 +1,7 @@
-"""IMDB sentiment data exactly as the Keras tutorial sees it, plus its ``tf.data`` pipelines.
+"""IMDB sentiment data exactly as the Keras tutorial sees it.
+
+The word index and the text conversions (:mod:`lowlevel.apps.data.imdb_words`) and the
+``tf.data`` pipelines (:mod:`lowlevel.apps.data.pipelines`) are importable from here too.
 
 ``load`` equals ``keras.datasets.imdb.load_data(num_words=...)`` followed by
 ``keras.utils.pad_sequences(x, maxlen=80)`` (pad and truncate ``'pre'``: long reviews keep
@@ -17,55 +20,31 @@ Id convention of every review returned (``index_from = 3``)::
 
 from __future__ import annotations
 
-import json
-import numbers
 import os
 
 import keras
 import numpy as np
-import tensorflow as tf
 
 from lowlevel.apps.data import safe_npz
-from lowlevel.apps.data.imdb_checks import check_labels, check_reviews, check_word_index
+from lowlevel.apps.data._arguments import int_at_least as _int_at_least
+from lowlevel.apps.data.imdb_checks import (check_labels, check_reviews,  # noqa: F401
+                                            check_word_index)
+from lowlevel.apps.data.keras_conventions import keras_cache_path, pad  # noqa: F401
+# The word index and the text conversions, and the tf.data pipelines, also read from here.
+from lowlevel.apps.data.imdb_words import (KERAS_TEXT_FILTERS, RESERVED_TOKENS,  # noqa: F401
+                                           decode_review, encode_text, get_word_index,
+                                           reverse_word_index, text_to_word_sequence)
+from lowlevel.apps.data.pipelines import make_datasets  # noqa: F401
 
 NPZ_KEYS = ("x_train", "y_train", "x_test", "y_test")
-# Keras's ``text_to_word_sequence`` default filters (keras/src/legacy/preprocessing/text.py),
-# the tokenisation the IMDB word index was built with. The apostrophe is kept: "it's".
-KERAS_TEXT_FILTERS = '!"#$%&()*+,-./:;<=>?@[\\]^_`{|}~\t\n'
-RESERVED_TOKENS = {0: "<PAD>", 1: "<START>", 2: "<UNK>", 3: "<UNUSED>"}  # the tutorial's
 _OFFLINE_HINT = (
     "Download imdb.npz once (e.g. from "
     "https://storage.googleapis.com/tensorflow/tf-keras-datasets/) and pass its location "
     "with `path=` (command line: `--imdb-path`)."
 )
-_OFFLINE_WORDS_HINT = (
-    "Download imdb_word_index.json once (e.g. from "
-    "https://storage.googleapis.com/tensorflow/tf-keras-datasets/) and pass its location "
-    "with `path=` (command line: `--word-index`)."
-)
-
-
-def _int_at_least(value, argument: str, minimum: int) -> int:
-    """``int(value)`` if it is an integer ``>= minimum``, else a ValueError naming it."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise ValueError(f"`{argument}` must be an integer >= {minimum}; received {value!r}.")
-    return int(value)
 
 
 # ------------------------------------------------------------------------ files
-
-def keras_cache_path(fname: str) -> str:
-    """Where Keras caches a downloaded dataset: ``$KERAS_HOME/datasets/fname``.
-
-    ``KERAS_HOME`` defaults to ``~/.keras`` (``/tmp/.keras`` if home is not writable),
-    as in ``keras/src/backend/config.py``.
-    """
-    home = os.environ.get("KERAS_HOME")
-    if home is None:
-        base = os.path.expanduser("~")
-        home = os.path.join(base if os.access(base, os.W_OK) else "/tmp", ".keras")
-    return os.path.join(os.path.expanduser(home), "datasets", fname)
-
 
 def read_npz(path) -> tuple:
     """``(x_train, y_train, x_test, y_test)`` raw from a Keras-layout npz, validated.
@@ -130,16 +109,6 @@ def replace_rare(reviews, num_words: int, skip_top: int = 0, oov_char=2) -> list
     if oov_char is None:
         return [[w for w in review if skip_top <= w < num_words] for review in reviews]
     return [[w if skip_top <= w < num_words else oov_char for w in review] for review in reviews]
-
-
-def pad(reviews, maxlen=80) -> np.ndarray:
-    """``keras.utils.pad_sequences`` with the tutorial's settings: ``[n, maxlen]`` int32.
-
-    Shorter reviews get zeros in FRONT; longer ones lose their BEGINNING (keep the end).
-    """
-    return keras.utils.pad_sequences(
-        reviews, maxlen=maxlen, dtype="int32", padding="pre", truncating="pre", value=0
-    )
 
 
 def transform(x_train, y_train, x_test, y_test, num_words=10000, skip_top=0, seed=113,
@@ -209,114 +178,3 @@ def load(num_words=10000, maxlen=80, path=None, skip_top=0, seed=113, start_char
         (x_train, y_train), (x_test, y_test) = transform(*raw, **options)
     return ((pad(x_train, maxlen), np.asarray(y_train, dtype=np.int32)),
             (pad(x_test, maxlen), np.asarray(y_test, dtype=np.int32)))
-
-
-# ------------------------------------------------------------------------ words
-
-def get_word_index(path=None) -> dict:
-    """The IMDB word index ``{word: rank}`` (rank 1 = most frequent), from a json file.
-
-    ``path=None``: Keras's cache file ``keras_cache_path('imdb_word_index.json')`` if
-    present, else ``keras.datasets.imdb.get_word_index()`` (download; an offline failure
-    raises RuntimeError saying how to pass a file).
-    """
-    if path is None:
-        cached = keras_cache_path("imdb_word_index.json")
-        if not os.path.isfile(cached):
-            try:
-                return keras.datasets.imdb.get_word_index()
-            except Exception as error:  # bare Exception on URL failures
-                raise RuntimeError(
-                    f"No local IMDB word index ({cached} is absent) and Keras could not "
-                    f"download it ({type(error).__name__}: {error}). {_OFFLINE_WORDS_HINT}"
-                ) from error
-        path = cached
-    path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"IMDB word index not found: {path!r}. {_OFFLINE_WORDS_HINT}")
-    try:
-        with open(path, encoding="utf-8") as f:
-            word_index = json.load(f)
-    except UnicodeDecodeError as error:
-        raise ValueError(f"{path}: expected UTF-8 json; byte {error.start} is not UTF-8."
-                         ) from None
-    except json.JSONDecodeError as error:
-        raise ValueError(f"{path}:{error.lineno}:{error.colno}: expected a json object "
-                         f"{{word: rank}}; {error.msg}.") from None
-    check_word_index(word_index, path)
-    return word_index
-
-
-def reverse_word_index(word_index: dict, index_from: int = 3) -> dict:
-    """``{id: word}`` with ``id = rank + index_from``, plus the tutorial's reserved ids
-    ``0 <PAD>, 1 <START>, 2 <UNK>, 3 <UNUSED>`` (reserved names win over words)."""
-    reverse = {rank + index_from: word for word, rank in word_index.items()}
-    reverse.update(RESERVED_TOKENS)
-    return reverse
-
-
-def decode_review(ids, word_index: dict, index_from: int = 3, skip_padding: bool = False) -> str:
-    """Ids back to text, as the tutorial's ``decode_review``; unknown ids print as ``?``.
-
-    ``skip_padding=True`` drops the ``<PAD>`` (id 0) tokens of a padded row.
-    """
-    reverse = reverse_word_index(word_index, index_from)
-    return " ".join(reverse.get(int(i), "?") for i in ids if not (skip_padding and int(i) == 0))
-
-
-def text_to_word_sequence(text: str) -> list:
-    """Keras's default tokenisation: lowercase, ``KERAS_TEXT_FILTERS`` -> space, split.
-
-    ``"<br />It's GREAT!"`` -> ``["br", "it's", "great"]``.
-    """
-    table = str.maketrans({c: " " for c in KERAS_TEXT_FILTERS})
-    return text.lower().translate(table).split()
-
-
-def encode_text(text: str, word_index: dict, num_words=10000, maxlen=80, index_from=3,
-                start_char=1, oov_char=2) -> np.ndarray:
-    """Raw review text to one padded row like those of ``load``: ``[maxlen]`` int32.
-
-    ``[start_char] + [rank + index_from if known and < num_words else oov_char]``, then
-    padded/truncated ``'pre'`` (keeps the end). Stack rows for a batch ``[batch, maxlen]``.
-    """
-    num_words = _int_at_least(num_words, "num_words", index_from + 1)
-    ids = [start_char]
-    for word in text_to_word_sequence(text):
-        rank = word_index.get(word)
-        word_id = None if rank is None else rank + index_from
-        ids.append(word_id if word_id is not None and word_id < num_words else oov_char)
-    return pad([ids], maxlen)[0]
-
-
-# --------------------------------------------------------------------- pipelines
-
-def make_datasets(x_train, y_train, x_test, y_test, batch_size=128, shuffle_buffer=1000,
-                  seed=None):
-    """The tutorial's ``tf.data`` pipelines: ``(train, test)`` of ``(x [b, maxlen], y [b])``.
-
-    Training: shuffled (buffer ``shuffle_buffer``, reshuffled each epoch, ``seed`` for
-    repeatability) and batched with ``drop_remainder=True`` so every step has a full,
-    static batch. Evaluation: in order, batched WITHOUT dropping the remainder, so every
-    test example is counted (the last batch may be smaller).
-    """
-    batch_size = _int_at_least(batch_size, "batch_size", 1)
-    shuffle_buffer = _int_at_least(shuffle_buffer, "shuffle_buffer", 1)
-    for name, x, y in (("train", x_train, y_train), ("test", x_test, y_test)):
-        if len(x) != len(y):
-            raise ValueError(
-                f"`x_{name}` has {len(x)} rows but `y_{name}` has {len(y)}; expected equal."
-            )
-    if len(x_train) < batch_size:
-        raise ValueError(
-            f"`batch_size` must be <= the {len(x_train)} training examples (the training "
-            f"set drops incomplete batches, so it would be empty); received {batch_size}."
-        )
-    train = (tf.data.Dataset.from_tensor_slices((x_train, y_train))
-             .shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
-             .batch(batch_size, drop_remainder=True)
-             .prefetch(tf.data.AUTOTUNE))
-    test = (tf.data.Dataset.from_tensor_slices((x_test, y_test))
-            .batch(batch_size)
-            .prefetch(tf.data.AUTOTUNE))
-    return train, test

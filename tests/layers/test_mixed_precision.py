@@ -199,7 +199,7 @@ def test_training_dropout_in_the_compute_dtype_tracks_its_float64_twin_with_the_
 @pytest.mark.parametrize("implementation", ["reference", "auto"])
 def test_stacked_cells_compute_in_the_compute_dtype_with_per_cell_weights(implementation):
     """``RNN(StackedCells)``: every cell's weights cast (on 'auto' too; 'bptt', which
-    cannot run a stack, is an error: tests/test_implementations.py)."""
+    cannot run a stack, is an error: tests/loops/test_implementations.py)."""
     def stack(dtype):
         return lowlevel.StackedCells([lowlevel.LSTMCell(UNITS, input_dim=FEATURES, dtype=dtype),
                                       lowlevel.GRUCell(UNITS, input_dim=UNITS, dtype=dtype)])

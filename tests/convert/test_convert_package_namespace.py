@@ -10,7 +10,7 @@ import pytest
 
 import lowlevel
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SUBMODULES = ["optimizers", "train", "models", "gradients", "clipping", "distribute", "parity",
               "tolerances", "cells", "loops", "layers", "convert", "keras_config", "apps"]
 

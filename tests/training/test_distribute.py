@@ -31,7 +31,7 @@ from lowlevel.models import SentimentClassifier
 from lowlevel.tolerances import assert_close
 from lowlevel.train import Clip, make_train_step
 
-WORKER = os.path.join(os.path.dirname(__file__), "distribute_worker.py")
+WORKER = os.path.join(os.path.dirname(__file__), os.pardir, "distribute_worker.py")
 # No wall-clock limit by default (a busy machine is not a failure). Set
 # LOWLEVEL_TEST_SUBPROCESS_TIMEOUT (seconds) to bound a hang, e.g. in CI.
 TIMEOUT = float(os.environ.get("LOWLEVEL_TEST_SUBPROCESS_TIMEOUT", "inf"))

@@ -23,8 +23,8 @@ from lowlevel.loops.reference import unroll
 from lowlevel.loops.unrolled import CHUNK_SIZE, chunked_unroll
 
 IMPLEMENTATIONS = tuple(registry.LOOPS)  # every loop; 'auto' runs one of them
-# tests/test_parity.py runs the whole matrix on the default ('auto'), which chooses per
-# call (registry.choose): every loop is run here by name as well.
+# tests/parity/test_parity.py runs the whole matrix on the default ('auto'), which
+# chooses per call (registry.choose): every loop is run here by name as well.
 NAMED_LOOPS = list(IMPLEMENTATIONS)
 NOT_REFERENCE = [i for i in IMPLEMENTATIONS if i != "reference"]
 KINDS = [("SimpleRNN", {}), ("LSTM", {}), ("GRU", {}), ("GRU", {"reset_after": False})]
@@ -145,7 +145,7 @@ def test_eager_calls_of_every_implementation_equal_the_compiled_reference():
 
 # ------------------------------------------------------------- the compiled loops
 class Accumulator:
-    """``total += x_t``; outputs the total (see tests/test_unroll.py)."""
+    """``total += x_t``; outputs the total (see tests/loops/test_unroll.py)."""
 
     def step(self, x_t, states):
         (total,) = states

@@ -11,7 +11,7 @@ from lowlevel.apps import cli
 from lowlevel.apps.bench import measure, report, speed
 from lowlevel.apps.experiment import run as experiment
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), os.pardir, "benchmarks"))
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), *[os.pardir] * 3, "benchmarks"))
 import epoch_time  # noqa: E402
 
 

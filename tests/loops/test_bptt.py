@@ -4,7 +4,7 @@ Its gradients must equal GradientTape's automatic gradient of the reference unro
 (float64 1e-10, float32 1e-5) for every cell and option, and its per-step state
 gradients ``δh̃_t = ∂L/∂h_t`` must equal the probed tape of
 :func:`lowlevel.gradients.state_gradients`. Keras parity of ``implementation='bptt'``
-is in ``tests/test_implementations.py``.
+is in ``tests/loops/test_implementations.py``.
 """
 
 import numpy as np

@@ -144,7 +144,8 @@ def kill_after(step_to_die):
 
 def test_resume_after_a_kill_ends_bit_identical_to_an_uninterrupted_run(tmp_path):
     # Killed one step past the checkpoint at step 12, in epoch 2 (11 steps per epoch):
-    # step 13 is redone. A real SIGKILL of a subprocess: tests/test_cli_experiment.py.
+    # step 13 is redone. A real SIGKILL of a subprocess:
+    # tests/apps/experiment/test_cli_experiment.py.
     common = dict(cell="lstm", epochs=2, keep="last", checkpoint_every=4)
     whole = tiny(tmp_path, "whole", **common)
     experiment.train(whole)
