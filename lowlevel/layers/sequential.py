@@ -30,6 +30,9 @@ class Sequential(KerasOrderedWeights, tf.Module):
     ``Embedding(mask_zero=True)`` masks the layers after it, up to the first that
     returns no sequence.
 
+    The layers are called as they are, not converted by AutoGraph (a callable with a
+    Python ``if`` on a tensor: give it a ``tf.function`` of its own).
+
     ``weights`` lists every layer's weights, layer by layer, as Keras's
     ``Sequential.weights``; the variables are tracked once, through ``layers``, so a
     checkpoint has the same layout whether or not some layers run as one loop.
@@ -59,6 +62,9 @@ class Sequential(KerasOrderedWeights, tf.Module):
         layers 1 and 2 are stepped as one loop."""
         return [list(run) for run, _ in self._plan.steps]
 
+    # Python control flow only: AutoGraph, inside a user's tf.function, would convert this
+    # and every layer's call at the first call (seconds: docs/speed.md).
+    @tf.autograph.experimental.do_not_convert
     def __call__(self, x, training=False, mask=None):
         """``x`` through every layer in turn; ``mask [batch, time]`` (optional) for the
         sequence layers, replaced by an ``Embedding``'s own when it has one."""

@@ -81,9 +81,11 @@ class StackedCells(KerasOrderedWeights, tf.Module):
 
     recurrent_dropout = 0.0
 
+    @tf.autograph.experimental.do_not_convert  # Python control flow only: see loops/registry.py
     def get_initial_state(self, batch_size):
         return [c.get_initial_state(batch_size) for c in self.cells]
 
+    @tf.autograph.experimental.do_not_convert  # Python control flow only: see loops/registry.py
     def draw_dropout_masks(self, batch_size):
         return [c.draw_dropout_masks(batch_size) for c in self.cells]
 
@@ -91,16 +93,19 @@ class StackedCells(KerasOrderedWeights, tf.Module):
         for c in self.cells:
             c.reset_dropout_mask()
 
+    @tf.autograph.experimental.do_not_convert  # Python control flow only: see loops/registry.py
     def step_weights(self):
         """Every cell's :meth:`~lowlevel.cells.RecurrentCell.step_weights`, one entry per
         cell: the ``weights`` of :meth:`step`."""
         return [c.step_weights() for c in self.cells]
 
+    @tf.autograph.experimental.do_not_convert  # Python control flow only: see loops/registry.py
     def cast_weights(self, dtype):
         """Every cell's :meth:`~lowlevel.cells.RecurrentCell.cast_weights`, one per cell."""
         return [c.cast_weights(dtype) for c in self.cells]
 
     # ------------------------------------------------------------------ step
+    @tf.autograph.experimental.do_not_convert  # Python control flow only: see loops/registry.py
     def step(self, x_t, states, masks=None, weights=None, matmul=tf.matmul):
         """One step of every cell, bottom to top; returns ``(output, new_states)``.
 

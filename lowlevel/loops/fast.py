@@ -73,6 +73,7 @@ def fast_unroll(step, inputs, initial_states, mask=None, go_backwards=False,
 
 
 
+@tf.autograph.experimental.do_not_convert
 def run(request):
     """``fast_unroll`` of the request's step, reading the variables inside the loop."""
     weights = request.variables()

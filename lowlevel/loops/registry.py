@@ -7,9 +7,15 @@ where it has needs, ``cannot_run(cell) -> None or why`` (of a cell) and
 without one runs every cell, or serves every call (:func:`cannot`). A named loop that
 cannot serve a request is an error naming the loop and the reason, never a silent
 fallback; ``'auto'`` picks one that can, by measured rules (:func:`choose`).
+
+Functions whose control flow is on Python values only are marked not to be converted
+by AutoGraph: inside a user's ``tf.function`` it would convert them, and everything they
+call, at the first call (seconds; docs/speed.md, "The default path's first call").
 """
 
 from __future__ import annotations
+
+import tensorflow as tf
 
 from lowlevel.cells.simple_rnn import SimpleRNNCell
 from lowlevel.loops import bptt, fast, reference, unrolled
@@ -19,6 +25,7 @@ IMPLEMENTATIONS = (*LOOPS, "auto")  # the loops, then the one that chooses
 DEFAULT_IMPLEMENTATION = "auto"
 
 
+@tf.autograph.experimental.do_not_convert
 def check(implementation) -> str:
     """``implementation`` if it names a loop (or ``'auto'``); else a ``ValueError``."""
     if not isinstance(implementation, str) or implementation not in IMPLEMENTATIONS:
@@ -42,6 +49,7 @@ UNROLLED_MAX_CELL_STEPS = 40
 UNROLLED_CELLS = (SimpleRNNCell,)
 
 
+@tf.autograph.experimental.do_not_convert
 def choose(request) -> str:
     """What ``'auto'`` runs for ``request``, from what is known when tracing.
 
@@ -75,6 +83,7 @@ def _cells(cell) -> list:
     return list(getattr(cell, "cells", [cell]))
 
 
+@tf.autograph.experimental.do_not_convert
 def cannot(name, request):
     """``None`` if the loop ``name`` can serve ``request``, else why not."""
     loop = LOOPS[name]
@@ -86,6 +95,7 @@ def cannot(name, request):
     return None
 
 
+@tf.autograph.experimental.do_not_convert
 def cannot_run(implementation, cell):
     """``None`` if ``implementation`` can run ``cell`` (``'auto'`` always can), else why not."""
     if check(implementation) == "auto":
@@ -94,6 +104,7 @@ def cannot_run(implementation, cell):
     return None if check_cell is None else check_cell(cell)
 
 
+@tf.autograph.experimental.do_not_convert
 def serving(implementation, request) -> str:
     """The name of the loop that runs ``request``; a ``ValueError`` naming the loop and
     the reason if the one asked for cannot (``'auto'``: :func:`choose`)."""

@@ -14,7 +14,8 @@ class Request:
     ``inputs [batch, time, features]``, ``initial_states`` and ``dropout_masks`` (the
     cell's ``draw_dropout_masks``, or ``None``) are already in the compute dtype;
     ``compute_dtype`` is set only when it differs from the variables' dtype (mixed
-    precision: the weights are cast, see :meth:`step`).
+    precision: the weights are cast, see :meth:`step`). Its methods are not converted by
+    AutoGraph (Python control flow only; :mod:`lowlevel.loops.registry` says why).
     """
 
     cell: object
@@ -27,23 +28,27 @@ class Request:
     dropout_masks: object = None
     compute_dtype: object = None   # tf.DType or None
 
+    @tf.autograph.experimental.do_not_convert
     def loop_options(self) -> dict:
         """The options every loop function takes by name."""
         return dict(mask=self.mask, go_backwards=self.go_backwards,
                     return_sequences=self.return_sequences,
                     zero_output_for_mask=self.zero_output_for_mask)
 
+    @tf.autograph.experimental.do_not_convert
     def variables(self):
         """The cell's ``step_weights()`` (its variables, unread), or ``None`` for a cell
         that reads its own."""
         step_weights = getattr(self.cell, "step_weights", None)
         return None if step_weights is None else step_weights()
 
+    @tf.autograph.experimental.do_not_convert
     def read_variables(self):
         """:meth:`variables` read into tensors once (``None`` entries stay)."""
         return tf.nest.map_structure(lambda w: None if w is None else tf.convert_to_tensor(w),
                                      self.variables())
 
+    @tf.autograph.experimental.do_not_convert
     def step(self, x_t, states, weights=None, matmul=tf.matmul):
         """``(output, new_states)``: the cell's step with this call's dropout masks.
 

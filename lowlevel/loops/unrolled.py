@@ -103,6 +103,7 @@ def cannot_serve(request):
     return None
 
 
+@tf.autograph.experimental.do_not_convert
 def run(request):
     """Read the variables once per call, hand them to every step."""
     weights = request.read_variables()
