@@ -10,7 +10,7 @@ The architecture travels as a config (:mod:`lowlevel.keras_config` reads Keras's
 the weights as one ``get_weights()`` / ``set_weights()`` copy: both sides list them in
 the same order and layout (kernel ``[input_dim, G*units]``, recurrent kernel, bias; LSTM
 gates i, f, c, o; GRU z, r, h), so no weight is reshaped or reordered. An unbuilt object
-converts to an unbuilt one. ``tests/test_convert.py`` checks equal outputs and gradients
+converts to an unbuilt one. ``tests/convert/test_convert.py`` checks equal outputs and gradients
 after conversion in both directions.
 """
 

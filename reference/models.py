@@ -9,7 +9,7 @@ Both read ``[batch, time]`` word ids and compute::
 
 *Cell style* (``MyRNN``) steps two ``keras.layers.*Cell`` by hand over time;
 *layer style* (``MyLayerRNN``) uses ``keras.layers.SimpleRNN/LSTM/GRU``. With the
-same weights they compute the same function; ``tests/test_reference.py`` checks it.
+same weights they compute the same function; ``tests/reference/test_reference.py`` checks it.
 
 Fixes to the tutorial's code (Keras 3.15, TensorFlow 2.21):
   (1) ``self.rnn_cell0(word, state0, training)`` passes ``training`` positionally;

@@ -79,3 +79,30 @@ def test_every_relative_link_of_the_documents_points_to_a_file_that_exists():
                     and not (document.parent / target).exists():
                 broken.append(f"{document.relative_to(ROOT)}: {target}")
     assert not broken, broken
+
+
+# A file of this repository named in a document or a docstring, e.g. `tests/layers/x.py`
+# or `lowlevel/update_rules.py::sgd_step`: a reader follows it, so it must exist.
+_REPO_PATH = re.compile(
+    r"\b((?:tests|lowlevel|docs|benchmarks|reference)/[\w./-]*\w\.(?:py|md|png))(?:::(\w+))?")
+
+
+def _texts_naming_files():
+    yield from DOCUMENTS
+    yield ROOT / "benchmarks" / "README.md"
+    for package in ("lowlevel", "reference", "benchmarks"):
+        yield from sorted((ROOT / package).rglob("*.py"))
+
+
+def test_every_repository_file_the_documents_and_docstrings_name_exists():
+    missing = []
+    for text in _texts_naming_files():
+        for number, line in enumerate(text.read_text(encoding="utf-8").splitlines(), 1):
+            for path, name in _REPO_PATH.findall(line):
+                target = ROOT / path
+                if not target.exists() or (name and not re.search(
+                        rf"^\s*(?:def|class) {name}\b", target.read_text(encoding="utf-8"),
+                        flags=re.M)):
+                    missing.append(f"{text.relative_to(ROOT)}:{number}: {path}"
+                                   + (f"::{name}" if name else ""))
+    assert not missing, "\n".join(missing)

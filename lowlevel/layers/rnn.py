@@ -9,7 +9,7 @@ same values and structure Keras 3 returns, compiled with ``tf.function``.
 (:mod:`lowlevel.layers.stateful`); ``unroll=True`` is ``implementation='unrolled'``.
 
 ``implementation`` names the time loop (:mod:`lowlevel.loops.registry`); all compute
-the same values, outputs and gradients (``tests/test_implementations.py``):
+the same values, outputs and gradients (``tests/loops/test_implementations.py``):
 
 - ``'auto'`` (the default): a loop that can serve the call
   (:func:`lowlevel.loops.registry.choose`; today ``'fast'``);

@@ -7,7 +7,7 @@
   (:func:`flush_subnormals_in_torch`).
 
 Both are built from the per-layer ``[kernel, recurrent_kernel, bias]`` lists that
-``keras_layer.get_weights()`` returns; ``tests/test_benchmarks_smoke.py`` checks their
+``keras_layer.get_weights()`` returns; ``tests/apps/bench/test_benchmarks_smoke.py`` checks their
 outputs against the Keras layer's.
 """
 
