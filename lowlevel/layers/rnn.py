@@ -56,7 +56,6 @@ runs a cell over time, most of its length Keras's call contract written out in f
 from __future__ import annotations
 
 import functools
-import importlib
 import numbers
 from typing import TYPE_CHECKING
 
@@ -440,18 +439,4 @@ def clone(layer: RNN) -> RNN:
     return type(layer).from_config(layer.get_config())
 
 
-# SimpleRNN, LSTM and GRU live in their own modules, which import RNN from this one: they
-# are looked up on first use, not imported above (that would be an import cycle), so that
-# ``from lowlevel.layers.rnn import LSTM``, which lowlevel.models and the applications
-# use, keeps working.
-_CELL_LAYER_MODULES = {"SimpleRNN": "simple_rnn", "LSTM": "lstm", "GRU": "gru"}
-
-
-def __getattr__(name: str) -> type:
-    if name in _CELL_LAYER_MODULES:
-        module = importlib.import_module(f"lowlevel.layers.{_CELL_LAYER_MODULES[name]}")
-        return getattr(module, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-__all__ = ["RNN", "SimpleRNN", "LSTM", "GRU", "clone", "IMPLEMENTATIONS", "DEFAULT_IMPLEMENTATION"]
+__all__ = ["RNN", "clone", "IMPLEMENTATIONS", "DEFAULT_IMPLEMENTATION"]
