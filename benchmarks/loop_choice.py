@@ -96,7 +96,8 @@ def steady(args, emit):
     speed.tf.config.experimental.enable_tensor_float_32_execution(False)
     candidates = ("keras", *LOOPS)
     for kind in args.cells:
-        cases = {loop: build(kind, loop, args.size, args.optimizer, args.time) for loop in candidates}
+        cases = {loop: build(kind, loop, args.size, args.optimizer, args.time)
+                 for loop in candidates}
         for phase in args.phases:
             calls = {loop: ((c[0], c[2]) if phase == "forward" else (c[1], c[2], c[3]))
                      for loop, c in cases.items()}
@@ -112,7 +113,8 @@ def steady(args, emit):
             median = {loop: float(np.median(s)) for loop, s in seconds.items()}
             for loop in candidates:
                 q1, q3 = np.percentile(seconds[loop], [25, 75])
-                emit(dict(mode="steady", size=args.size, time=args.time, kind=kind, phase=phase, loop=loop,
+                emit(dict(mode="steady", size=args.size, time=args.time, kind=kind,
+                          phase=phase, loop=loop,
                           optimizer=args.optimizer, median=median[loop],
                           spread=float((q3 - q1) / median[loop]),
                           vs_fast=median["fast"] / median[loop],
