@@ -3,7 +3,7 @@
 The other stacking style — a stack of sequence layers, each non-last one with
 ``return_sequences=True`` — needs no class: call the layers in turn, or hand them to
 :func:`stack_layers`, which runs them as one time loop over their cells. All compute
-the same function (``tests/test_stacking.py`` proves it, outputs and gradients).
+the same function (``tests/layers/test_stacking.py`` proves it, outputs and gradients).
 """
 
 from __future__ import annotations
@@ -152,7 +152,7 @@ def stack_layers(layers, name=None) -> RNN:
 
     ``stack_layers([lowlevel.LSTM(64, return_sequences=True), lowlevel.LSTM(64)])(x)``
     computes what calling the two layers in turn computes (the same cells and
-    variables, outputs and gradients equal: ``tests/test_stacking.py``), but steps every
+    variables, outputs and gradients equal: ``tests/layers/test_stacking.py``), but steps every
     layer at each time step, the tutorial's ``MyRNN`` order. The serial chain of
     ``L`` layers over ``T`` steps shortens from ``L * T`` dependent steps to ``T + L - 1``:
     layer ``l`` at step ``t`` and layer ``l - 1`` at step ``t + 1`` depend on nothing of

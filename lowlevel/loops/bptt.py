@@ -20,9 +20,9 @@ rule backwards (:func:`lowlevel.loops.time_major.masked_update_backward`)::
     δs_{t-1} = backward(δỹ_t, δs̃_t) + (1 - m_t) δs_t
 
 The state gradient the instruments read is ``δh̃_t = δỹ_t + δs̃_t[0] = ∂L/∂h_t`` (the
-output is the first state for every cell here). ``tests/test_bptt.py`` proves the
+output is the first state for every cell here). ``tests/loops/test_bptt.py`` proves the
 gradients equal to the reference unroll under ``GradientTape`` (float64 1e-10, float32
-1e-5), ``tests/test_implementations.py`` to Keras.
+1e-5), ``tests/loops/test_implementations.py`` to Keras.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The fast time loop: the semantics of :func:`lowlevel.loops.reference.unroll`, compiled lean.
 
 :func:`fast_unroll` takes the same arguments and returns the same values as ``unroll``
-(``tests/test_implementations.py``), written for the executor rather than the reader:
+(``tests/loops/test_implementations.py``), written for the executor rather than the reader:
 an explicit ``tf.while_loop`` (Keras's ``parallel_iterations``), inputs read through a
 ``TensorArray`` (its gradient is one tensor, not a dense one per step), no peeled first
 step, and outputs kept only when returned. Why each choice, as measured:

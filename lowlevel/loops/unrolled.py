@@ -1,7 +1,7 @@
 """The unrolled time loop: straight-line steps, traced a chunk at a time.
 
 :func:`chunked_unroll` returns what :func:`lowlevel.loops.reference.unroll` returns
-(``tests/test_implementations.py``) but writes no loop: the sequence is cut into chunks
+(``tests/loops/test_implementations.py``) but writes no loop: the sequence is cut into chunks
 of ``chunk_size`` steps, each chunk is its steps one after the other in a
 ``tf.function``, and TensorFlow inlines the chunk calls, so the executor sees every
 step of every layer as plain ops (no loop frame per step, no stack of saved

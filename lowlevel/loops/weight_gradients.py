@@ -14,7 +14,7 @@ The chunk hands its steps a ``matmul`` argument (the cells' ``forward(..., matmu
 it computes ``a @ stop_gradient(w)`` and records ``(a, w, y)``, so autodiff forms no
 per-step weight gradient, and the chunk adds ``dW`` itself. Anything else a weight
 feeds (a bias, or the weight before a slice or a cast to the compute dtype) keeps
-autodiff's gradient. Equal to autodiff's gradients: ``tests/test_weight_gradients.py``.
+autodiff's gradient. Equal to autodiff's gradients: ``tests/loops/test_weight_gradients.py``.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ every implementation, plus two callables:
 Both are compiled (``tf.function``) except for the eager cell loop and PyTorch. Both
 return something with ``.numpy()``; a timed call ends with it, so the device work is
 inside the measurement. Used by ``lowlevel bench`` (:mod:`lowlevel.apps.bench.measure`), by the
-pytest-benchmark suite in ``benchmarks/`` and, untimed, by ``tests/test_benchmarks_smoke.py``.
+pytest-benchmark suite in ``benchmarks/`` and, untimed, by ``tests/apps/bench/test_benchmarks_smoke.py``.
 
 Implementations:
 
