@@ -156,6 +156,9 @@ class Optimizer(tf.Module):
             self._slots_for(_as_variable(variable))
         return self
 
+    # Python control flow only (None, IndexedSlices, slot creation): nothing for
+    # AutoGraph to convert, and converting it cost seconds of a first training step.
+    @tf.autograph.experimental.do_not_convert
     def apply_gradients(self, grads_and_vars):
         """Update each variable from its gradient; return ``iterations`` (incremented).
 
