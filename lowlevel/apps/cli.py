@@ -22,7 +22,7 @@ COMMANDS = {
     "train": "train the sentiment classifier (resumable)",
     "evaluate": "re-evaluate a run's kept weights on the test set",
     "predict": "p(positive) of raw review texts under a run's kept weights",
-    "gradients": "gradient lab: flow at initialisation, clipping, memory",
+    "gradients": "gradient lab: flow at initialisation, clipping, memory, the cliff, initialisations",
     "export": "write a trained run's classifier as a TensorFlow SavedModel",
 }
 
