@@ -16,30 +16,57 @@ import inspect
 
 import tensorflow as tf
 
+from lowlevel._describe import Describable
 from lowlevel._weights import KerasOrderedWeights
 from lowlevel.layers.rnn import RNN
 from lowlevel.layers.stacking import cannot_stack, stack_layers
 from lowlevel.loops import registry
 
 
-class Sequential(KerasOrderedWeights, tf.Module):
-    """``Sequential(layers)``: ``y = layers[-1](... layers[1](layers[0](x)))``.
+class Sequential(KerasOrderedWeights, Describable, tf.Module):
+    """Layers called in turn: ``y = layers[-1](... layers[1](layers[0](x)))``; consecutive
+    sequence layers are stepped together, as one time loop, where that computes the same.
 
-    ``layers``: callables taking ``(x, training=...)`` or ``(x)`` (``Embedding``, the
-    sequence layers, ``Bidirectional``, a ``Dense``, ``tf.nn.relu``). As in Keras, an
-    ``Embedding(mask_zero=True)`` masks the layers after it, up to the first that
-    returns no sequence.
+    A ``tf.Module``, not ``keras.Sequential``: it holds lowlevel's layers (or any
+    callables) and is what a user writes to get the stacked loop without asking for it
+    (``docs/speed.md``). As in Keras, an ``Embedding(mask_zero=True)`` masks the layers
+    after it, up to the first that returns no sequence. The layers are called as they
+    are, not converted by AutoGraph (a callable with a Python ``if`` on a tensor: give it
+    a ``tf.function`` of its own).
 
-    The layers are called as they are, not converted by AutoGraph (a callable with a
-    Python ``if`` on a tensor: give it a ``tf.function`` of its own).
+    Args:
+        layers: a non-empty list of callables taking ``(x, training=...)`` or ``(x)``:
+            ``Embedding``, the sequence layers, ``Bidirectional``, a ``Dense``,
+            ``tf.nn.relu``.
+        name: the module's name.
 
-    ``weights`` lists every layer's weights, layer by layer, as Keras's
-    ``Sequential.weights``; the variables are tracked once, through ``layers``, so a
-    checkpoint has the same layout whether or not some layers run as one loop.
-    :attr:`runs` says which do.
+    Call arguments:
+        x: the first layer's input, e.g. ids ``[batch, time]`` or ``[batch, time,
+            features]``.
+        training: passed to every layer that takes it (dropout).
+        mask: optional ``[batch, time]`` for the sequence layers, replaced by an
+            ``Embedding``'s own when it has one.
+
+    Returns:
+        The last layer's output.
+
+    Attributes:
+        weights: every layer's weights, layer by layer, as Keras's ``Sequential.weights``;
+            the variables are tracked once, through ``layers``, so a checkpoint has the
+            same layout whether or not some layers run as one loop.
+        runs: which layers run as one loop.
+
+    Example::
+
+        import tensorflow as tf
+        import lowlevel
+
+        model = lowlevel.Sequential([lowlevel.LSTM(8, return_sequences=True),
+                                     lowlevel.LSTM(8)])
+        y = model(tf.zeros([2, 5, 3]))      # [2, 8]; model.runs == [[0, 1]]
     """
 
-    def __init__(self, layers, name=None):
+    def __init__(self, layers: list, name: str | None = None):
         super().__init__(name=name)
         if isinstance(layers, (str, bytes)) or not hasattr(layers, "__iter__"):
             raise TypeError("`layers` must be a list of callables (layers); "

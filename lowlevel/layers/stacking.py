@@ -12,11 +12,12 @@ import tensorflow as tf
 
 from lowlevel import _checks
 from lowlevel import keras_config
+from lowlevel._describe import Describable
 from lowlevel._weights import KerasOrderedWeights
 from lowlevel.layers.rnn import RNN
 
 
-class StackedCells(KerasOrderedWeights, tf.Module):
+class StackedCells(KerasOrderedWeights, Describable, tf.Module):
     """``StackedCells([cell0, cell1, ...])`` behaves as one cell.
 
     At each step ``x_t [batch, input_dim]`` passes up the stack::

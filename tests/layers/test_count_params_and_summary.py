@@ -112,3 +112,12 @@ def test_count_params_of_an_unbuilt_layer_is_an_error_naming_what_builds_it():
     lines = []
     lowlevel.LSTM(3).summary(print_fn=lines.append)
     assert any("unbuilt" in line for line in lines)
+
+
+def test_stacked_cells_count_what_keras_stacked_rnn_cells_count():
+    ours = lowlevel.StackedCells([lowlevel.LSTMCell(4, input_dim=3),
+                                  lowlevel.GRUCell(5, input_dim=4)])
+    theirs = keras.layers.RNN(keras.layers.StackedRNNCells(
+        [keras.layers.LSTMCell(4), keras.layers.GRUCell(5)]))
+    theirs(np.zeros((1, 2, 3), "float32"))
+    assert ours.count_params() == theirs.count_params() == total_printed(ours)
