@@ -107,6 +107,14 @@ def clip_by_value(t, clip_value_min, clip_value_max):
     ``t`` is a tensor or ``IndexedSlices`` (each stored slice is clipped, as in
     ``tf.clip_by_value``); the bounds are scalars or broadcast to ``t``'s shape
     without enlarging it. NaN elements stay NaN; ``±inf`` become the bounds.
+
+    Args:
+        t: a float tensor or ``tf.IndexedSlices``.
+        clip_value_min: the lower bound, ``<= clip_value_max``.
+        clip_value_max: the upper bound.
+
+    Returns:
+        ``t`` clipped, of its type, shape and dtype.
     """
     low, high = _static(clip_value_min), _static(clip_value_max)
     if low is not None and high is not None and np.any(np.asarray(low) > np.asarray(high)):
@@ -156,6 +164,13 @@ def clip_by_norm(t, clip_norm):
     infinite ones NaN; a NaN element makes all NaN (as ``tf.clip_by_norm``). For
     ``IndexedSlices`` the norm is ``||values||`` (see the module docstring).
     ``clip_norm`` is a scalar ``> 0``.
+
+    Args:
+        t: a float tensor or ``tf.IndexedSlices``.
+        clip_norm: the largest norm allowed, a scalar ``> 0``.
+
+    Returns:
+        ``t`` rescaled, of its type, shape and dtype.
     """
     clip_norm = _check_clip_norm(clip_norm)
     values = _values(t)
@@ -172,6 +187,13 @@ def global_norm(t_list) -> tf.Tensor:
     ``None`` entries are skipped; ``IndexedSlices`` count their stored ``values``
     (as ``tf.linalg.global_norm``). All tensors must share one floating dtype, which
     is the dtype of the scalar result.
+
+    Args:
+        t_list: a list of float tensors, ``IndexedSlices`` or ``None``, at least one
+            not ``None``.
+
+    Returns:
+        A scalar tensor of the tensors' dtype.
     """
     t_list = _check_t_list(t_list)
     values = [_values(t) for t in t_list if t is not None]
@@ -201,6 +223,14 @@ def clip_by_global_norm(t_list, clip_norm, use_norm=None):
     threshold ``scale`` is exactly 1. If ``global_norm`` is inf or NaN, ``scale`` is
     NaN and every returned tensor is all-NaN, as in TensorFlow. ``None`` entries stay
     ``None``; ``IndexedSlices`` stay ``IndexedSlices``.
+
+    Args:
+        t_list: a list of float tensors, ``IndexedSlices`` or ``None``, e.g. gradients.
+        clip_norm: the largest global norm allowed, a scalar ``> 0``.
+        use_norm: the global norm to use instead of computing it (``None``: compute).
+
+    Returns:
+        ``(list_clipped, global_norm)``.
     """
     t_list = _check_t_list(t_list)
     clip_norm = _check_clip_norm(clip_norm)

@@ -30,6 +30,19 @@ class StackedCells(KerasOrderedWeights, Describable, tf.Module):
     ``states`` is a list with one entry per cell, each that cell's own list
     (``[h]`` or ``[h, c]``). Weights are listed cell by cell, in Keras's
     ``StackedRNNCells`` order.
+
+    Args:
+        cells: a non-empty list of lowlevel cells of one dtype, bottom first; each
+            cell's input width is the output width of the one below it.
+        name: the module's name.
+
+    Call arguments (``step``, as a cell's):
+        x_t: ``[batch, input_dim]``, the bottom cell's input at one time step.
+        states: one list of ``[batch, units]`` tensors per cell.
+
+    Returns:
+        ``(output [batch, units of the top cell], new_states)``, ``new_states`` in the
+        structure of ``states``.
     """
 
     def __init__(self, cells, name=None):
@@ -165,6 +178,17 @@ def stack_layers(layers, name=None) -> RNN:
     returns what the last layer returns. Its loop must run a :class:`StackedCells`
     (``'bptt'`` differentiates one cell by hand, and cannot: a ``ValueError`` when
     called, see :func:`lowlevel.loops.registry.cannot_run`).
+
+    Args:
+        layers: a non-empty list of lowlevel sequence layers (``SimpleRNN``, ``LSTM``,
+            ``GRU``, ``RNN``), bottom first, meeting the conditions above.
+        name: the returned layer's name.
+
+    Returns:
+        An :class:`~lowlevel.layers.rnn.RNN` of a :class:`StackedCells` of the layers'
+        own cells (the same variables): ``[batch, time, features]`` ->
+        ``[batch, units]``, or ``[batch, time, units]`` if the last layer returns
+        sequences.
     """
     layers = list(layers)
     if not layers or not all(isinstance(layer, RNN) for layer in layers):

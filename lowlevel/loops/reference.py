@@ -20,22 +20,22 @@ def unroll(step, inputs, initial_states, mask=None, go_backwards=False,
     """Run ``step`` over time.
 
     Args:
-      step: ``step(x_t, states) -> (output [batch, units], new_states)``; ``states``
-        is any nest of ``[batch, ...]`` tensors, returned in the same structure.
-      inputs: ``[batch, time, features]``, ``time >= 1``.
-      initial_states: the nest of states at ``t = 0``.
-      mask: optional ``[batch, time]`` booleans. Where ``mask[b, t]`` is False the
-        step is skipped for that example: its states are carried forward and its
-        output repeats the previous output (zeros before any unmasked step), as Keras.
-      go_backwards: process ``t = time-1, ..., 0``; the returned sequence is then in
-        that reversed order, as Keras returns it.
-      return_sequences: also return every step's output.
-      zero_output_for_mask: masked steps output zeros instead of repeating the
-        previous output (Keras's option; its ``Bidirectional`` sets it when it
-        returns sequences).
+        step: ``step(x_t, states) -> (output [batch, units], new_states)``; ``states``
+            is any nest of ``[batch, ...]`` tensors, returned in the same structure.
+        inputs: ``[batch, time, features]``, ``time >= 1``.
+        initial_states: the nest of states at ``t = 0``.
+        mask: optional ``[batch, time]`` booleans. Where ``mask[b, t]`` is False the
+            step is skipped for that example: its states are carried forward and its
+            output repeats the previous output (zeros before any unmasked step), as Keras.
+        go_backwards: process ``t = time-1, ..., 0``; the returned sequence is then in
+            that reversed order, as Keras returns it.
+        return_sequences: also return every step's output.
+        zero_output_for_mask: masked steps output zeros instead of repeating the
+            previous output (Keras's option; its ``Bidirectional`` sets it when it
+            returns sequences).
 
     Returns:
-      ``(last_output [batch, units], outputs [batch, time, units] or None, final_states)``.
+        ``(last_output [batch, units], outputs [batch, time, units] or None, final_states)``.
 
     For every step, with ``m_t`` the mask column::
 
