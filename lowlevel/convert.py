@@ -19,9 +19,9 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from lowlevel import keras_config
+from lowlevel import keras_config, kinds
 
-_KERAS_CELLS = ("SimpleRNNCell", "LSTMCell", "GRUCell")
+_KERAS_CELLS = tuple(k.cell for k in kinds.KINDS.values())
 _KERAS_LAYERS = ("SimpleRNN", "LSTM", "GRU")
 _REFERENCE_MODELS = {"MyRNN": "cell", "MyLayerRNN": "layer"}  # lowlevel_reference.models
 

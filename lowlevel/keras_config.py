@@ -27,6 +27,8 @@ step), a frozen (``trainable=False``) recurrent layer, quantisation.
 
 from __future__ import annotations
 
+from lowlevel import kinds
+
 # Keys every Keras 3 layer config carries and no lowlevel config does.
 _KERAS_ONLY_KEYS = {"name", "trainable", "unroll", "kernel_regularizer",
                     "embeddings_regularizer", "quantization_config"}
@@ -41,7 +43,7 @@ _UNSUPPORTED = {
     "lora_rank": "lowlevel layers have no LoRA adapters",
 }
 _DROPPED = {"name", "use_cudnn", "lora_alpha"}
-_CELL_CLASSES = {"SimpleRNNCell", "LSTMCell", "GRUCell"}
+_CELL_CLASSES = {k.cell for k in kinds.KINDS.values()}
 _LAYER_CLASSES = {"SimpleRNN", "LSTM", "GRU"}
 _MIXED = {"mixed_bfloat16": ("float32", "bfloat16"), "mixed_float16": ("float32", "float16")}
 

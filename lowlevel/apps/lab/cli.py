@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import pathlib
 import time
+from lowlevel import kinds
 
 CHOICES = ("flow", "clipping", "memory", "cliff", "init", "all")
 
@@ -52,7 +53,7 @@ def add_parser(subparsers):
     parser.add_argument("--time-steps", type=_positive_int, nargs="+", metavar="T",
                         help="sequence lengths of the memory study; flow and clipping "
                              "use the first")
-    parser.add_argument("--cells", nargs="+", choices=("simple", "lstm", "gru"),
+    parser.add_argument("--cells", nargs="+", choices=kinds.NAMES,
                         help="cells of the flow and memory studies (default: all three)")
     parser.add_argument("--units", type=_positive_int, metavar="N", help="recurrent units")
     parser.add_argument("--batch", type=_positive_int, metavar="N", help="batch size")

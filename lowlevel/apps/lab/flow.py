@@ -36,7 +36,7 @@ import weakref
 import numpy as np
 import tensorflow as tf
 
-from lowlevel import gradients
+from lowlevel import gradients, kinds
 from lowlevel.apps.lab import _output
 from lowlevel.apps.lab.regression import make_layer, seed_layer_weights
 
@@ -46,7 +46,7 @@ SIGMOID_1 = 1.0 / (1.0 + math.exp(-1.0))  # the LSTM forget gate at init (bias 1
 
 @dataclasses.dataclass(frozen=True)
 class FlowConfig:
-    cells: tuple = ("simple", "lstm", "gru")
+    cells: tuple = kinds.NAMES
     radii: tuple = (0.5, 0.9, 1.0, 1.1, 1.5)
     # Input standard deviations: 0.01 keeps tanh near linear (h small), 1.0 saturates.
     regimes: tuple = (("linear", 0.01), ("saturated", 1.0))

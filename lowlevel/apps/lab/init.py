@@ -34,7 +34,7 @@ import dataclasses
 import numpy as np
 import tensorflow as tf
 
-from lowlevel import optimizers
+from lowlevel import kinds, optimizers
 from lowlevel.apps.lab import _output
 from lowlevel.apps.lab.memory_tasks import task as get_task
 from lowlevel.apps.lab.regression import SequenceRegressor
@@ -50,7 +50,7 @@ INITS = (("simple", "orthogonal"), ("simple", "glorot"), ("simple", "irnn"),
 @dataclasses.dataclass(frozen=True)
 class InitConfig:
     inits: tuple = INITS
-    cells: tuple = ("simple", "lstm", "gru")  # keeps the variants of these cells
+    cells: tuple = kinds.NAMES  # keeps the variants of these cells
     time_steps: int = 50
     steps: int = 800
     units: int = 32

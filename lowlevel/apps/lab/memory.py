@@ -20,7 +20,7 @@ import dataclasses
 
 import numpy as np
 
-from lowlevel import optimizers
+from lowlevel import kinds, optimizers
 from lowlevel.apps.lab import _output
 from lowlevel.apps.lab.memory_tasks import task as get_task
 from lowlevel.apps.lab.regression import SequenceRegressor
@@ -32,7 +32,7 @@ from lowlevel.train import Clip
 @dataclasses.dataclass(frozen=True)
 class MemoryConfig:
     tasks: tuple = ("adding", "copy", "order")
-    cells: tuple = ("simple", "lstm", "gru")
+    cells: tuple = kinds.NAMES
     time_steps: tuple = (50, 100)  # T of every task (copy: blanks + delimiter, their T)
     steps: int = 1500  # the fixed budget, the same for every task, cell and T
     units: int = 32
