@@ -134,7 +134,8 @@ def _script(name):
     import importlib.util  # noqa: PLC0415
     import os  # noqa: PLC0415
 
-    path = os.path.join(os.path.dirname(__file__), os.pardir, "benchmarks", f"{name}.py")
+    root = os.path.join(os.path.dirname(__file__), os.pardir, os.pardir, os.pardir)
+    path = os.path.join(root, "benchmarks", f"{name}.py")
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
