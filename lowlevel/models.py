@@ -26,8 +26,7 @@ from lowlevel._describe import Describable
 from lowlevel._weights import KerasOrderedWeights
 from lowlevel.cells.base import _initial_value
 from lowlevel.layers.embedding import Embedding
-from lowlevel.layers.stacking import StackedCells, stack_layers
-from lowlevel.loops.registry import cannot_run
+from lowlevel.layers.stacking import StackedCells, runs_as_one_loop, stack_layers
 
 CELLS = kinds.NAMES  # the `cell` argument's values: the cell kinds of lowlevel.kinds
 STYLES = ("cell", "layer")
@@ -109,12 +108,9 @@ def _recurrent_layers(kind, sizes, implementation, dropout, seed, dtype):
 
 
 def _one_loop_over(layers):
-    """One time loop over the stack, where the layers' loop can run stacked cells;
-    ``None`` for 'bptt', which differentiates one cell by hand: its layers run in turn."""
-    stack = StackedCells([layer.cell for layer in layers])
-    if cannot_run(layers[0].implementation, stack) is None:
-        return _StackedLoop(layers)
-    return None
+    """One time loop over the stack where that computes the same (not for 'bptt', which
+    differentiates one cell by hand: its layers run in turn); else ``None``."""
+    return _StackedLoop(layers) if runs_as_one_loop(layers) else None
 
 
 class SentimentClassifier(KerasOrderedWeights, Describable, tf.Module):

@@ -18,9 +18,7 @@ import tensorflow as tf
 
 from lowlevel._describe import Describable
 from lowlevel._weights import KerasOrderedWeights
-from lowlevel.layers.rnn import RNN
-from lowlevel.layers.stacking import cannot_stack, stack_layers
-from lowlevel.loops import registry
+from lowlevel.layers.stacking import runs_as_one_loop, stack_layers
 
 
 class Sequential(KerasOrderedWeights, Describable, tf.Module):
@@ -115,24 +113,13 @@ class _Plan:
         i = 0
         while i < len(layers):
             end = i + 1
-            while end < len(layers) and _stacks(layers[i:end + 1]):
+            while end < len(layers) and runs_as_one_loop(layers[i:end + 1]):
                 end += 1
             run = list(range(i, end))
             callee = layers[i] if len(run) == 1 else stack_layers(layers[i:end])
             self.steps.append((run, callee))
             i = end
 
-
-def _stacks(layers) -> bool:
-    """Whether these consecutive layers, stepped as one loop, compute what they compute
-    in turn, on a loop that can run them so."""
-    if not all(isinstance(layer, RNN) for layer in layers):
-        return False
-    if len({id(layer) for layer in layers}) < len(layers):  # one layer twice: its own weights
-        return False
-    if cannot_stack(layers) is not None:
-        return False
-    return registry.cannot_run(layers[0].implementation, stack_layers(layers).cell) is None
 
 
 def _accepts(callee, argument) -> bool:

@@ -15,6 +15,7 @@ from lowlevel import keras_config
 from lowlevel._describe import Describable
 from lowlevel._weights import KerasOrderedWeights
 from lowlevel.layers.rnn import RNN
+from lowlevel.loops import registry
 
 
 class StackedCells(KerasOrderedWeights, Describable, tf.Module):
@@ -220,3 +221,17 @@ def cannot_stack(layers):
                 return (f"`layers[{i}].{attribute}` {getattr(layer, attribute)!r} "
                         f"differs from layers[0]'s {getattr(layers[0], attribute)!r}.")
     return None
+
+
+def runs_as_one_loop(layers) -> bool:
+    """Whether these distinct consecutive sequence layers, stepped as one loop by
+    :func:`stack_layers`, compute what they compute in turn, on a loop that can run them
+    so (not ``'bptt'``, which differentiates one cell by hand)."""
+    if not all(isinstance(layer, RNN) for layer in layers):
+        return False
+    if len({id(layer) for layer in layers}) < len(layers):  # one layer twice: its own weights
+        return False
+    if cannot_stack(layers) is not None:
+        return False
+    stack = StackedCells([layer.cell for layer in layers])
+    return registry.cannot_run(layers[0].implementation, stack) is None
