@@ -31,7 +31,6 @@ import tensorflow as tf
 
 from lowlevel import gradients
 from lowlevel._files import atomic_write
-from lowlevel.cells import GRUCell, LSTMCell
 from lowlevel.gradient_log import scalar
 
 SATURATED = 0.95  # |tanh(a)| above this: tanh' = 1 - tanh² < 0.0975
@@ -46,36 +45,13 @@ def checkpoints(total_steps, count) -> tuple:
     return tuple(sorted({int(round(s)) for s in np.linspace(0, total_steps - 1, count)}))
 
 
-def _gates(cell, x_t, h_prev):
-    """``(a, f, z)``: candidate activation, LSTM forget gate, GRU update gate (or None).
-
-    Recomputed from the cell's weights with the equations of ``lowlevel.cells``.
-    """
-    kernel, recurrent_kernel, bias = cell.step_weights()
-    if isinstance(cell, LSTMCell):
-        pre = x_t @ kernel + h_prev @ recurrent_kernel  # [batch, 4 * units], i f c o
-        pre = pre if bias is None else pre + bias
-        _, z_f, z_c, _ = tf.split(pre, 4, axis=-1)
-        return cell.activation(z_c), cell.recurrent_activation(z_f), None
-    if isinstance(cell, GRUCell):
-        units = cell.units
-        b_in, b_rec = (None, None) if bias is None else (
-            tf.unstack(bias) if cell.reset_after else (bias, None))
-        x_proj = x_t @ kernel if b_in is None else x_t @ kernel + b_in  # [batch, 3 * units]
-        x_z, x_r, x_h = tf.split(x_proj, 3, axis=-1)
-        if cell.reset_after:
-            h_proj = h_prev @ recurrent_kernel
-            h_proj = h_proj if b_rec is None else h_proj + b_rec
-            h_z, h_r, h_h = tf.split(h_proj, 3, axis=-1)
-            r = cell.recurrent_activation(x_r + h_r)
-            candidate = cell.activation(x_h + r * h_h)
-        else:
-            h_z, h_r = tf.split(h_prev @ recurrent_kernel[:, :2 * units], 2, axis=-1)
-            r = cell.recurrent_activation(x_r + h_r)
-            candidate = cell.activation(x_h + (r * h_prev) @ recurrent_kernel[:, 2 * units:])
-        return candidate, None, cell.recurrent_activation(x_z + h_z)
-    _, (h,) = cell.step(x_t, [h_prev])
-    return h, None, None
+def _gates(cell, x_t, states):
+    """``(new_states, (a, f, z))``: the step's candidate activation, forget gate and update
+    gate, as the cell's own :meth:`~lowlevel.cells.contract.StepContract.gate_values`
+    names them (``None`` where the cell has no such gate)."""
+    _, new_states, saved = cell.forward(x_t, states, cell.step_weights())
+    values = cell.gate_values(saved)
+    return new_states, tuple(values.get(name) for name in ("candidate", "forget", "update"))
 
 
 class GradientRecorder:
@@ -106,9 +82,8 @@ class GradientRecorder:
         if id(cell) not in self._compiled:
             @tf.function
             def step(x_t, states):
-                _, new_states = cell.step(x_t, states)
-                return (gradients.step_jacobians(cell, x_t, states), new_states,
-                        _gates(cell, x_t, states[0]))
+                new_states, gates = _gates(cell, x_t, states)
+                return gradients.step_jacobians(cell, x_t, states), new_states, gates
 
             self._compiled[id(cell)] = (cell, step)  # the cell kept alive with its id
         return self._compiled[id(cell)][1]
@@ -122,16 +97,16 @@ class GradientRecorder:
         for t in range(x.shape[1]):
             j, states, (a, f, z) = step(x[:, t], states)
             singular.append(np.linalg.svd(j.numpy(), compute_uv=False))  # [batch, S]
-            candidates.append(a.numpy())
+            candidates.append(None if a is None else a.numpy())
             forget.append(None if f is None else f.numpy())
             update.append(None if z is None else z.numpy())
         singular = np.stack(singular)  # [time, batch, S], each row sorted descending
-        a = np.stack(candidates)  # [time, batch, units]
         tanh = getattr(cell.activation, "__name__", "") == "tanh"
+        a = np.stack(candidates) if tanh and candidates[0] is not None else None
         out = {"jacobian_norm": singular[..., 0].mean(axis=1),  # [time]
                "jacobian_singular_values": singular.mean(axis=(0, 1)),  # [S]
-               "saturated_fraction": float(np.mean(np.abs(a) > SATURATED)) if tanh
-               else float("nan")}
+               "saturated_fraction": (float(np.mean(np.abs(a) > SATURATED)) if a is not None
+                                      else float("nan"))}  # a [time, batch, units]
         f = np.stack(forget) if forget[0] is not None else None
         out["forget_mean"] = float(f.mean()) if f is not None else float("nan")
         out["forget_open_fraction"] = (float(np.mean(f > FORGET_OPEN)) if f is not None

@@ -13,6 +13,8 @@ contract, :class:`StepContract`:
   hand-written backpropagation through time (:mod:`lowlevel.loops.bptt`);
 - ``weight_gradients(xs, saved, d_pre, weights, masks) -> (d_xs, d_weights)``: every
   weight's gradient as one matmul over all steps, from the steps' ``d_pre``;
+- ``gate_values(saved) -> {name: [batch, units]}``: the gates of a step, for
+  instruments;
 - ``step_weights()``, ``get_initial_state(batch)``, ``draw_dropout_masks(batch)``,
   ``output_size``, ``dtype``.
 
@@ -90,6 +92,17 @@ class StepContract:
         Each weight's gradient is one matmul over all steps (:func:`sum_over_steps`).
         """
         raise NotImplementedError(f"{type(self).__name__} has no weight gradients.")
+
+    def gate_values(self, saved: tuple) -> dict[str, tf.Tensor]:
+        """The step's gate activations, by name, read from :meth:`forward`'s ``saved``.
+
+        Each ``[batch, units]``. The names are the equations': ``'candidate'`` (the
+        tanh-like activation whose saturation stops the gradient), ``'forget'``,
+        ``'update'``, ``'input'``, ``'output'``, ``'reset'`` as the cell has them. The
+        gradient lab's recorder (:mod:`lowlevel.gradient_record`) reads them; a cell
+        that names none returns ``{}`` (its gate statistics are then ``nan``).
+        """
+        return {}
 
     def cannot_backward(self) -> str | None:
         """``None`` if :meth:`backward` can run this cell, else why not (one line)."""

@@ -209,6 +209,11 @@ class GRUCell(RecurrentCell):
         saved = (z, r, h_hat, h_prev) if h_h is None else (z, r, h_hat, h_h, h_prev)
         return h, [h], saved
 
+    def gate_values(self, saved: tuple) -> dict[str, tf.Tensor]:
+        """``{'update': z, 'reset': r, 'candidate': ĥ}`` of a step's ``saved``."""
+        z, r, h_hat = saved[:3]
+        return {"update": z, "reset": r, "candidate": h_hat}
+
     def backward(self, saved: tuple, d_output: tf.Tensor, d_states: list[tf.Tensor],
                  weights: tuple, masks: tuple = (None, None)) -> tuple:
         """With ``h' = h_prev ⊙ m_h`` and ``σ'``, ``φ'`` through the saved values::

@@ -187,6 +187,11 @@ class LSTMCell(RecurrentCell):
                                  self.recurrent_activation, matmul)
         return h, [h, c], (*gates, h_prev, c_prev)
 
+    def gate_values(self, saved: tuple) -> dict[str, tf.Tensor]:
+        """``{'input': i, 'forget': f, 'candidate': g, 'output': o}`` of a step's ``saved``."""
+        i, f, g, o = saved[:4]
+        return {"input": i, "forget": f, "candidate": g, "output": o}
+
     def backward(self, saved: tuple, d_output: tf.Tensor, d_states: list[tf.Tensor],
                  weights: tuple, masks: tuple = (None, None)) -> tuple:
         """With ``σ'`` and ``φ'`` written through the saved values (``i, f, g, o, φ(c)``)::

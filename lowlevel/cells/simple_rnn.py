@@ -108,6 +108,10 @@ class SimpleRNNCell(RecurrentCell):
                             recurrent_kernel, bias, self.activation, matmul)
         return h, [h], (h, h_prev)
 
+    def gate_values(self, saved: tuple) -> dict[str, tf.Tensor]:
+        """``{'candidate': h}`` of a step's ``saved``: the output is the activation itself."""
+        return {"candidate": saved[0]}
+
     def backward(self, saved: tuple, d_output: tf.Tensor, d_states: list[tf.Tensor],
                  weights: tuple, masks: tuple = (None, None)) -> tuple:
         """With ``a = x' W + b + h' U`` the pre-activation (``'`` after dropout)::

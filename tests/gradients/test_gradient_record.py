@@ -130,3 +130,16 @@ def test_recorder_arrays_have_checkpoint_time_and_checkpoint_unit_layouts(tmp_pa
 def test_checkpoints_refuse_a_non_positive_count():
     with pytest.raises(ValueError, match="`count` must be an integer >= 1; received 0"):
         checkpoints(10, 0)
+
+
+def test_recorder_reads_the_gates_the_cell_names_and_none_gives_nan(monkeypatch):
+    layer = _layer("LSTM")
+    x = np.random.default_rng(1).normal(0, 1.0, (BATCH, TIME, 2))
+    loss_fn = lambda y: 0.5 * tf.reduce_sum(y * y)  # noqa: E731
+    named = GradientRecorder(steps=[0]).record(0, layer, x, loss_fn)
+    monkeypatch.setattr(layer.cell, "gate_values", lambda saved: {})
+    unnamed = GradientRecorder(steps=[0]).record(0, layer, x, loss_fn)
+    assert np.isfinite(named["forget_mean"]) and np.isfinite(named["saturated_fraction"])
+    for key in ("forget_mean", "forget_open_fraction", "update_mean", "saturated_fraction"):
+        assert np.isnan(unnamed[key]), key
+    assert_close(unnamed["grad_h"], named["grad_h"], F64, "‖∂L/∂h_t‖ without gate names")
