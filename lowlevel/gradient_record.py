@@ -45,13 +45,17 @@ def checkpoints(total_steps, count) -> tuple:
     return tuple(sorted({int(round(s)) for s in np.linspace(0, total_steps - 1, count)}))
 
 
-def _gates(cell, x_t, states):
-    """``(new_states, (a, f, z))``: the step's candidate activation, forget gate and update
-    gate, as the cell's own :meth:`~lowlevel.cells.contract.StepContract.gate_values`
-    names them (``None`` where the cell has no such gate)."""
+# The gates the statistics read, by the names of StepContract.gate_values.
+RECORDED_GATES = ("candidate", "forget", "update")
+
+
+def _step_with_gates(cell, x_t, states):
+    """``(new_states, gates)``: one step, and those of :data:`RECORDED_GATES` the cell
+    names (:meth:`~lowlevel.cells.contract.StepContract.gate_values`), each
+    ``[batch, units]``."""
     _, new_states, saved = cell.forward(x_t, states, cell.step_weights())
     values = cell.gate_values(saved)
-    return new_states, tuple(values.get(name) for name in ("candidate", "forget", "update"))
+    return new_states, {name: values[name] for name in RECORDED_GATES if name in values}
 
 
 class GradientRecorder:
@@ -82,7 +86,7 @@ class GradientRecorder:
         if id(cell) not in self._compiled:
             @tf.function
             def step(x_t, states):
-                new_states, gates = _gates(cell, x_t, states)
+                new_states, gates = _step_with_gates(cell, x_t, states)
                 return gradients.step_jacobians(cell, x_t, states), new_states, gates
 
             self._compiled[id(cell)] = (cell, step)  # the cell kept alive with its id
@@ -93,27 +97,24 @@ class GradientRecorder:
         step = self._trajectory_step(cell)
         x = tf.convert_to_tensor(x, cell.dtype)  # [batch, time, features]
         states = cell.get_initial_state(x.shape[0])
-        singular, candidates, forget, update = [], [], [], []
+        singular, gates = [], []
         for t in range(x.shape[1]):
-            j, states, (a, f, z) = step(x[:, t], states)
+            j, states, step_gates = step(x[:, t], states)
             singular.append(np.linalg.svd(j.numpy(), compute_uv=False))  # [batch, S]
-            candidates.append(None if a is None else a.numpy())
-            forget.append(None if f is None else f.numpy())
-            update.append(None if z is None else z.numpy())
+            gates.append({name: g.numpy() for name, g in step_gates.items()})
         singular = np.stack(singular)  # [time, batch, S], each row sorted descending
-        tanh = getattr(cell.activation, "__name__", "") == "tanh"
-        a = np.stack(candidates) if tanh and candidates[0] is not None else None
-        out = {"jacobian_norm": singular[..., 0].mean(axis=1),  # [time]
-               "jacobian_singular_values": singular.mean(axis=(0, 1)),  # [S]
-               "saturated_fraction": (float(np.mean(np.abs(a) > SATURATED)) if a is not None
-                                      else float("nan"))}  # a [time, batch, units]
-        f = np.stack(forget) if forget[0] is not None else None
-        out["forget_mean"] = float(f.mean()) if f is not None else float("nan")
-        out["forget_open_fraction"] = (float(np.mean(f > FORGET_OPEN)) if f is not None
-                                       else float("nan"))
-        out["update_mean"] = (float(np.stack(update).mean()) if update[0] is not None
-                              else float("nan"))
-        return out
+        stacked = {name: np.stack([g[name] for g in gates])  # [time, batch, units]
+                   for name in gates[0]}
+        nan = float("nan")
+        tanh = getattr(cell.activation, "__name__", "") == "tanh"  # saturation: a tanh property
+        a = stacked.get("candidate") if tanh else None
+        f, z = stacked.get("forget"), stacked.get("update")
+        return {"jacobian_norm": singular[..., 0].mean(axis=1),  # [time]
+                "jacobian_singular_values": singular.mean(axis=(0, 1)),  # [S]
+                "saturated_fraction": nan if a is None else float(np.mean(np.abs(a) > SATURATED)),
+                "forget_mean": nan if f is None else float(f.mean()),
+                "forget_open_fraction": nan if f is None else float(np.mean(f > FORGET_OPEN)),
+                "update_mean": nan if z is None else float(z.mean())}
 
     def measure(self, layer, x, loss_fn) -> dict:
         """All quantities for one checkpoint (no step number), as NumPy arrays and floats."""
