@@ -1,54 +1,233 @@
 """Reading an ``.npz`` archive without ever running code from it.
 
-NumPy stores an array of Python lists (IMDB's ragged reviews) as a pickle stream, and
-``np.load(allow_pickle=True)`` lets that stream call any importable function -- a
-crafted file can run a shell command. Here numeric members are read with pickling off,
-and object members with an unpickler whose ``find_class`` resolves only the three
-globals that rebuilding an object array needs (checked on IMDB files written by
-NumPy 1 and 2)::
+NumPy stores an object array (IMDB's ragged reviews: lists of ints) as a pickle stream, and
+unpickling lets the stream call any importable function: a crafted file can run a shell
+command. So numeric members are read with pickling off, and an object member's pickle is
+never unpickled: ``pickletools.genops`` only parses it, it is decoded opcode by opcode onto
+a stack of plain Python values kept here, and the array is built here with ``np.empty``.
 
-    numpy.ndarray, numpy.dtype, numpy[._]core.multiarray._reconstruct
+Accepted, as NumPy 1 and 2 write an object array (pickle protocols 2-5): PROTO, FRAME, STOP,
+MARK; ints, floats, strings (also Python 2's), bytes, None, True/False; EMPTY_LIST/TUPLE,
+APPEND(S), TUPLE(1-3); the memo (BINPUT, LONG_BINPUT, MEMOIZE, BINGET, LONG_BINGET); GLOBAL,
+STACK_GLOBAL, REDUCE, BUILD -- with these globals, as names that are never imported::
 
-The Python lists and ints inside are pickle opcodes, not globals, so they need no entry.
-Any other global makes the file refused with a ``ValueError`` naming the file, the
-member and the global; nothing is called.
+    numpy[._]core.multiarray._reconstruct, numpy.ndarray   the array: shape, elements
+    numpy.dtype                                            its dtype, which must be 'O'
+    _codecs.encode                                         bytes under protocol 2
+
+Each REDUCE and BUILD must carry what NumPy writes for an object array; elements may be ints,
+floats, strings, bytes, None, bools or lists/tuples of these (at most 8 deep). A memo read
+of a list or tuple is refused, so the values form a tree no larger than the stream, and the
+shape must multiply to the number of elements before anything is allocated. Anything else
+-- another opcode or global, another structure, a truncated stream -- is a ``ValueError``
+naming the file, the member and what was found; nothing in the file is ever called.
 """
 
 from __future__ import annotations
 
 import io
-import pickle
+import math
+import pickletools
+import reprlib
 import zipfile
 
 import numpy as np
 
-_ALLOWED = {
-    ("numpy", "ndarray"): lambda: np.ndarray,
-    ("numpy", "dtype"): lambda: np.dtype,
-    # NumPy 1 wrote numpy.core, NumPy 2 writes numpy._core: the same function.
-    ("numpy.core.multiarray", "_reconstruct"): lambda: np.ndarray.__reduce__(
-        np.zeros(0))[0],
-    ("numpy._core.multiarray", "_reconstruct"): lambda: np.ndarray.__reduce__(
-        np.zeros(0))[0],
+_RECONSTRUCT = {"numpy.core.multiarray._reconstruct", "numpy._core.multiarray._reconstruct"}
+_GLOBALS = _RECONSTRUCT | {"numpy.ndarray", "numpy.dtype", "_codecs.encode"}
+_SCALARS = frozenset({int, float, str, bytes, bool, type(None)})
+_MAX_DEPTH = 8
+# Opcodes whose argument, as genops parsed it, is the value pushed.
+_VALUES = frozenset({"BININT", "BININT1", "BININT2", "LONG1", "LONG4", "BINFLOAT",
+                     "SHORT_BINUNICODE", "BINUNICODE", "BINUNICODE8", "SHORT_BINSTRING",
+                     "BINSTRING", "SHORT_BINBYTES", "BINBYTES", "BINBYTES8"})
+
+
+class _Refused(Exception):
+    """The stream holds something other than a NumPy object array of plain values."""
+
+
+class _Global(str):
+    """A global's ``module.name`` from GLOBAL / STACK_GLOBAL: compared, never imported."""
+
+    def __repr__(self):
+        return str(self)
+
+
+class _Pending:
+    """What a REDUCE would have built (the array or its dtype), filled in by BUILD."""
+
+    def __init__(self, kind):
+        self.kind, self.value = kind, None
+
+    def __repr__(self):
+        return f"<NumPy {self.kind}>"
+
+
+class _Decoder:
+    """The pickle machine's stack, memo and marks, holding plain values only."""
+
+    def __init__(self):
+        self.stack, self.memo, self.marks = [], {}, []
+
+    def pop(self, n=None):
+        """The top ``n`` values (``None``: those above the last MARK, closing it)."""
+        if n is None and not self.marks:
+            raise ValueError("the pickle closes a MARK it never opened")
+        start = self.marks.pop() if n is None else len(self.stack) - n
+        if start < (self.marks[-1] if self.marks else 0):
+            raise ValueError(f"the pickle takes {n} values from a shorter stack")
+        values = self.stack[start:]
+        del self.stack[start:]
+        return values
+
+    def push(self, value):
+        self.stack.append(value)
+
+    def put(self, index):
+        self.memo[index] = self.pop(1)[0]
+        self.push(self.memo[index])
+
+    def get(self, index):
+        if index not in self.memo:
+            raise ValueError(f"the pickle reads memo slot {index}, never stored")
+        value = self.memo[index]
+        if type(value) not in _SCALARS and type(value) is not _Global:
+            raise _Refused(f"refers back to {reprlib.repr(value)} (shared or "
+                           "self-referencing lists, tuples or arrays are not read)")
+        self.push(value)
+
+    def extend(self, values):
+        target = self.pop(1)[0]
+        if type(target) is not list:
+            raise _Refused(f"appends to {reprlib.repr(target)}, not to a list")
+        target.extend(values)
+        self.push(target)
+
+    def push_global(self, module, name):
+        full = ".".join(s if type(s) is str else reprlib.repr(s) for s in (module, name))
+        if type(module) is not str or type(name) is not str or full not in _GLOBALS:
+            raise _Refused(f"asks for {full[:80]}{'...' if len(full) > 80 else ''}")
+        self.push(_Global(full))
+
+
+def _check_protocol(protocol):
+    if not 2 <= protocol <= 5:
+        raise _Refused(f"uses pickle protocol {protocol}; expected 2 to 5")
+
+
+_HANDLERS = {
+    "PROTO": lambda d, arg: _check_protocol(arg),
+    "FRAME": lambda d, arg: None,
+    "STOP": lambda d, arg: None,
+    "MARK": lambda d, arg: d.marks.append(len(d.stack)),
+    "NONE": lambda d, arg: d.push(None),
+    "NEWTRUE": lambda d, arg: d.push(True),
+    "NEWFALSE": lambda d, arg: d.push(False),
+    "EMPTY_LIST": lambda d, arg: d.push([]),
+    "EMPTY_TUPLE": lambda d, arg: d.push(()),
+    "APPEND": lambda d, arg: d.extend(d.pop(1)),
+    "APPENDS": lambda d, arg: d.extend(d.pop()),
+    "TUPLE": lambda d, arg: d.push(tuple(d.pop())),
+    "TUPLE1": lambda d, arg: d.push(tuple(d.pop(1))),
+    "TUPLE2": lambda d, arg: d.push(tuple(d.pop(2))),
+    "TUPLE3": lambda d, arg: d.push(tuple(d.pop(3))),
+    "BINPUT": lambda d, arg: d.put(arg),
+    "LONG_BINPUT": lambda d, arg: d.put(arg),
+    "MEMOIZE": lambda d, arg: d.put(len(d.memo)),
+    "BINGET": lambda d, arg: d.get(arg),
+    "LONG_BINGET": lambda d, arg: d.get(arg),
+    "GLOBAL": lambda d, arg: d.push_global(*arg.split(" ", 1)),  # genops: "module name"
+    "STACK_GLOBAL": lambda d, arg: d.push_global(*d.pop(2)),
+    "REDUCE": lambda d, arg: d.push(_reduce(*d.pop(2))),
+    "BUILD": lambda d, arg: d.push(_build(*d.pop(2))),
 }
 
 
-class RefusedGlobal(pickle.UnpicklingError):
-    """A pickle stream asked for a global outside the allowed list."""
+def _reduce(function, args):
+    """What NumPy's own calls return, as values or placeholders; any other call refused."""
+    name = function if type(function) is _Global else None
+    if name in _RECONSTRUCT and type(args) is tuple and len(args) == 3 \
+            and type(args[0]) is _Global and args[0] == "numpy.ndarray" \
+            and args[1:] in (((0,), b"b"), ((0,), "b")):
+        return _Pending("array")
+    if name == "numpy.dtype" and args in (("O8", False, True), ("O4", False, True)):
+        return _Pending("dtype")
+    if name == "_codecs.encode" and type(args) is tuple and len(args) == 2 \
+            and type(args[0]) is str and args[1] == "latin1":
+        return args[0].encode("latin-1")
+    raise _Refused(f"calls {name or reprlib.repr(function)}{reprlib.repr(args)}, which is "
+                   "not how NumPy writes an object array")
 
 
-class _ArrayUnpickler(pickle.Unpickler):
-    """Resolves only the globals that rebuild a NumPy object array."""
+def _build(target, state):
+    """BUILD on a placeholder: the dtype's state checked, the array's checked and built."""
+    if type(target) is not _Pending or target.value is not None:
+        raise _Refused(f"sets the state of {reprlib.repr(target)}")
+    if target.kind == "array":
+        target.value = _array(state)
+    elif type(state) is tuple and state[:2] == (3, "|"):
+        target.value = np.dtype(object)
+    else:
+        raise _Refused(f"gives dtype 'O' the state {reprlib.repr(state)}")
+    return target
 
-    def find_class(self, module, name):
-        resolve = _ALLOWED.get((module, name))
-        if resolve is None:
-            raise RefusedGlobal(f"{module}.{name}")
-        return resolve()
+
+def _array(state):
+    """NumPy's ndarray state ``(1, shape, dtype, fortran order, elements)`` as an array."""
+    if type(state) is not tuple or len(state) != 5 or state[0] != 1:
+        raise _Refused(f"gives the array the state {reprlib.repr(state)}; expected (1, "
+                       "shape, dtype, fortran order, elements)")
+    _, shape, dtype, fortran, elements = state
+    if type(shape) is not tuple or not all(type(n) is int and n >= 0 for n in shape):
+        raise _Refused(f"gives the array the shape {reprlib.repr(shape)}")
+    if type(dtype) is not _Pending or dtype.kind != "dtype" or dtype.value is None:
+        raise _Refused(f"gives the array the dtype {reprlib.repr(dtype)}; expected 'O'")
+    if type(fortran) is not bool or type(elements) is not list:
+        raise _Refused(f"gives the array the order {reprlib.repr(fortran)} and the "
+                       f"elements {reprlib.repr(elements)}; expected a bool and a list")
+    if math.prod(shape) != len(elements):  # before anything is allocated
+        raise _Refused(f"gives the shape {shape} to {len(elements)} elements")
+    array = np.empty(len(elements), dtype=object)
+    for i, element in enumerate(elements):
+        _check_element(element)
+        array[i] = element
+    array = array.reshape(shape)  # the elements are in C order, whatever `fortran` says
+    return array.copy(order="F") if fortran else array
+
+
+def _check_element(value, depth=0):
+    """``value`` must be plain data: a scalar, or lists/tuples of these nested <= 8 deep."""
+    if type(value) in _SCALARS:
+        return
+    if type(value) not in (list, tuple):
+        raise _Refused(f"puts {reprlib.repr(value)} in the array; elements must be ints, "
+                       "floats, strings, bytes, None or lists/tuples of these")
+    if depth == _MAX_DEPTH:
+        raise _Refused(f"nests lists or tuples more than {_MAX_DEPTH} deep in an element")
+    for item in value:
+        if type(item) not in _SCALARS:
+            _check_element(item, depth + 1)
+
+
+def _decode(data: bytes):
+    """The object array a NumPy pickle stream describes, decoded without unpickling."""
+    decoder = _Decoder()
+    for opcode, arg, pos in pickletools.genops(data):  # parses only; raises if truncated
+        if opcode.name in _VALUES:
+            decoder.push(arg)
+        elif opcode.name in _HANDLERS:
+            _HANDLERS[opcode.name](decoder, arg)
+        else:
+            raise _Refused(f"uses the opcode {opcode.name} (byte {pos})")
+    result = decoder.stack[0] if len(decoder.stack) == 1 else decoder.stack
+    if type(result) is not _Pending or result.kind != "array" or result.value is None:
+        raise _Refused(f"describes {reprlib.repr(result)}, not a NumPy array")
+    return result.value
 
 
 def _read_member(raw: bytes):
-    """One ``.npy`` member: numeric with pickling off, object through ``_ArrayUnpickler``."""
+    """One ``.npy`` member: numeric with pickling off, object through ``_decode``."""
     stream = io.BytesIO(raw)
     version = np.lib.format.read_magic(stream)
     if version == (1, 0):
@@ -60,17 +239,20 @@ def _read_member(raw: bytes):
     if not dtype.hasobject:
         stream.seek(0)
         return np.lib.format.read_array(stream, allow_pickle=False)
-    return _ArrayUnpickler(stream).load()
+    array = _decode(raw[stream.tell():])
+    if array.shape != shape:
+        raise ValueError(f"its header gives the shape {shape}, its pickle {array.shape}")
+    return array
 
 
 def load_npz(path: str) -> dict:
-    """``{member name without .npy: array}`` of the archive at ``path``, never unpickling
-    anything but NumPy arrays.
+    """``{member name without .npy: array}`` of the archive at ``path``; object members
+    are decoded from their pickle opcodes, never unpickled.
 
     Raises:
-        ValueError: not a zip archive, a damaged or truncated member, or a pickle that
-            asks for anything else (``... refused: its pickle asks for os.system``),
-            naming ``path`` and the member.
+        ValueError: not a zip archive, a damaged or truncated member, or a pickle holding
+            anything but a NumPy object array of plain values (``... refused: its pickle
+            asks for os.system``), naming ``path`` and the member.
     """
     arrays = {}
     try:
@@ -84,12 +266,12 @@ def load_npz(path: str) -> dict:
                 continue
             try:
                 array = _read_member(archive.read(member))
-            except RefusedGlobal as error:
+            except _Refused as error:
                 raise ValueError(
-                    f"{path}: member {member!r} refused: its pickle asks for {error}, and "
-                    "only NumPy arrays of lists of ints are read (the file may be "
-                    "malicious).") from None
-            except Exception as error:  # zlib, EOF, header, pickle errors: damaged data
+                    f"{path}: member {member!r} refused: its pickle {error}, and only "
+                    "NumPy arrays of lists of ints (or other plain values) are read; "
+                    "nothing in it was run (the file may be malicious).") from None
+            except Exception as error:  # zlib, truncation, header: damaged data
                 raise ValueError(
                     f"{path}: member {member!r} is damaged or not a NumPy array "
                     f"({type(error).__name__}: {error}).") from None

@@ -2,11 +2,15 @@
 and every damaged or mistyped IMDB / word-index / GloVe file gets one ValueError naming
 the file and the position, instead of a traceback or a silently wrong model."""
 
+import builtins
 import gzip
 import io
 import json
 import os
 import pickle
+import pickletools
+import re
+import sys
 import zipfile
 
 import numpy as np
@@ -130,6 +134,218 @@ def test_reviews_that_are_not_int_lists_of_ranks_are_refused(tmp_path, reviews, 
     path = write_npz(tmp_path / "reviews.npz", x_train=reviews)
     with pytest.raises(ValueError, match=f"reviews.npz: `x_train`.*{bad}"):
         imdb.read_npz(path)
+
+
+# ------------------------------------------------- the npz decoder (never unpickles)
+
+def object_array(shape, values, order="C"):
+    """An object array holding ``values`` (in C order) as they are, lists included."""
+    array = np.empty(len(values), dtype=object)
+    for i, value in enumerate(values):
+        array[i] = value
+    return array.reshape(shape).copy(order=order)
+
+
+OBJECT_ARRAYS = {  # empty lists, ints from BININT1 up to LONG1, other plain values
+    "int_lists": object_array((4,), [[1, 2, 3], [], [255, 256, 65535, 65536, 2**31 - 1,
+                                     2**31, 2**40, 2**80, -1, -2**31, -2**70], []]),
+    "mixed_2d": object_array((2, 3), [1, 2.5, "café", None, (1, "t", b"b"), [True, [2]]]),
+    "fortran": object_array((2, 3), [[0], [1], [2], [10], [11], [12]], order="F"),
+    "zero_d": object_array((), [[1, 2]]),
+    "empty": object_array((0,), []),
+}
+
+
+def assert_same(got, want):
+    assert got.dtype == object and got.shape == want.shape
+    assert got.flags.f_contiguous == want.flags.f_contiguous
+    assert [repr(e) for e in got.flat] == [repr(e) for e in want.flat]  # 1 != 1.0 != True
+
+
+def npz_of_stream(path, stream, shape=(1,)):
+    """An npz whose ``x_train.npy`` is an object-array header followed by ``stream``."""
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        header, {"descr": "|O", "fortran_order": False, "shape": shape})
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("x_train.npy", header.getvalue() + stream)
+    return str(path)
+
+
+def as_numpy1(stream):
+    """``stream`` naming ``numpy.core`` as NumPy 1 does (frames and memo redone)."""
+    stream = stream.replace(b"cnumpy._core.multiarray\n", b"cnumpy.core.multiarray\n")
+    stream = stream.replace(b"\x8c\x16numpy._core.multiarray", b"\x8c\x15numpy.core.multiarray")
+    return pickletools.optimize(stream)
+
+
+def refusal(path):
+    """The one-line message ``load_npz`` refuses ``path`` with, no chained traceback."""
+    with pytest.raises(ValueError) as caught:
+        safe_npz.load_npz(path)
+    assert "\n" not in str(caught.value) and caught.value.__suppress_context__
+    return str(caught.value)
+
+
+class _Calls:
+    """Pickles as the call ``function(*args)`` (what an attacker, or a bug, writes)."""
+
+    def __init__(self, function, *args):
+        self.function, self.args = function, args
+
+    def __reduce__(self):
+        return self.function, self.args
+
+
+@pytest.mark.parametrize("numpy_names", ["as installed", "NumPy 1"])
+@pytest.mark.parametrize("protocol", [2, 3, 4, 5])
+@pytest.mark.parametrize("case", sorted(OBJECT_ARRAYS))
+def test_object_arrays_read_back_equal_for_every_pickle_protocol(
+        tmp_path, case, protocol, numpy_names):
+    want = OBJECT_ARRAYS[case]
+    stream = pickle.dumps(want, protocol=protocol)
+    if numpy_names == "NumPy 1":
+        stream = as_numpy1(stream)
+    path = npz_of_stream(tmp_path / "x.npz", stream, shape=want.shape)
+    assert_same(safe_npz.load_npz(path)["x_train"], want)
+
+
+class _Python2Pickler(pickle._Pickler):
+    """Writes bytes and ASCII text as Python 2 wrote its ``str``: SHORT_BINSTRING."""
+
+    def save_python2_str(self, obj):
+        if type(obj) is str and not (obj.isascii() and len(obj) < 256):
+            return self.save_str(obj)
+        self.write(pickle.SHORT_BINSTRING + bytes([len(obj)])
+                   + (obj.encode() if type(obj) is str else obj))
+        self.memoize(obj)
+
+    dispatch = {**pickle._Pickler.dispatch, bytes: save_python2_str, str: save_python2_str}
+
+
+def test_an_object_array_pickled_by_python_2_reads_back_equal(tmp_path):
+    want = object_array((3,), [[1, 2**40], [], "text"])
+    stream = io.BytesIO()
+    _Python2Pickler(stream, protocol=2).dump(want)
+    assert b"U\x01b" in stream.getvalue() and b"_codecs" not in stream.getvalue()
+    path = npz_of_stream(tmp_path / "x.npz", as_numpy1(stream.getvalue()), shape=(3,))
+    assert_same(safe_npz.load_npz(path)["x_train"], want)
+
+
+@pytest.mark.parametrize("save", [np.savez, np.savez_compressed])
+def test_npz_files_written_by_numpy_read_back_equal(tmp_path, save):
+    save(tmp_path / "x.npz", labels=np.array([0, 1]), **OBJECT_ARRAYS)
+    arrays = safe_npz.load_npz(str(tmp_path / "x.npz"))
+    assert sorted(arrays) == sorted([*OBJECT_ARRAYS, "labels"])
+    for key, want in OBJECT_ARRAYS.items():
+        assert_same(arrays[key], want)
+    assert arrays["labels"].tolist() == [0, 1] and arrays["labels"].dtype.kind == "i"
+
+
+@pytest.mark.parametrize("gadget, found", [
+    (lambda marker: _Calls(os.system, f"touch {marker}"), r"(posix|nt|os)\.system"),
+    (lambda marker: _Calls(builtins.eval, f"open({str(marker)!r}, 'w').close()"),
+     r"builtins\.eval"),
+])
+def test_a_hostile_global_inside_an_object_array_is_refused_and_never_runs(
+        tmp_path, gadget, found):
+    marker = tmp_path / "pwned"
+    path = tmp_path / "evil.npz"
+    np.savez(path, x_train=object_array((2,), [[1, 2], gadget(marker)]))
+    message = refusal(str(path))
+    assert re.search(rf"evil\.npz: member 'x_train.npy' refused: its pickle asks for {found}",
+                     message), message
+    assert not marker.exists()
+    with np.load(path, allow_pickle=True) as trusted:  # the control: it is hostile
+        trusted["x_train"]
+    assert marker.exists()
+
+
+_RECONSTRUCT = np.ndarray.__reduce__(np.zeros(0))[0]
+
+
+@pytest.mark.parametrize("element, found", [
+    # allowed names, called otherwise than NumPy does for an object array
+    (_Calls(np.dtype, "i8", False, True), r"calls numpy\.dtype\('i8', False, True\)"),
+    (_Calls(np.ndarray, (3,)), r"calls numpy\.ndarray\(\(3,\),\)"),
+    (_Calls(_RECONSTRUCT, np.ndarray, (10**12,), b"b"),
+     r"calls numpy\._?core\.multiarray\._reconstruct\(numpy\.ndarray, \(10+,\), b'b'\)"),
+    # values that are not plain data, or opcodes outside the accepted subset
+    (np.arange(3), r"calls numpy\.dtype\('i8'"),  # a nested numeric array
+    (object_array((1,), [[1]]),  # a nested object array: its dtype 'O' is a memo read
+     r"(refers back to <NumPy dtype>|puts <NumPy array> in the array)"),
+    (np.dtype, r"puts numpy\.dtype in the array"),
+    ([[[[[[[[[[1]]]]]]]]]], r"nests lists or tuples more than 8 deep"),
+    ({"a": 1}, r"uses the opcode EMPTY_DICT"),
+    ({1, 2}, r"(uses the opcode EMPTY_SET|asks for builtins\.set)"),  # protocol 4 | 3
+])
+def test_an_element_outside_the_accepted_subset_is_refused_in_one_line(
+        tmp_path, element, found):
+    np.savez(tmp_path / "odd.npz", x_train=object_array((2,), [[1], element]))
+    message = refusal(str(tmp_path / "odd.npz"))
+    assert re.search(rf"odd\.npz: member 'x_train.npy' refused: its pickle {found}",
+                     message), message
+
+
+def test_shared_lists_are_refused_so_values_stay_a_tree_no_larger_than_the_file(tmp_path):
+    shared = [1, 2]
+    np.savez(tmp_path / "odd.npz", x_train=object_array((2,), [shared, shared]))
+    assert "refused: its pickle refers back to [1, 2]" in refusal(str(tmp_path / "odd.npz"))
+
+
+def test_a_shape_larger_than_the_elements_decoded_is_refused_before_allocating(tmp_path):
+    stream = pickle.dumps(object_array((2,), [[1], [2]]), protocol=3)
+    assert stream.count(b"(K\x01K\x02\x85") == 1  # the state: (1, shape (2,), ...
+    huge = stream.replace(b"(K\x01K\x02\x85",
+                          b"(K\x01\x8a\x08" + (2**62).to_bytes(8, "little") + b"\x85")
+    message = refusal(npz_of_stream(tmp_path / "big.npz", huge, shape=(2,)))
+    assert f"its pickle gives the shape ({2**62},) to 2 elements" in message
+
+
+@pytest.mark.parametrize("damage, found", [
+    ("truncated", r"is damaged or not a NumPy array \(ValueError: .*"),
+    ("not an array", r"refused: its pickle describes \[1, 2\], not a NumPy array"),
+    ("header disagrees", r"is damaged .*header gives the shape \(3,\), its pickle \(2,\)"),
+])
+def test_a_truncated_or_mismatched_object_member_is_refused_in_one_line(
+        tmp_path, damage, found):
+    stream = pickle.dumps(object_array((2,), [[1, 2], [3]]), protocol=3)
+    stream, shape = {"truncated": (stream[:len(stream) // 2], (2,)),
+                     "not an array": (pickle.dumps([1, 2], protocol=3), (2,)),
+                     "header disagrees": (stream, (3,))}[damage]
+    message = refusal(npz_of_stream(tmp_path / "bad.npz", stream, shape=shape))
+    assert re.search(rf"bad\.npz: member 'x_train.npy' {found}", message), message
+
+
+def test_the_reader_never_runs_the_pickle_machine_nor_np_load(tmp_path, monkeypatch):
+    """No unpickler (C or Python, subclassed or not), pickle.load(s) or np.load runs while
+    a valid archive is read: its pickle is only parsed, by pickletools.genops."""
+    path = write_npz(tmp_path / "ok.npz")
+    unpicklers, loaders = (pickle.Unpickler, pickle._Unpickler), (pickle.load, pickle.loads)
+    ran = []
+
+    def watch(frame, event, arg):
+        code = frame.f_code
+        if event == "c_call" and (any(arg is f for f in loaders)
+                                  or isinstance(getattr(arg, "__self__", None), unpicklers)):
+            ran.append(arg)
+        elif event == "call" and (code.co_name == "find_class" or (
+                code.co_filename == pickle.__file__ and code.co_name != "decode_long")):
+            ran.append(code.co_qualname)  # decode_long: genops's int parser, no machine
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("the pickle machine or np.load was called")
+    for name in ("Unpickler", "_Unpickler", "load", "loads", "_load", "_loads"):
+        monkeypatch.setattr(pickle, name, forbidden)
+    monkeypatch.setattr(np, "load", forbidden)
+    sys.setprofile(watch)
+    try:
+        arrays = safe_npz.load_npz(path)
+    finally:
+        sys.setprofile(None)
+    assert ran == []
+    assert [list(r) for r in arrays["x_train"]] == [[1, 2, 3], [4, 5]]
+    assert arrays["y_test"].tolist() == [1, 0]
 
 
 # --------------------------------------------------------------------- word index
