@@ -3,8 +3,10 @@
 NumPy stores an object array (IMDB's ragged reviews: lists of ints) as a pickle stream, and
 unpickling lets the stream call any importable function: a crafted file can run a shell
 command. So numeric members are read with pickling off, and an object member's pickle is
-never unpickled: ``pickletools.genops`` only parses it, it is decoded opcode by opcode onto
-a stack of plain Python values kept here, and the array is built here with ``np.empty``.
+never unpickled: a reader here only parses it, taking each opcode and its argument
+format from ``pickletools`` (the three int opcodes are read inline), it is decoded opcode
+by opcode onto a stack of plain Python values kept here, and the array is built here with
+``np.empty``.
 
 Accepted, as NumPy 1 and 2 write an object array (pickle protocols 2-5): PROTO, FRAME, STOP,
 MARK; ints, floats, strings (also Python 2's), bytes, None, True/False; EMPTY_LIST/TUPLE,
@@ -19,8 +21,9 @@ Each REDUCE and BUILD must carry what NumPy writes for an object array; elements
 floats, strings, bytes, None, bools or lists/tuples of these (at most 8 deep). A memo read
 of a list or tuple is refused, so the values form a tree no larger than the stream, and the
 shape must multiply to the number of elements before anything is allocated. Anything else
--- another opcode or global, another structure, a truncated stream -- is a ``ValueError``
-naming the file, the member and what was found; nothing in the file is ever called.
+-- another opcode or global, an unknown opcode byte, another structure, a truncated stream
+-- is a ``ValueError`` naming the file, the member and what was found; nothing in the file
+is ever called. As pickle does, the stream ends at STOP: bytes after it are not read.
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ _RECONSTRUCT = {"numpy.core.multiarray._reconstruct", "numpy._core.multiarray._r
 _GLOBALS = _RECONSTRUCT | {"numpy.ndarray", "numpy.dtype", "_codecs.encode"}
 _SCALARS = frozenset({int, float, str, bytes, bool, type(None)})
 _MAX_DEPTH = 8
-# Opcodes whose argument, as genops parsed it, is the value pushed.
+# Opcodes whose argument, as pickletools' reader parses it, is the value pushed.
 _VALUES = frozenset({"BININT", "BININT1", "BININT2", "LONG1", "LONG4", "BINFLOAT",
                      "SHORT_BINUNICODE", "BINUNICODE", "BINUNICODE8", "SHORT_BINSTRING",
                      "BINSTRING", "SHORT_BINBYTES", "BINBYTES", "BINBYTES8"})
@@ -137,7 +140,7 @@ _HANDLERS = {
     "MEMOIZE": lambda d, arg: d.put(len(d.memo)),
     "BINGET": lambda d, arg: d.get(arg),
     "LONG_BINGET": lambda d, arg: d.get(arg),
-    "GLOBAL": lambda d, arg: d.push_global(*arg.split(" ", 1)),  # genops: "module name"
+    "GLOBAL": lambda d, arg: d.push_global(*arg.split(" ", 1)),  # read: "module name"
     "STACK_GLOBAL": lambda d, arg: d.push_global(*d.pop(2)),
     "REDUCE": lambda d, arg: d.push(_reduce(*d.pop(2))),
     "BUILD": lambda d, arg: d.push(_build(*d.pop(2))),
@@ -210,16 +213,58 @@ def _check_element(value, depth=0):
             _check_element(item, depth + 1)
 
 
+def _read_ints(data: bytes, pos: int, push) -> int:
+    """Pushes the run of BININT1 / BININT2 / BININT opcodes at ``data[pos:]``; returns
+    the position of the first other opcode, or of an int in the stream's last 4 bytes.
+
+    These three are nearly every opcode of an IMDB stream (one per word of every review),
+    so they are read here, inline, as int arithmetic on the bytes: an opcode lookup and
+    a pickletools reader call for each is where nearly all the decoding time went. An int
+    in the last 4 bytes is left to the general path in ``_decode``, so one whose argument
+    is cut short is reported by its pickletools reader, as any truncation is.
+    """
+    end = len(data) - 4  # from here on the longest argument (BININT's 4 bytes) may not fit
+    while pos < end:
+        code = data[pos]
+        if code == 0x4B:  # K, BININT1: 1 unsigned byte
+            push(data[pos + 1])
+            pos += 2
+        elif code == 0x4D:  # M, BININT2: 2 bytes, little-endian unsigned
+            push(data[pos + 1] | data[pos + 2] << 8)
+            pos += 3
+        elif code == 0x4A:  # J, BININT: 4 bytes, little-endian signed
+            push(int.from_bytes(data[pos + 1:pos + 5], "little", signed=True))
+            pos += 5
+        else:
+            break
+    return pos
+
+
 def _decode(data: bytes):
     """The object array a NumPy pickle stream describes, decoded without unpickling."""
     decoder = _Decoder()
-    for opcode, arg, pos in pickletools.genops(data):  # parses only; raises if truncated
+    stream = io.BytesIO(data)  # for pickletools' argument readers
+    pos = 0
+    while True:
+        pos = _read_ints(data, pos, decoder.stack.append)
+        if pos >= len(data):
+            raise ValueError("pickle exhausted before seeing STOP")
+        opcode = pickletools.code2op.get(chr(data[pos]))
+        if opcode is None:
+            raise _Refused(f"uses the unknown opcode byte {data[pos]:#04x} (byte {pos})")
+        arg = None
+        if opcode.arg is not None:  # parses only; raises ValueError if truncated
+            stream.seek(pos + 1)
+            arg = opcode.arg.reader(stream)
         if opcode.name in _VALUES:
             decoder.push(arg)
         elif opcode.name in _HANDLERS:
             _HANDLERS[opcode.name](decoder, arg)
         else:
             raise _Refused(f"uses the opcode {opcode.name} (byte {pos})")
+        if opcode.name == "STOP":  # as pickle: whatever follows STOP is not read
+            break
+        pos = stream.tell() if opcode.arg is not None else pos + 1
     result = decoder.stack[0] if len(decoder.stack) == 1 else decoder.stack
     if type(result) is not _Pending or result.kind != "array" or result.value is None:
         raise _Refused(f"describes {reprlib.repr(result)}, not a NumPy array")

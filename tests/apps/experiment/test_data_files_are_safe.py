@@ -317,9 +317,40 @@ def test_a_truncated_or_mismatched_object_member_is_refused_in_one_line(
     assert re.search(rf"bad\.npz: member 'x_train.npy' {found}", message), message
 
 
+@pytest.mark.parametrize("opcode, argument, kept", [
+    (b"K", (7).to_bytes(1, "little"), 0),       # BININT1, no byte of its 1
+    (b"M", (300).to_bytes(2, "little"), 1),     # BININT2, 1 byte of its 2
+    (b"J", (70000).to_bytes(4, "little"), 2),   # BININT, 2 bytes of its 4
+])
+def test_an_int_opcode_cut_short_mid_argument_is_refused_as_damaged(
+        tmp_path, opcode, argument, kept):
+    # These three are read inline, apart from the other opcodes: a short argument must
+    # still be caught, not read past the end or as another value.
+    value = int.from_bytes(argument, "little")
+    stream = pickle.dumps(object_array((1,), [[1, value]]), protocol=4)
+    cut = stream[:stream.index(opcode + argument) + 1 + kept]
+    message = refusal(npz_of_stream(tmp_path / "cut.npz", cut))
+    assert re.search(r"cut\.npz: member 'x_train.npy' is damaged or not a NumPy array "
+                     r"\(ValueError: not enough data in stream to read u?int[124]\)",
+                     message), message
+
+
+@pytest.mark.parametrize("where", ["after PROTO", "among a list's ints"])
+def test_an_unknown_opcode_byte_is_refused_naming_the_byte_and_its_position(
+        tmp_path, where):
+    stream = pickle.dumps(object_array((1,), [[1, 2, 3]]), protocol=3)
+    assert "\xff" not in pickletools.code2op and stream.count(b"K\x01K\x02") == 1
+    position = 2 if where == "after PROTO" else stream.index(b"K\x01K\x02") + 2
+    odd = stream[:position] + b"\xff" + stream[position:]
+    message = refusal(npz_of_stream(tmp_path / "odd.npz", odd))
+    assert (f"odd.npz: member 'x_train.npy' refused: its pickle uses the unknown opcode "
+            f"byte 0xff (byte {position})") in message, message
+
+
 def test_the_reader_never_runs_the_pickle_machine_nor_np_load(tmp_path, monkeypatch):
     """No unpickler (C or Python, subclassed or not), pickle.load(s) or np.load runs while
-    a valid archive is read: its pickle is only parsed, by pickletools.genops."""
+    a valid archive is read: its pickle is only parsed (opcode table and argument readers
+    from pickletools, a parser that never builds objects)."""
     path = write_npz(tmp_path / "ok.npz")
     unpicklers, loaders = (pickle.Unpickler, pickle._Unpickler), (pickle.load, pickle.loads)
     ran = []
@@ -331,7 +362,7 @@ def test_the_reader_never_runs_the_pickle_machine_nor_np_load(tmp_path, monkeypa
             ran.append(arg)
         elif event == "call" and (code.co_name == "find_class" or (
                 code.co_filename == pickle.__file__ and code.co_name != "decode_long")):
-            ran.append(code.co_qualname)  # decode_long: genops's int parser, no machine
+            ran.append(code.co_qualname)  # decode_long: read_long1's int parser, no machine
 
     def forbidden(*args, **kwargs):
         raise AssertionError("the pickle machine or np.load was called")
