@@ -24,6 +24,9 @@ shape must multiply to the number of elements before anything is allocated. Anyt
 -- another opcode or global, an unknown opcode byte, another structure, a truncated stream
 -- is a ``ValueError`` naming the file, the member and what was found; nothing in the file
 is ever called. As pickle does, the stream ends at STOP: bytes after it are not read.
+
+One concept, the decoder, kept in one module although over 300 lines: every accepted
+opcode and every refusal is spelled out here, where a reviewer checks them together.
 """
 
 from __future__ import annotations
