@@ -13,6 +13,9 @@ Both are compiled (``tf.function``) except for the eager cell loop and PyTorch. 
 return something with ``.numpy()``; a timed call ends with it, so the device work is
 inside the measurement. Used by ``lowlevel bench`` (:mod:`lowlevel.apps.bench.measure`), by the
 pytest-benchmark suite in ``benchmarks/`` and, untimed, by ``tests/apps/bench/test_benchmarks_smoke.py``.
+One concept, the table of cases, in one module although over 300 lines: every
+implementation's builder sits beside the others, so that all share one data, one set of
+weights and one training step, as a reader comparing two rows needs to see.
 
 Implementations:
 
