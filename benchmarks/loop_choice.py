@@ -14,6 +14,7 @@ Two stacked layers of one cell kind run as one loop (``lowlevel.stack_layers``, 
 
     python benchmarks/loop_choice.py steady --size tutorial --repeats 9
     python benchmarks/loop_choice.py first --size large --phase train_step
+    python benchmarks/loop_choice.py steady --xla --phases train_step   # + XLA twins
 
 Writes one JSON line per measurement to stdout (``--json FILE`` appends them there too).
 """
@@ -82,6 +83,15 @@ def build(kind, loop, size_name, optimizer="rmsprop", time_steps=None):
     return forward, tf.function(train_step), x, target
 
 
+def _jit_compiled(case):
+    """``case`` with its forward and training step compiled whole by XLA."""
+    import tensorflow as tf  # noqa: PLC0415
+
+    forward, train_step, x, target = case
+    return (tf.function(forward.python_function, jit_compile=True),
+            tf.function(train_step.python_function, jit_compile=True), x, target)
+
+
 def _call(fn, *args):
     start = time.perf_counter()
     fn(*args).numpy()
@@ -94,30 +104,36 @@ def steady(args, emit):
     from lowlevel.apps.bench import speed  # noqa: PLC0415
 
     speed.tf.config.experimental.enable_tensor_float_32_execution(False)
-    candidates = ("keras", *LOOPS)
+    candidates = ("keras", *args.loops)
     for kind in args.cells:
         cases = {loop: build(kind, loop, args.size, args.optimizer, args.time)
                  for loop in candidates}
+        if args.xla:  # each case's twin compiled whole by XLA (docs/speed.md, "XLA, tried"),
+            # built afresh: a layer traced outside XLA first may not compile under it
+            cases.update({f"{loop}_xla": _jit_compiled(build(kind, loop, args.size,
+                                                             args.optimizer, args.time))
+                          for loop in candidates})
+        names = tuple(cases)
         for phase in args.phases:
             calls = {loop: ((c[0], c[2]) if phase == "forward" else (c[1], c[2], c[3]))
                      for loop, c in cases.items()}
             for loop, (fn, *a) in calls.items():
                 _call(fn, *a), _call(fn, *a)  # trace, then a warm-up run
-            seconds = {loop: [] for loop in candidates}
+            seconds = {loop: [] for loop in names}
             load_start = _load()
             for r in range(args.repeats):
-                order = candidates[r % len(candidates):] + candidates[:r % len(candidates)]
+                order = names[r % len(names):] + names[:r % len(names)]
                 for loop in order:
                     fn, *a = calls[loop]
                     seconds[loop].append(_call(fn, *a))
             median = {loop: float(np.median(s)) for loop, s in seconds.items()}
-            for loop in candidates:
+            for loop in names:
                 q1, q3 = np.percentile(seconds[loop], [25, 75])
                 emit(dict(mode="steady", size=args.size, time=args.time, kind=kind,
                           phase=phase, loop=loop,
                           optimizer=args.optimizer, median=median[loop],
                           spread=float((q3 - q1) / median[loop]),
-                          vs_fast=median["fast"] / median[loop],
+                          vs_fast=median["fast"] / median[loop] if "fast" in median else None,
                           vs_keras=median["keras"] / median[loop],
                           load=[load_start, _load()]))
 
@@ -153,10 +169,13 @@ def main(argv=None):
     parser.add_argument("--cells", type=lambda s: s.split(","), default=list(KIND_NAMES))
     parser.add_argument("--phases", type=lambda s: s.split(","), default=["forward", "train_step"])
     parser.add_argument("--loops", type=lambda s: s.split(","), default=list(LOOPS),
-                        help="first: the loops (or 'auto', 'keras') whose first call to time")
+                        help="the loops to time (first: also 'auto' or 'keras'; steady always "
+                             "times Keras beside them)")
     parser.add_argument("--optimizer", choices=("rmsprop", "sgd"), default="rmsprop")
     parser.add_argument("--time", type=int, help="override the size's number of steps")
     parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--xla", action="store_true",
+                        help="steady: also time each case compiled whole by XLA (jit_compile)")
     parser.add_argument("--isolated", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--json", help="append the measurements to this file")
     args = parser.parse_args(argv)

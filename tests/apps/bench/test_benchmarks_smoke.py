@@ -153,6 +153,17 @@ def test_loop_choice_times_loops_that_compute_what_keras_computes():
         assert_close(losses[loop], losses["keras"], tf.float32, f"{loop} first loss")
 
 
+def test_loop_choice_xla_twins_compute_what_their_uncompiled_cases_compute():
+    """``loop_choice.py --xla``: a case compiled whole by XLA gives its own first loss."""
+    loop_choice = _script("loop_choice")
+    for loop in ("keras", "fast"):
+        case = loop_choice.build("lstm", loop, SIZE, "sgd")
+        expected = case[1](case[2], case[3]).numpy()
+        twin = loop_choice._jit_compiled(loop_choice.build("lstm", loop, SIZE, "sgd"))
+        assert_close(twin[1](twin[2], twin[3]).numpy(), expected, tf.float32,
+                     f"{loop} under XLA, first loss")
+
+
 def test_profile_step_groups_ops_by_kind():
     profile_step = _script("profile_step")
     assert profile_step.group_of("stacked/while/MatMul", "MatMul") == "matmul"
