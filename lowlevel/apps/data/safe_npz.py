@@ -24,6 +24,8 @@ shape must multiply to the number of elements before anything is allocated. Anyt
 -- another opcode or global, an unknown opcode byte, another structure, a truncated stream
 -- is a ``ValueError`` naming the file, the member and what was found; nothing in the file
 is ever called. As pickle does, the stream ends at STOP: bytes after it are not read.
+A member is read whole, so one that expands past :data:`MAX_MEMBER_BYTES` is refused
+without being read further.
 
 One concept, the decoder, kept in one module although over 300 lines: every accepted
 opcode and every refusal is spelled out here, where a reviewer checks them together.
@@ -293,14 +295,34 @@ def _read_member(raw: bytes):
     return array
 
 
-def load_npz(path: str) -> dict:
+# A member is read whole, so its size is bounded before it is: 1 GiB, about 70 times
+# the largest member of Keras's IMDB archive (x_train.npy, 14 MB), against a
+# decompression bomb (a few kB of zip that expand to more memory than the machine has).
+MAX_MEMBER_BYTES = 1 << 30
+
+
+def _member_bytes(archive: zipfile.ZipFile, member: str, limit: int) -> bytes:
+    """The member's bytes, never more than ``limit`` of them read (its declared size may lie)."""
+    with archive.open(member) as stream:
+        raw = stream.read(limit + 1)
+    if len(raw) > limit:
+        raise _TooLarge(f"expands to more than {limit:,} bytes")
+    return raw
+
+
+class _TooLarge(Exception):
+    """A member larger than the limit: refused before it is read whole."""
+
+
+def load_npz(path: str, max_member_bytes: int = MAX_MEMBER_BYTES) -> dict:
     """``{member name without .npy: array}`` of the archive at ``path``; object members
     are decoded from their pickle opcodes, never unpickled.
 
     Raises:
-        ValueError: not a zip archive, a damaged or truncated member, or a pickle holding
-            anything but a NumPy object array of plain values (``... refused: its pickle
-            asks for os.system``), naming ``path`` and the member.
+        ValueError: not a zip archive, a damaged or truncated member, a member that
+            expands past ``max_member_bytes``, or a pickle holding anything but a NumPy
+            object array of plain values (``... refused: its pickle asks for
+            os.system``), naming ``path`` and the member.
     """
     arrays = {}
     try:
@@ -313,7 +335,11 @@ def load_npz(path: str) -> dict:
             if not member.endswith(".npy"):
                 continue
             try:
-                array = _read_member(archive.read(member))
+                array = _read_member(_member_bytes(archive, member, max_member_bytes))
+            except _TooLarge as error:
+                raise ValueError(
+                    f"{path}: member {member!r} {error} (the limit); refused unread: the "
+                    "file may be a decompression bomb.") from None
             except _Refused as error:
                 raise ValueError(
                     f"{path}: member {member!r} refused: its pickle {error}, and only "

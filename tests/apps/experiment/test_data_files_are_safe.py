@@ -347,6 +347,29 @@ def test_an_unknown_opcode_byte_is_refused_naming_the_byte_and_its_position(
             f"byte 0xff (byte {position})") in message, message
 
 
+def test_a_member_expanding_past_the_limit_is_refused_without_being_read_whole(tmp_path):
+    """A decompression bomb: a small zip whose member expands far past the limit is
+    refused naming the member and the limit, having read at most limit + 1 bytes of it."""
+    path = tmp_path / "bomb.npz"
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("x_train.npy", b"\0" * 10_000_000)  # 10 MB of zeros: ~10 kB zipped
+    assert path.stat().st_size < 100_000
+    with pytest.raises(ValueError) as caught:
+        safe_npz.load_npz(str(path), max_member_bytes=1_000_000)
+    message = str(caught.value)
+    assert "\n" not in message and caught.value.__suppress_context__
+    assert re.search(r"bomb\.npz: member 'x_train.npy' expands to more than 1,000,000 bytes",
+                     message), message
+    assert safe_npz.MAX_MEMBER_BYTES >= 1 << 30  # the default leaves real archives alone
+    # a member of exactly the limit is read
+    small = write_npz(tmp_path / "ok.npz")
+    with zipfile.ZipFile(small) as archive:
+        largest = max(info.file_size for info in archive.infolist())
+    assert safe_npz.load_npz(small, max_member_bytes=largest)["y_test"].tolist() == [1, 0]
+    with pytest.raises(ValueError, match="expands to more than"):
+        safe_npz.load_npz(small, max_member_bytes=largest - 1)
+
+
 def test_the_reader_never_runs_the_pickle_machine_nor_np_load(tmp_path, monkeypatch):
     """No unpickler (C or Python, subclassed or not), pickle.load(s) or np.load runs while
     a valid archive is read: its pickle is only parsed (opcode table and argument readers
