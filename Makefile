@@ -42,10 +42,12 @@ demo: install
 	$(BIN)/lowlevel predict --run runs/demo "1 70 120 170" "1 95 145 195"
 
 # Up to 4 worker processes (pytest-xdist); a plain `pytest` runs serially. No test has
-# a wall-clock limit, so a busy machine makes the suite slower, not red.
+# a wall-clock limit, so a busy machine makes the suite slower, not red. `worksteal`: a
+# worker that runs dry takes tests queued on a busy one, so a few long tests do not end
+# the run on one worker while the other idles (docs/testing.md has the measurement).
 test: install
 	@echo "==> running the test suite (tests/, README and docs blocks included) in up to 4 processes"
-	$(BIN)/python -m pytest -n auto --maxprocesses 4
+	$(BIN)/python -m pytest -n auto --maxprocesses 4 --dist worksteal
 
 bench: install
 	$(BIN)/python -m pytest benchmarks --benchmark-enable --benchmark-json=benchmarks/results.json
