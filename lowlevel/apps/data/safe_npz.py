@@ -55,6 +55,10 @@ class _Refused(Exception):
     """The stream holds something other than a NumPy object array of plain values."""
 
 
+class _TooLarge(Exception):
+    """A member larger than the limit: refused before it is read whole."""
+
+
 class _Global(str):
     """A global's ``module.name`` from GLOBAL / STACK_GLOBAL: compared, never imported."""
 
@@ -308,10 +312,6 @@ def _member_bytes(archive: zipfile.ZipFile, member: str, limit: int) -> bytes:
     if len(raw) > limit:
         raise _TooLarge(f"expands to more than {limit:,} bytes")
     return raw
-
-
-class _TooLarge(Exception):
-    """A member larger than the limit: refused before it is read whole."""
 
 
 def load_npz(path: str, max_member_bytes: int = MAX_MEMBER_BYTES) -> dict:

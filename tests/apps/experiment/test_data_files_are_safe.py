@@ -179,10 +179,11 @@ def as_numpy1(stream):
     return pickletools.optimize(stream)
 
 
-def refusal(path):
-    """The one-line message ``load_npz`` refuses ``path`` with, no chained traceback."""
+def refusal(path, **options):
+    """The one-line message ``load_npz(path, **options)`` refuses ``path`` with, no
+    chained traceback."""
     with pytest.raises(ValueError) as caught:
-        safe_npz.load_npz(path)
+        safe_npz.load_npz(path, **options)
     assert "\n" not in str(caught.value) and caught.value.__suppress_context__
     return str(caught.value)
 
@@ -354,10 +355,7 @@ def test_a_member_expanding_past_the_limit_is_refused_without_being_read_whole(t
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("x_train.npy", b"\0" * 10_000_000)  # 10 MB of zeros: ~10 kB zipped
     assert path.stat().st_size < 100_000
-    with pytest.raises(ValueError) as caught:
-        safe_npz.load_npz(str(path), max_member_bytes=1_000_000)
-    message = str(caught.value)
-    assert "\n" not in message and caught.value.__suppress_context__
+    message = refusal(str(path), max_member_bytes=1_000_000)
     assert re.search(r"bomb\.npz: member 'x_train.npy' expands to more than 1,000,000 bytes",
                      message), message
     assert safe_npz.MAX_MEMBER_BYTES >= 1 << 30  # the default leaves real archives alone
@@ -366,8 +364,7 @@ def test_a_member_expanding_past_the_limit_is_refused_without_being_read_whole(t
     with zipfile.ZipFile(small) as archive:
         largest = max(info.file_size for info in archive.infolist())
     assert safe_npz.load_npz(small, max_member_bytes=largest)["y_test"].tolist() == [1, 0]
-    with pytest.raises(ValueError, match="expands to more than"):
-        safe_npz.load_npz(small, max_member_bytes=largest - 1)
+    assert "expands to more than" in refusal(small, max_member_bytes=largest - 1)
 
 
 def test_the_reader_never_runs_the_pickle_machine_nor_np_load(tmp_path, monkeypatch):
