@@ -42,6 +42,7 @@ def build(kind, loop, size_name, optimizer="rmsprop", time_steps=None):
     import tensorflow as tf  # noqa: PLC0415
 
     import lowlevel  # noqa: PLC0415
+    import lowlevel.compiled  # noqa: PLC0415
     import lowlevel.optimizers  # noqa: PLC0415
     from lowlevel.apps.bench import speed  # noqa: PLC0415
 
@@ -79,8 +80,9 @@ def build(kind, loop, size_name, optimizer="rmsprop", time_steps=None):
         opt.apply_gradients(zip(tape.gradient(loss, variables), variables))
         return loss
 
-    forward = tf.function(lambda v: apply(v))
-    return forward, tf.function(train_step), x, target
+    # Keras's as a Keras user compiles it; lowlevel's as lowlevel compiles its steps.
+    compile_ = tf.function if loop == "keras" else lowlevel.compiled.function
+    return compile_(lambda v: apply(v)), compile_(train_step), x, target
 
 
 def _jit_compiled(case):

@@ -48,6 +48,7 @@ import os
 import numpy as np
 import tensorflow as tf
 
+from lowlevel.compiled import function as compiled_function
 from lowlevel.train import (Clip, apply_if_finite, binary_cross_entropies, clip_gradients,
                             correct, variable_norms)
 
@@ -127,7 +128,7 @@ def make_distributed_train_step(strategy: tf.distribute.Strategy, model, optimiz
             [loss, right] + grads)  # IndexedSlices stay sparse: their slices are gathered
         return summed
 
-    @tf.function
+    @compiled_function  # as make_train_step compiles: same graph rewrites, same sums
     def step(distributed_ids, distributed_labels):
         summed = strategy.run(replica_step, args=(distributed_ids, distributed_labels))
         # Every replica holds the same sums; take this worker's first copy.

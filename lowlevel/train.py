@@ -25,6 +25,7 @@ import types
 import tensorflow as tf
 
 from lowlevel import clipping
+from lowlevel.compiled import function as compiled_function
 
 CLIP_MODES = ("none", "value", "norm", "global_norm")
 
@@ -198,13 +199,13 @@ def make_train_step(model, optimizer, clip: Clip = Clip(), loss_fn=binary_cross_
         return {**report, "global_norm": norm, "clipped": acted, "variable_norms": norms,
                 "applied": applied, "applied_norm": applied_norm}
 
-    return tf.function(step) if compiled else step
+    return compiled_function(step) if compiled else step
 
 
 def make_eval_step(model, loss_fn=binary_cross_entropy):
     """A compiled ``step(ids, labels) -> {loss, accuracy}`` with dropout off."""
 
-    @tf.function
+    @compiled_function
     def step(ids, labels):
         logits = model(ids, training=False)
         return {"loss": loss_fn(logits, labels), "accuracy": accuracy(logits, labels)}

@@ -62,7 +62,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import tensorflow as tf
 
-from lowlevel import _checks, keras_config
+from lowlevel import _checks, compiled, keras_config
 from lowlevel._describe import Describable
 from lowlevel._weights import KerasOrderedWeights
 from lowlevel.layers import stateful as _stateful
@@ -192,9 +192,8 @@ class RNN(KerasOrderedWeights, Describable, tf.Module):
         self.implementation = registry.check(_implementation(implementation, unroll))
         self.stateful = bool(stateful)
         self.states = None  # stateful: the state variables, made at build or first call
-        # A partial, not the bound method: TensorFlow counts traces per code object, and
-        # six layers each traced once would read to it as one function retraced.
-        self._compiled_forward = tf.function(functools.partial(RNN._forward, self))
+        # For calls made eagerly (compiled.function: each layer's partial traced apart).
+        self._compiled_forward = compiled.function(functools.partial(RNN._forward, self))
 
     # --------------------------------------------------------------- weights
     @property
@@ -301,8 +300,11 @@ class RNN(KerasOrderedWeights, Describable, tf.Module):
             _checks.shape_matches(mask, [batch, inputs.shape[1]], "mask")
         # A loop that cannot serve this call says so here, before any tracing.
         registry.serving(self.implementation, Request(self.cell, inputs, initial_state))
-        last, sequence, states = self._compiled_forward(inputs, initial_state, mask,
-                                                        bool(training))
+        # Inside a tf.function already (a training step): traced into it directly. A
+        # nested tf.function would be a second function boundary whose forward and
+        # backward TensorFlow builds apart, capturing every intermediate across it.
+        forward = self._compiled_forward if tf.executing_eagerly() else self._forward
+        last, sequence, states = forward(inputs, initial_state, mask, bool(training))
         if self.stateful:
             _stateful.assign(self.states, states)
         output = sequence if self.return_sequences else last

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from lowlevel.cells.simple_rnn import SimpleRNNCell
 from lowlevel.loops import bptt, fast, reference, unrolled
 
 LOOPS = {"reference": reference, "fast": fast, "bptt": bptt, "unrolled": unrolled}
@@ -41,13 +40,10 @@ CANDIDATES = ("fast", "unrolled", "reference")
 
 # 'auto' unrolls a request of at most this many cell steps (time steps x stacked
 # cells): up to the large bench size (200 steps x 2 layers), where the written-out
-# SimpleRNN's first training step still fits the default path's budget and its step
-# is faster than the loop's; beyond, the first call grows with every step
-# (docs/speed.md, "'auto': the rules", has the numbers).
+# loop's first training step still fits the default path's budget and its step is
+# faster than the compiled loop's for every cell kind; beyond, the first call grows
+# with every step (docs/speed.md, "'auto': the rules", has the numbers).
 UNROLLED_MAX_CELL_STEPS = 400
-# ... and only of these cells: an LSTM's or GRU's unrolled first call is over the
-# budget already at the tutorial size (80 x 2).
-UNROLLED_CELLS = (SimpleRNNCell,)
 
 
 @tf.autograph.experimental.do_not_convert
@@ -59,22 +55,19 @@ def choose(request) -> str:
     1. the number of time steps unknown (``inputs.shape[1] is None``): ``'fast'``
        (``'unrolled'`` cannot serve it; ``'reference'`` is slower to trace and to step);
     2. at most :data:`UNROLLED_MAX_CELL_STEPS` cell steps (time steps times the cells
-       of a stack) of :data:`UNROLLED_CELLS` only: ``'unrolled'``, whose training step
-       is faster there and whose first call stays within the default path's budget;
+       of a stack): ``'unrolled'``, whose training step is faster there and whose
+       first call, compiled as lowlevel compiles (:mod:`lowlevel.compiled`), stays
+       within the default path's budget;
     3. otherwise ``'fast'``: ``'unrolled'`` may step faster, but its first call grows
-       with every step, and an LSTM's or GRU's is over the budget at the tutorial
-       size already.
+       with every step.
 
-    Batch, training or inference and dtype move no choice: no measured margin on them
-    exceeded the spread (and a request does not say whether it trains).
+    Cell kind, batch, training or inference and dtype move no choice: no measured
+    margin on them exceeded the spread (and a request does not say whether it trains).
     """
     time_steps = request.inputs.shape[1]
-    cells = _cells(request.cell)
-    short = time_steps is not None and time_steps * len(cells) <= UNROLLED_MAX_CELL_STEPS
-    if short and all(isinstance(cell, UNROLLED_CELLS) for cell in cells):
-        preferred = "unrolled"
-    else:
-        preferred = "fast"
+    short = (time_steps is not None
+             and time_steps * len(_cells(request.cell)) <= UNROLLED_MAX_CELL_STEPS)
+    preferred = "unrolled" if short else "fast"
     return preferred if cannot(preferred, request) is None else "fast"
 
 

@@ -38,10 +38,13 @@ SITUATIONS = [
     ("long: one layer past the limit", lambda: _request(LONG), "fast"),
     ("long: a stack past the limit",
      lambda: _request(registry.UNROLLED_MAX_CELL_STEPS // 2 + 1, cells=2), "fast"),
-    ("short LSTM", lambda: _request(10, kind="LSTM"), "fast"),
-    ("short GRU stack", lambda: _request(10, cells=2, kind="GRU"), "fast"),
+    ("short LSTM", lambda: _request(10, kind="LSTM"), "unrolled"),
+    ("short GRU stack", lambda: _request(10, cells=2, kind="GRU"), "unrolled"),
     ("short stack, a GRU above a SimpleRNN",
-     lambda: _request(10, cells=2, upper="GRU"), "fast"),
+     lambda: _request(10, cells=2, upper="GRU"), "unrolled"),
+    ("long LSTM stack", lambda: _request(registry.UNROLLED_MAX_CELL_STEPS // 2 + 1, cells=2,
+                                         kind="LSTM"), "fast"),
+    ("length unknown, an LSTM", lambda: _request(None, kind="LSTM"), "fast"),
 ]
 
 
@@ -82,8 +85,8 @@ def _output_and_gradients(model, variables, x, mask, known_length):
 @pytest.mark.parametrize("kind, time_steps, known_length, chosen", [
     ("SimpleRNN", 20, True, "unrolled"),  # short enough to trace quickly in a test
     ("SimpleRNN", LONG // 2 + 1, True, "fast"),
-    ("LSTM", 10, True, "fast"),
-    ("GRU", 10, True, "fast"),
+    ("LSTM", 10, True, "unrolled"),
+    ("GRU", 10, True, "unrolled"),
     ("GRU", 7, False, "fast"),
     ("LSTM", 7, False, "fast"),
 ], ids=["short-SimpleRNN", "long-SimpleRNN", "short-LSTM", "short-GRU",

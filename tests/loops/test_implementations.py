@@ -263,9 +263,10 @@ def test_unrolled_without_a_known_number_of_steps_is_an_error_and_auto_runs_the_
     reference.set_weights(auto.get_weights())
     call = tf.function(lambda x: auto(x),
                        input_signature=[tf.TensorSpec([None, None, 4], tf.float32)])
-    graph = call.get_concrete_function().graph
-    assert any(node.op == "While" or node.op == "StatelessWhile"
-               for f in graph.as_graph_def().library.function for node in f.node_def)
+    graph = call.get_concrete_function().graph.as_graph_def()
+    ops = [node.op for node in graph.node] + [
+        node.op for f in graph.library.function for node in f.node_def]
+    assert "While" in ops or "StatelessWhile" in ops
     x = tf.constant(np.random.default_rng(1).normal(size=(2, 7, 4)), tf.float32)
     assert_close(call(x), reference(x), tf.float32, "auto, time unknown when traced")
 

@@ -28,7 +28,7 @@ from lowlevel.apps.experiment import cli as cli_experiment
 from lowlevel.apps.experiment import run as experiment
 from lowlevel.apps.experiment.config import ExperimentConfig
 from lowlevel.models import SentimentClassifier
-from lowlevel.tolerances import assert_close
+from lowlevel.tolerances import assert_close, tolerance
 from lowlevel.train import Clip, make_train_step
 
 WORKER = os.path.join(os.path.dirname(__file__), os.pardir, "distribute_worker.py")
@@ -138,7 +138,12 @@ def test_distributed_training_ends_with_the_single_device_weights(runs, name):
     single, distributed = runs["single"][0], runs[name][0]
     assert len(single) == len(distributed)
     for i, (expected, actual) in enumerate(zip(single, distributed)):
-        assert_close(actual, expected, tf.float32, f"{name} weight {i}")
+        # Adam moves every weight by about lr a step, so a weight that ends near zero
+        # (the head's bias: 3e-5 after eight steps of 0.01) is a difference of such
+        # steps and carries their rounding, not an error relative to its own size.
+        scale = max(float(np.max(np.abs(expected))), TINY["lr"])
+        error = float(np.max(np.abs(actual - expected))) / scale
+        assert error <= tolerance(tf.float32), f"{name} weight {i}: scaled error {error:.3g}"
 
 
 @pytest.mark.parametrize("name", ["mirrored", "worker0", "worker1"])

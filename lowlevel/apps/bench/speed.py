@@ -9,7 +9,9 @@ every implementation, plus two callables:
   update, RMSprop or plain SGD (``optimizer``; lowlevel's for ``lowlevel*``, Keras's or
   PyTorch's otherwise).
 
-Both are compiled (``tf.function``) except for the eager cell loop and PyTorch. Both
+Both are compiled except for the eager cell loop and PyTorch: lowlevel's as lowlevel
+compiles (:func:`lowlevel.compiled.function`, what ``lowlevel train`` runs), the others
+with ``tf.function``, as a Keras user compiles them. Both
 return something with ``.numpy()``; a timed call ends with it, so the device work is
 inside the measurement. Used by ``lowlevel bench`` (:mod:`lowlevel.apps.bench.measure`), by the
 pytest-benchmark suite in ``benchmarks/`` and, untimed, by ``tests/apps/bench/test_benchmarks_smoke.py``.
@@ -54,6 +56,7 @@ import numpy as np
 import tensorflow as tf
 
 import lowlevel
+import lowlevel.compiled
 import lowlevel.optimizers
 from lowlevel.apps.bench import other_kernels
 from lowlevel.apps.bench.names import (BASELINE, DEFAULT_OPTIMIZER, DEFAULT_SIZES,  # noqa: F401
@@ -255,7 +258,8 @@ def _lowlevel(kind, size, weights, implementation=None, compute_dtype=None, stac
                 x = layer(x)
             return x
 
-    return _compiled(apply), _tf_train_step(apply, variables, make_optimizer("lowlevel", optimizer))
+    train_step = _train_step(apply, variables, make_optimizer("lowlevel", optimizer))
+    return lowlevel.compiled.function(apply), lowlevel.compiled.function(train_step)
 
 
 def _keras_cell_loop(kind, size, weights, compiled: bool, optimizer=DEFAULT_OPTIMIZER):

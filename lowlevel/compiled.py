@@ -1,0 +1,81 @@
+"""How lowlevel compiles: ``tf.function``, its calls run without Grappler's rewrites.
+
+Grappler, TensorFlow's graph optimiser, rewrites a function's whole graph at its first
+call. An unrolled loop's graph (:mod:`lowlevel.loops.unrolled`) is thousands of plain
+ops that the cells already write lean (``bias_add``, one ``unstack``); Grappler took
+most of its first training step and left the steps no faster (docs/speed.md, "The
+first call without Grappler"). :func:`function` is ``tf.function`` whose calls run with
+Grappler's meta-optimizer off: the option is set for the call and put back after it,
+so the rest of the program (Keras, a user's own ``tf.function``) keeps TensorFlow's
+settings. TensorFlow's own placement and pruning still run.
+
+The training step (:func:`lowlevel.train.make_train_step`), the evaluation step and a
+layer called eagerly compile through it; a user's step gets the same first call by
+decorating with ``@lowlevel.compiled.function`` instead of ``@tf.function``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+
+import tensorflow as tf
+
+# TensorFlow's public switch for the whole meta-optimizer (every Grappler pass).
+_GRAPPLER_OFF = "disable_meta_optimizer"
+
+
+@contextlib.contextmanager
+def grappler_off():
+    """Functions first called inside are optimised without Grappler's passes.
+
+    TensorFlow reads its optimizer options when a function is called (they travel with
+    the call), so setting them around the call scopes them to it. They are a setting of
+    the process: another thread first calling a function during the call would see them
+    too (Grappler off costs a step nothing measured here, docs/speed.md).
+    """
+    previous = tf.config.optimizer.get_experimental_options().get(_GRAPPLER_OFF, False)
+    if previous:  # the user turned Grappler off already: nothing to scope
+        yield
+        return
+    tf.config.optimizer.set_experimental_options({_GRAPPLER_OFF: True})
+    try:
+        yield
+    finally:
+        tf.config.optimizer.set_experimental_options({_GRAPPLER_OFF: previous})
+
+
+class Function:
+    """A ``tf.function`` whose every call runs inside :func:`grappler_off`.
+
+    Every call, not only the first: TensorFlow keys an instantiated function by the
+    options it was called with, so a call without them would optimise it anew.
+    Anything else (``get_concrete_function``, ``python_function``) is the
+    ``tf.function``'s.
+    """
+
+    def __init__(self, fn, **tf_function_options):
+        # A partial: TensorFlow counts traces per code object, and many functions
+        # wrapping one closure's code would read to it as one function retraced.
+        self._function = tf.function(functools.partial(fn), **tf_function_options)
+        functools.update_wrapper(self, fn)
+
+    def __call__(self, *args, **kwargs):
+        with grappler_off():
+            return self._function(*args, **kwargs)
+
+    def __getattr__(self, name):
+        if name == "_function":  # not yet set (copying, unpickling): no recursion
+            raise AttributeError(name)
+        return getattr(self._function, name)
+
+
+def function(fn=None, **tf_function_options):
+    """``tf.function(fn, **tf_function_options)``, called without Grappler's passes.
+
+    As a decorator, with or without options: ``@function`` or
+    ``@function(jit_compile=False)``.
+    """
+    if fn is None:
+        return functools.partial(function, **tf_function_options)
+    return Function(fn, **tf_function_options)
