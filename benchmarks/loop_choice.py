@@ -15,6 +15,7 @@ Two stacked layers of one cell kind run as one loop (``lowlevel.stack_layers``, 
     python benchmarks/loop_choice.py steady --size tutorial --repeats 9
     python benchmarks/loop_choice.py first --size large --phase train_step
     python benchmarks/loop_choice.py steady --xla --phases train_step   # + XLA twins
+    python benchmarks/loop_choice.py first --grappler   # lowlevel's under plain tf.function
 
 Writes one JSON line per measurement to stdout (``--json FILE`` appends them there too).
 """
@@ -36,9 +37,10 @@ def _load():
     return [round(x, 2) for x in os.getloadavg()]
 
 
-def build(kind, loop, size_name, optimizer="rmsprop", time_steps=None):
+def build(kind, loop, size_name, optimizer="rmsprop", time_steps=None, grappler=False):
     """``(forward, train_step, x, target)`` for ``loop`` (a loop name, ``'auto'`` or
-    ``'keras'``); ``time_steps`` overrides the size's."""
+    ``'keras'``); ``time_steps`` overrides the size's; ``grappler``: compile lowlevel's
+    case with plain ``tf.function`` (Grappler's passes on), as a user's own step would."""
     import tensorflow as tf  # noqa: PLC0415
 
     import lowlevel  # noqa: PLC0415
@@ -81,7 +83,7 @@ def build(kind, loop, size_name, optimizer="rmsprop", time_steps=None):
         return loss
 
     # Keras's as a Keras user compiles it; lowlevel's as lowlevel compiles its steps.
-    compile_ = tf.function if loop == "keras" else lowlevel.compiled.function
+    compile_ = tf.function if loop == "keras" or grappler else lowlevel.compiled.function
     return compile_(lambda v: apply(v)), compile_(train_step), x, target
 
 
@@ -108,7 +110,7 @@ def steady(args, emit):
     speed.tf.config.experimental.enable_tensor_float_32_execution(False)
     candidates = ("keras", *args.loops)
     for kind in args.cells:
-        cases = {loop: build(kind, loop, args.size, args.optimizer, args.time)
+        cases = {loop: build(kind, loop, args.size, args.optimizer, args.time, args.grappler)
                  for loop in candidates}
         if args.xla:  # each case's twin compiled whole by XLA (docs/speed.md, "XLA, tried"),
             # built afresh: a layer traced outside XLA first may not compile under it
@@ -132,7 +134,7 @@ def steady(args, emit):
             for loop in names:
                 q1, q3 = np.percentile(seconds[loop], [25, 75])
                 emit(dict(mode="steady", size=args.size, time=args.time, kind=kind,
-                          phase=phase, loop=loop,
+                          phase=phase, loop=loop, grappler=args.grappler,
                           optimizer=args.optimizer, median=median[loop],
                           spread=float((q3 - q1) / median[loop]),
                           vs_fast=median["fast"] / median[loop] if "fast" in median else None,
@@ -146,10 +148,11 @@ def first(args, emit):
 
         speed.tf.config.experimental.enable_tensor_float_32_execution(False)
         kind, loop, phase = args.cells[0], args.loops[0], args.phases[0]
-        forward, train_step, x, target = build(kind, loop, args.size, args.optimizer, args.time)
+        forward, train_step, x, target = build(kind, loop, args.size, args.optimizer, args.time,
+                                               args.grappler)
         seconds = _call(forward, x) if phase == "forward" else _call(train_step, x, target)
         emit(dict(mode="first", size=args.size, time=args.time, kind=kind, phase=phase, loop=loop,
-                  seconds=seconds, load=_load()))
+                  grappler=args.grappler, seconds=seconds, load=_load()))
         return
     for kind in args.cells:
         for phase in args.phases:
@@ -159,6 +162,8 @@ def first(args, emit):
                            "--optimizer", args.optimizer]
                 if args.time:
                     command += ["--time", str(args.time)]
+                if args.grappler:
+                    command += ["--grappler"]
                 out = subprocess.run(command, capture_output=True, text=True, check=True)
                 line = out.stdout.strip().splitlines()[-1]
                 emit(json.loads(line))
@@ -178,6 +183,9 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--xla", action="store_true",
                         help="steady: also time each case compiled whole by XLA (jit_compile)")
+    parser.add_argument("--grappler", action="store_true",
+                        help="compile lowlevel's cases with plain tf.function, Grappler's "
+                             "passes on (lowlevel compiles without them: lowlevel.compiled)")
     parser.add_argument("--isolated", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--json", help="append the measurements to this file")
     args = parser.parse_args(argv)

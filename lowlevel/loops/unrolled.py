@@ -8,8 +8,10 @@ step of every layer as plain ops (no loop frame per step, no stack of saved
 activations, the stacked layers' wavefront unhindered). The weights are read once per
 call; at small batches each weight's gradient is one matmul per chunk
 (:mod:`lowlevel.loops.weight_gradients`, :func:`per_chunk_pays`). The price is the
-first call: Grappler works through the whole inlined graph (seconds, growing with the
-number of steps). Measured history: ``docs/speed.md``, "How the loops were tuned".
+first call, growing with the number of steps: TensorFlow places and prepares every op,
+and under a plain ``tf.function`` Grappler rewrites the whole inlined graph first, which
+lowlevel's own compiled steps skip (:mod:`lowlevel.compiled`). Measured history:
+``docs/speed.md``, "How the loops were tuned" and "The first call without Grappler".
 
 Needs the number of time steps when tracing (``inputs.shape[1]`` known).
 """

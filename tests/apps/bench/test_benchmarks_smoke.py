@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+import lowlevel.compiled
 from lowlevel.apps.bench import other_kernels
 from lowlevel.apps.bench import speed
 from lowlevel.apps.bench.names import baseline_of
@@ -142,12 +143,17 @@ def _script(name):
     return module
 
 
-def test_loop_choice_times_loops_that_compute_what_keras_computes():
-    """``benchmarks/loop_choice.py``: every loop it times starts from Keras's first loss."""
+@pytest.mark.parametrize("grappler", [False, True], ids=["lowlevel-compiled", "tf-function"])
+def test_loop_choice_times_loops_that_compute_what_keras_computes(grappler):
+    """``benchmarks/loop_choice.py``: every loop it times, compiled as lowlevel compiles
+    or (``--grappler``) by plain ``tf.function``, starts from Keras's first loss."""
     loop_choice = _script("loop_choice")
     losses = {}
     for loop in ("keras", *loop_choice.LOOPS):
-        forward, train_step, x, target = loop_choice.build("lstm", loop, SIZE, "sgd")
+        forward, train_step, x, target = loop_choice.build("lstm", loop, SIZE, "sgd",
+                                                           grappler=grappler)
+        if loop != "keras":
+            assert isinstance(train_step, lowlevel.compiled.Function) is not grappler
         losses[loop] = train_step(x, target).numpy()
     for loop in loop_choice.LOOPS:
         assert_close(losses[loop], losses["keras"], tf.float32, f"{loop} first loss")
