@@ -16,6 +16,7 @@ Two stacked layers of one cell kind run as one loop (``lowlevel.stack_layers``, 
     python benchmarks/loop_choice.py first --size large --phase train_step
     python benchmarks/loop_choice.py steady --xla --phases train_step   # + XLA twins
     python benchmarks/loop_choice.py first --grappler   # lowlevel's under plain tf.function
+    python benchmarks/loop_choice.py steady --grappler-twins   # + each loop so compiled
 
 Writes one JSON line per measurement to stdout (``--json FILE`` appends them there too).
 """
@@ -117,6 +118,10 @@ def steady(args, emit):
             cases.update({f"{loop}_xla": _jit_compiled(build(kind, loop, args.size,
                                                              args.optimizer, args.time))
                           for loop in candidates})
+        if args.grappler_twins:  # each loop's twin under plain tf.function, Grappler on
+            cases.update({f"{loop}_grappler": build(kind, loop, args.size, args.optimizer,
+                                                    args.time, grappler=True)
+                          for loop in args.loops})
         names = tuple(cases)
         for phase in args.phases:
             calls = {loop: ((c[0], c[2]) if phase == "forward" else (c[1], c[2], c[3]))
@@ -186,6 +191,9 @@ def main(argv=None):
     parser.add_argument("--grappler", action="store_true",
                         help="compile lowlevel's cases with plain tf.function, Grappler's "
                              "passes on (lowlevel compiles without them: lowlevel.compiled)")
+    parser.add_argument("--grappler-twins", action="store_true",
+                        help="steady: also time each loop compiled by plain tf.function "
+                             "(Grappler's passes on), alternating with the others")
     parser.add_argument("--isolated", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--json", help="append the measurements to this file")
     args = parser.parse_args(argv)

@@ -46,23 +46,26 @@ def grappler_off():
 
 
 class Function:
-    """A ``tf.function`` whose every call runs inside :func:`grappler_off`.
+    """A compiled function whose every call runs inside :func:`grappler_off`.
 
     Every call, not only the first: TensorFlow keys an instantiated function by the
     options it was called with, so a call without them would optimise it anew.
     Anything else (``get_concrete_function``, ``python_function``) is the
-    ``tf.function``'s.
+    ``tf.function``'s; on a class, ``instance.method`` binds as ``tf.function`` binds.
     """
 
-    def __init__(self, fn, **tf_function_options):
-        # A partial: TensorFlow counts traces per code object, and many functions
-        # wrapping one closure's code would read to it as one function retraced.
-        self._function = tf.function(functools.partial(fn), **tf_function_options)
+    def __init__(self, compiled_fn, fn):
+        self._function = compiled_fn
         functools.update_wrapper(self, fn)
 
     def __call__(self, *args, **kwargs):
         with grappler_off():
             return self._function(*args, **kwargs)
+
+    def __get__(self, instance, owner=None):
+        if instance is None:
+            return self
+        return Function(self._function.__get__(instance, owner), self.__wrapped__)
 
     def __getattr__(self, name):
         if name == "_function":  # not yet set (copying, unpickling): no recursion
@@ -78,4 +81,6 @@ def function(fn=None, **tf_function_options):
     """
     if fn is None:
         return functools.partial(function, **tf_function_options)
-    return Function(fn, **tf_function_options)
+    # A partial: TensorFlow counts traces per code object, and many functions wrapping
+    # one closure's code would read to it as one function retraced.
+    return Function(tf.function(functools.partial(fn), **tf_function_options), fn)

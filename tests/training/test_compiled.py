@@ -4,32 +4,36 @@ passes, scoped to them, computing what ``tf.function`` computes."""
 import numpy as np
 import pytest
 import tensorflow as tf
+from tensorflow.python.eager import context  # the runtime's record of a call (test only)
 
 import lowlevel
 from lowlevel import compiled
 from lowlevel.tolerances import assert_close
 
 
-def _grappler_off_in_calls_traced(outer):
-    """Whether the function calls ``outer`` traced carry Grappler switched off.
-
-    TensorFlow attaches the optimizer options to every call it traces (the
-    ``config_proto`` of a ``PartitionedCall``), from the options in force when tracing.
-    """
-    inner = tf.function(lambda x: x * 2.0)
-    traced = outer(lambda x: inner(x) + 1.0)
-    graph = traced.get_concrete_function(tf.TensorSpec([2], tf.float32)).graph
-    calls = [op for op in graph.get_operations() if "PartitionedCall" in op.type]
-    assert calls, "the outer function should call the inner one"
-    config = tf.compat.v1.ConfigProto.FromString(calls[0].get_attr("config_proto"))
-    return config.graph_options.rewrite_options.disable_meta_optimizer
+def _scaled_by_a_constant_product(x):
+    return x * (tf.constant(2.0) * tf.constant(3.0))  # Grappler folds the product
 
 
-def test_calls_run_with_grappler_off_and_other_functions_keep_the_settings():
+def _multiplications_run(fn):
+    """How many ``Mul`` ops ran in the graphs TensorFlow executed for ``fn``'s call
+    (the graphs after optimisation, from the runtime's own record of the call)."""
+    ctx = context.context()
+    ctx.enable_run_metadata()
+    try:
+        assert fn(tf.constant([1.0, 2.0])).numpy().tolist() == [6.0, 12.0]
+        metadata = ctx.export_run_metadata()
+    finally:
+        ctx.disable_run_metadata()
+    return [node.op for graph in metadata.function_graphs
+            for partition in graph.partition_graphs for node in partition.node].count("Mul")
+
+
+def test_calls_run_without_grappler_and_other_functions_keep_it():
     before = tf.config.optimizer.get_experimental_options()
-    assert _grappler_off_in_calls_traced(compiled.function)
+    assert _multiplications_run(compiled.function(_scaled_by_a_constant_product)) == 2
     assert tf.config.optimizer.get_experimental_options() == before
-    assert not _grappler_off_in_calls_traced(tf.function)
+    assert _multiplications_run(tf.function(_scaled_by_a_constant_product)) == 1  # folded
 
 
 def test_the_options_are_put_back_when_the_call_raises():
@@ -66,6 +70,19 @@ def test_decorator_forms_and_tf_function_options():
     assert plain.__name__ == "plain"
     np.testing.assert_array_equal(signed(tf.constant([1.0, 2.0])), [3.0, 6.0])
     assert signed.get_concrete_function().structured_input_signature[0][0].shape.as_list() == [None]
+
+
+def test_a_method_binds_to_its_instance():
+    class Scaled:
+        def __init__(self, factor):
+            self.factor = factor
+
+        @compiled.function
+        def __call__(self, x):
+            return x * self.factor
+
+    assert Scaled(2.0)(tf.constant(3.0)).numpy() == 6.0
+    assert Scaled(5.0)(tf.constant(3.0)).numpy() == 15.0
 
 
 def test_a_training_step_computes_what_tf_function_computes():
