@@ -83,9 +83,10 @@ def build(kind, loop, size_name, optimizer="rmsprop", time_steps=None, grappler=
         opt.apply_gradients(zip(tape.gradient(loss, variables), variables))
         return loss
 
-    # Keras's as a Keras user compiles it; lowlevel's as lowlevel compiles its steps.
-    compile_ = tf.function if loop == "keras" or grappler else lowlevel.compiled.function
-    return compile_(lambda v: apply(v)), compile_(train_step), x, target
+    # Keras's step as a Keras user compiles it; lowlevel's as lowlevel compiles its
+    # training steps (the forward, inference, as both compile it).
+    compile_step = tf.function if loop == "keras" or grappler else lowlevel.compiled.function
+    return tf.function(lambda v: apply(v)), compile_step(train_step), x, target
 
 
 def _jit_compiled(case):

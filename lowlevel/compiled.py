@@ -1,4 +1,4 @@
-"""How lowlevel compiles: ``tf.function``, its calls run without Grappler's rewrites.
+"""How lowlevel compiles its training steps: ``tf.function``, called without Grappler.
 
 Grappler, TensorFlow's graph optimiser, rewrites a function's whole graph at its first
 call. An unrolled loop's graph (:mod:`lowlevel.loops.unrolled`) is thousands of plain
@@ -9,9 +9,13 @@ Grappler's meta-optimizer off: the option is set for the call and put back after
 so the rest of the program (Keras, a user's own ``tf.function``) keeps TensorFlow's
 settings. TensorFlow's own placement and pruning still run.
 
-The training step (:func:`lowlevel.train.make_train_step`), the evaluation step and a
-layer called eagerly compile through it; a user's step gets the same first call by
-decorating with ``@lowlevel.compiled.function`` instead of ``@tf.function``.
+The training steps (:func:`lowlevel.train.make_train_step`,
+:func:`lowlevel.distribute.make_distributed_train_step`) compile through it; a user's
+own step gets the same first call by decorating with ``@lowlevel.compiled.function``
+instead of ``@tf.function``. Inference (a layer called eagerly, the evaluation steps)
+keeps ``tf.function``: the forward pass measured faster under Grappler in all three
+pairs, by 3–15% (docs/speed.md, table G; the ops it ran were the same kinds and
+counts, and why it is faster was not found), and its graph is half a training step's.
 """
 
 from __future__ import annotations

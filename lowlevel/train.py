@@ -205,7 +205,7 @@ def make_train_step(model, optimizer, clip: Clip = Clip(), loss_fn=binary_cross_
 def make_eval_step(model, loss_fn=binary_cross_entropy):
     """A compiled ``step(ids, labels) -> {loss, accuracy}`` with dropout off."""
 
-    @compiled_function
+    @tf.function  # inference keeps Grappler (lowlevel.compiled says why)
     def step(ids, labels):
         logits = model(ids, training=False)
         return {"loss": loss_fn(logits, labels), "accuracy": accuracy(logits, labels)}

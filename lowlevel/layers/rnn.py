@@ -62,7 +62,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import tensorflow as tf
 
-from lowlevel import _checks, compiled, keras_config
+from lowlevel import _checks, keras_config
 from lowlevel._describe import Describable
 from lowlevel._weights import KerasOrderedWeights
 from lowlevel.layers import stateful as _stateful
@@ -192,8 +192,11 @@ class RNN(KerasOrderedWeights, Describable, tf.Module):
         self.implementation = registry.check(_implementation(implementation, unroll))
         self.stateful = bool(stateful)
         self.states = None  # stateful: the state variables, made at build or first call
-        # For calls made eagerly (compiled.function: each layer's partial traced apart).
-        self._compiled_forward = compiled.function(functools.partial(RNN._forward, self))
+        # For calls made eagerly. A partial, not the bound method: TensorFlow counts
+        # traces per code object, and six layers each traced once would read to it as
+        # one function retraced. Plain tf.function, not lowlevel.compiled: a forward
+        # pass measured faster under Grappler (docs/speed.md, table G).
+        self._compiled_forward = tf.function(functools.partial(RNN._forward, self))
 
     # --------------------------------------------------------------- weights
     @property

@@ -9,9 +9,9 @@ every implementation, plus two callables:
   update, RMSprop or plain SGD (``optimizer``; lowlevel's for ``lowlevel*``, Keras's or
   PyTorch's otherwise).
 
-Both are compiled except for the eager cell loop and PyTorch: lowlevel's as lowlevel
-compiles (:func:`lowlevel.compiled.function`, what ``lowlevel train`` runs), the others
-with ``tf.function``, as a Keras user compiles them. Both
+Both are compiled (``tf.function``) except for the eager cell loop and PyTorch, and
+lowlevel's training steps compile as lowlevel compiles them
+(:func:`lowlevel.compiled.function`, what ``lowlevel train`` runs). Both
 return something with ``.numpy()``; a timed call ends with it, so the device work is
 inside the measurement. Used by ``lowlevel bench`` (:mod:`lowlevel.apps.bench.measure`), by the
 pytest-benchmark suite in ``benchmarks/`` and, untimed, by ``tests/apps/bench/test_benchmarks_smoke.py``.
@@ -259,7 +259,7 @@ def _lowlevel(kind, size, weights, implementation=None, compute_dtype=None, stac
             return x
 
     train_step = _train_step(apply, variables, make_optimizer("lowlevel", optimizer))
-    return lowlevel.compiled.function(apply), lowlevel.compiled.function(train_step)
+    return _compiled(apply), lowlevel.compiled.function(train_step)
 
 
 def _keras_cell_loop(kind, size, weights, compiled: bool, optimizer=DEFAULT_OPTIMIZER):
