@@ -152,7 +152,8 @@ def apply_if_finite(optimizer, grads, variables, loss=None):
 def make_train_step(model, optimizer, clip: Clip = Clip(), loss_fn=binary_cross_entropy, *,
                     variables=None, metrics=ACCURACY, diagnostics=True, compiled=True):
     """The one training step: ``step(x, y) -> {loss, accuracy, global_norm, clipped,
-    variable_norms, applied, applied_norm}``, compiled.
+    variable_norms, applied, applied_norm}``, compiled (:mod:`lowlevel.compiled`:
+    ``tf.function``, called without Grappler's graph rewrites).
 
     ``model(x, training=True)`` gives the predictions and ``model.trainable_variables``
     are trained; with ``variables`` given, ``model`` is any callable ``apply(x)``
