@@ -140,7 +140,8 @@ def steady(args, emit):
             for loop in names:
                 q1, q3 = np.percentile(seconds[loop], [25, 75])
                 emit(dict(mode="steady", size=args.size, time=args.time, kind=kind,
-                          phase=phase, loop=loop, grappler=args.grappler,
+                          phase=phase, loop=loop,
+                          grappler=args.grappler or loop.endswith("_grappler"),
                           optimizer=args.optimizer, median=median[loop],
                           spread=float((q3 - q1) / median[loop]),
                           vs_fast=median["fast"] / median[loop] if "fast" in median else None,
