@@ -38,8 +38,14 @@ def tolerance(dtype) -> float:
     return TOLERANCE[dtype]
 
 
-def scaled_error(actual, expected) -> float:
-    """``max|actual - expected| / max|expected|`` in float64; 0.0 for empty tensors."""
+def scaled_error(actual, expected, scale_floor: float = 0.0) -> float:
+    """``max|actual - expected| / max(max|expected|, scale_floor)`` in float64; 0.0 for
+    empty tensors.
+
+    ``scale_floor``: the size of the terms the compared values were summed from, when
+    that is larger than the values themselves (a weight trained to near zero by steps
+    of a known size carries the rounding of those steps, not of its own size).
+    """
     actual = np.asarray(_to_numpy(actual), dtype=np.float64)
     expected = np.asarray(_to_numpy(expected), dtype=np.float64)
     if actual.shape != expected.shape:
@@ -48,7 +54,7 @@ def scaled_error(actual, expected) -> float:
         )
     if actual.size == 0:
         return 0.0
-    scale = max(float(np.max(np.abs(expected))), np.finfo(np.float64).tiny)
+    scale = max(float(np.max(np.abs(expected))), scale_floor, np.finfo(np.float64).tiny)
     return float(np.max(np.abs(actual - expected)) / scale)
 
 
@@ -60,9 +66,10 @@ def _to_numpy(value):
     return value
 
 
-def assert_close(actual, expected, dtype, what: str = "") -> None:
-    """Raise ``AssertionError`` unless ``scaled_error(actual, expected) <= tolerance(dtype)``."""
-    err = scaled_error(actual, expected)
+def assert_close(actual, expected, dtype, what: str = "", scale_floor: float = 0.0) -> None:
+    """Raise ``AssertionError`` unless ``scaled_error(actual, expected, scale_floor) <=
+    tolerance(dtype)``."""
+    err = scaled_error(actual, expected, scale_floor)
     tol = tolerance(dtype)
     if not (np.isfinite(err) and err <= tol):
         raise AssertionError(

@@ -28,7 +28,7 @@ from lowlevel.apps.experiment import cli as cli_experiment
 from lowlevel.apps.experiment import run as experiment
 from lowlevel.apps.experiment.config import ExperimentConfig
 from lowlevel.models import SentimentClassifier
-from lowlevel.tolerances import assert_close, tolerance
+from lowlevel.tolerances import assert_close
 from lowlevel.train import Clip, make_train_step
 
 WORKER = os.path.join(os.path.dirname(__file__), os.pardir, "distribute_worker.py")
@@ -141,9 +141,8 @@ def test_distributed_training_ends_with_the_single_device_weights(runs, name):
         # Adam moves every weight by about lr a step, so a weight that ends near zero
         # (the head's bias: 3e-5 after eight steps of 0.01) is a difference of such
         # steps and carries their rounding, not an error relative to its own size.
-        scale = max(float(np.max(np.abs(expected))), TINY["lr"])
-        error = float(np.max(np.abs(actual - expected))) / scale
-        assert error <= tolerance(tf.float32), f"{name} weight {i}: scaled error {error:.3g}"
+        assert_close(actual, expected, tf.float32, f"{name} weight {i}",
+                     scale_floor=TINY["lr"])
 
 
 @pytest.mark.parametrize("name", ["mirrored", "worker0", "worker1"])
