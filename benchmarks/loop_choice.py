@@ -17,6 +17,7 @@ Two stacked layers of one cell kind run as one loop (``lowlevel.stack_layers``, 
     python benchmarks/loop_choice.py steady --xla --phases train_step   # + XLA twins
     python benchmarks/loop_choice.py first --grappler   # lowlevel's under plain tf.function
     python benchmarks/loop_choice.py steady --grappler-twins   # + each loop so compiled
+    python benchmarks/loop_choice.py first --eager --loops fast,unrolled,auto   # no tf.function
 
 Writes one JSON line per measurement to stdout (``--json FILE`` appends them there too).
 """
@@ -38,10 +39,13 @@ def _load():
     return [round(x, 2) for x in os.getloadavg()]
 
 
-def build(kind, loop, size_name, optimizer="rmsprop", time_steps=None, grappler=False):
+def build(kind, loop, size_name, optimizer="rmsprop", time_steps=None, grappler=False,
+          eager=False, persistent=False):
     """``(forward, train_step, x, target)`` for ``loop`` (a loop name, ``'auto'`` or
     ``'keras'``); ``time_steps`` overrides the size's; ``grappler``: compile lowlevel's
-    case with plain ``tf.function`` (Grappler's passes on), as a user's own step would."""
+    case with plain ``tf.function`` (Grappler's passes on), as a user's own step would;
+    ``eager``: compile neither, as the hand-written ``GradientTape`` loop of the
+    tutorial runs (``persistent``: its tape persistent)."""
     import tensorflow as tf  # noqa: PLC0415
 
     import lowlevel  # noqa: PLC0415
@@ -78,11 +82,13 @@ def build(kind, loop, size_name, optimizer="rmsprop", time_steps=None, grappler=
     opt.build(variables)
 
     def train_step(x, target):
-        with tf.GradientTape() as tape:
+        with tf.GradientTape(persistent=persistent) as tape:
             loss = speed.mse(apply(x), target)
         opt.apply_gradients(zip(tape.gradient(loss, variables), variables))
         return loss
 
+    if eager:
+        return apply, train_step, x, target
     # Keras's step as a Keras user compiles it; lowlevel's as lowlevel compiles its
     # training steps (the forward, inference, as both compile it).
     compile_step = tf.function if loop == "keras" or grappler else lowlevel.compiled.function
@@ -112,7 +118,8 @@ def steady(args, emit):
     speed.tf.config.experimental.enable_tensor_float_32_execution(False)
     candidates = ("keras", *args.loops)
     for kind in args.cells:
-        cases = {loop: build(kind, loop, args.size, args.optimizer, args.time, args.grappler)
+        cases = {loop: build(kind, loop, args.size, args.optimizer, args.time, args.grappler,
+                             args.eager, args.persistent_tape)
                  for loop in candidates}
         if args.xla:  # each case's twin compiled whole by XLA (docs/speed.md, "XLA, tried"),
             # built afresh: a layer traced outside XLA first may not compile under it
@@ -142,6 +149,7 @@ def steady(args, emit):
                 emit(dict(mode="steady", size=args.size, time=args.time, kind=kind,
                           phase=phase, loop=loop,
                           grappler=args.grappler or loop.endswith("_grappler"),
+                          eager=args.eager, persistent_tape=args.persistent_tape,
                           optimizer=args.optimizer, median=median[loop],
                           spread=float((q3 - q1) / median[loop]),
                           vs_fast=median["fast"] / median[loop] if "fast" in median else None,
@@ -156,10 +164,11 @@ def first(args, emit):
         speed.tf.config.experimental.enable_tensor_float_32_execution(False)
         kind, loop, phase = args.cells[0], args.loops[0], args.phases[0]
         forward, train_step, x, target = build(kind, loop, args.size, args.optimizer, args.time,
-                                               args.grappler)
+                                               args.grappler, args.eager, args.persistent_tape)
         seconds = _call(forward, x) if phase == "forward" else _call(train_step, x, target)
         emit(dict(mode="first", size=args.size, time=args.time, kind=kind, phase=phase, loop=loop,
-                  grappler=args.grappler, seconds=seconds, load=_load()))
+                  grappler=args.grappler, eager=args.eager,
+                  persistent_tape=args.persistent_tape, seconds=seconds, load=_load()))
         return
     for kind in args.cells:
         for phase in args.phases:
@@ -169,8 +178,8 @@ def first(args, emit):
                            "--optimizer", args.optimizer]
                 if args.time:
                     command += ["--time", str(args.time)]
-                if args.grappler:
-                    command += ["--grappler"]
+                command += [f"--{flag}" for flag in ("grappler", "eager", "persistent-tape")
+                            if getattr(args, flag.replace("-", "_"))]
                 out = subprocess.run(command, capture_output=True, text=True, check=True)
                 line = out.stdout.strip().splitlines()[-1]
                 emit(json.loads(line))
@@ -196,6 +205,11 @@ def main(argv=None):
     parser.add_argument("--grappler-twins", action="store_true",
                         help="steady: also time each loop compiled by plain tf.function "
                              "(Grappler's passes on), alternating with the others")
+    parser.add_argument("--eager", action="store_true",
+                        help="call every case uncompiled, as a hand-written GradientTape loop "
+                             "without tf.function does")
+    parser.add_argument("--persistent-tape", action="store_true",
+                        help="the training step's tape persistent")
     parser.add_argument("--isolated", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--json", help="append the measurements to this file")
     args = parser.parse_args(argv)

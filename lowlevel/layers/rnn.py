@@ -11,8 +11,8 @@ same values and structure Keras 3 returns, compiled with ``tf.function``.
 ``implementation`` names the time loop (:mod:`lowlevel.loops.registry`); all compute
 the same values, outputs and gradients (``tests/loops/test_implementations.py``):
 
-- ``'auto'`` (the default): a loop that can serve the call
-  (:func:`lowlevel.loops.registry.choose`; today ``'fast'``);
+- ``'auto'`` (the default): a loop that can serve the call, chosen by measured rules
+  (:func:`lowlevel.loops.registry.choose`);
 - ``'reference'``: :func:`lowlevel.loops.reference.unroll`, the readable loop;
 - ``'fast'``: :func:`lowlevel.loops.fast.fast_unroll`, the same steps in a lean
   ``tf.while_loop``;
@@ -302,12 +302,14 @@ class RNN(KerasOrderedWeights, Describable, tf.Module):
                 raise TypeError(f"`mask` must be a bool tensor; received dtype {mask.dtype.name}.")
             _checks.shape_matches(mask, [batch, inputs.shape[1]], "mask")
         # A loop that cannot serve this call says so here, before any tracing.
-        registry.serving(self.implementation, Request(self.cell, inputs, initial_state))
+        eager = tf.executing_eagerly()
+        registry.serving(self.implementation,
+                         Request(self.cell, inputs, initial_state, called_eagerly=eager))
         # Inside a tf.function already (a training step): traced into it directly. A
         # nested tf.function would be a second function boundary whose forward and
         # backward TensorFlow builds apart, capturing every intermediate across it.
-        forward = self._compiled_forward if tf.executing_eagerly() else self._forward
-        last, sequence, states = forward(inputs, initial_state, mask, bool(training))
+        forward = self._compiled_forward if eager else self._forward
+        last, sequence, states = forward(inputs, initial_state, mask, bool(training), eager)
         if self.stateful:
             _stateful.assign(self.states, states)
         output = sequence if self.return_sequences else last
@@ -315,7 +317,7 @@ class RNN(KerasOrderedWeights, Describable, tf.Module):
             return (output, *states)  # Keras 3: a tuple, states in the cell's nesting
         return output
 
-    def _forward(self, inputs, initial_state, mask, training):
+    def _forward(self, inputs, initial_state, mask, training, called_eagerly=False):
         masks = None
         if training and (self.cell.dropout or getattr(self.cell, "recurrent_dropout", 0)):
             # One mask per sequence batch, reused at every step (Gal & Ghahramani 2016).
@@ -330,7 +332,7 @@ class RNN(KerasOrderedWeights, Describable, tf.Module):
 
         request = Request(self.cell, inputs, initial_state, mask, self.go_backwards,
                           self.return_sequences, self.zero_output_for_mask, masks,
-                          self.compute_dtype if self._mixed else None)
+                          self.compute_dtype if self._mixed else None, called_eagerly)
         return registry.run(self.implementation, request)
 
     def _check_initial_state(self, initial_state, batch):

@@ -52,20 +52,27 @@ def choose(request) -> str:
 
     Rules, each with its numbers in ``docs/speed.md`` ("'auto': the rules"):
 
-    1. the number of time steps unknown (``inputs.shape[1] is None``): ``'fast'``
+    1. the layer called eagerly (outside any ``tf.function``): ``'fast'``. A gradient
+       tape around an eager call builds the backward of the layer's own compiled
+       forward with Grappler's passes, out of lowlevel's reach: written out, the LSTM's
+       and the GRU's first eager training step took 5–7 times the loop's, past the
+       budget (table H); a compiled step gets the unrolled loop (rule 3);
+    2. the number of time steps unknown (``inputs.shape[1] is None``): ``'fast'``
        (``'unrolled'`` cannot serve it; ``'reference'`` is slower to trace and to step);
-    2. at most :data:`UNROLLED_MAX_CELL_STEPS` cell steps (time steps times the cells
+    3. at most :data:`UNROLLED_MAX_CELL_STEPS` cell steps (time steps times the cells
        of a stack): ``'unrolled'``, whose training step is faster there and whose
        first call, compiled as lowlevel compiles (:mod:`lowlevel.compiled`), stays
        within the default path's budget;
-    3. otherwise ``'fast'``: ``'unrolled'`` may step faster, but its first call grows
+    4. otherwise ``'fast'``: ``'unrolled'`` may step faster, but its first call grows
        with every step.
 
-    Cell kind, batch, training or inference and dtype move no choice: no measured
-    margin on them exceeded the spread (and a request does not say whether it trains).
+    Cell kind, batch, training or inference and dtype move no choice. Compiled, no
+    measured margin on them exceeded the spread; eager, the SimpleRNN alone kept the
+    written-out first call within budget, and one rule for every kind was kept (table
+    H). A request does not say whether it trains.
     """
     time_steps = request.inputs.shape[1]
-    short = (time_steps is not None
+    short = (not request.called_eagerly and time_steps is not None
              and time_steps * len(_cells(request.cell)) <= UNROLLED_MAX_CELL_STEPS)
     preferred = "unrolled" if short else "fast"
     return preferred if cannot(preferred, request) is None else "fast"

@@ -14,7 +14,9 @@ class Request:
     ``inputs [batch, time, features]``, ``initial_states`` and ``dropout_masks`` (the
     cell's ``draw_dropout_masks``, or ``None``) are already in the compute dtype;
     ``compute_dtype`` is set only when it differs from the variables' dtype (mixed
-    precision: the weights are cast, see :meth:`step`). Its methods are not converted by
+    precision: the weights are cast, see :meth:`step`). ``called_eagerly``: the layer
+    was called outside any ``tf.function`` (it then compiles its own forward, and a
+    gradient tape around the call builds the backward; ``'auto'`` weighs that). Its methods are not converted by
     AutoGraph (Python control flow only; :mod:`lowlevel.loops.registry` says why).
     """
 
@@ -27,6 +29,7 @@ class Request:
     zero_output_for_mask: bool = False
     dropout_masks: object = None
     compute_dtype: object = None   # tf.DType or None
+    called_eagerly: bool = False   # the layer was called outside any tf.function
 
     @tf.autograph.experimental.do_not_convert
     def loop_options(self) -> dict:

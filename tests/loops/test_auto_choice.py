@@ -15,7 +15,7 @@ DTYPE = tf.float64
 LONG = registry.UNROLLED_MAX_CELL_STEPS + 1
 
 
-def _request(time_steps, cells=1, batch=3, kind="SimpleRNN", upper=None):
+def _request(time_steps, cells=1, batch=3, kind="SimpleRNN", upper=None, eager=False):
     make = getattr(lowlevel, kind + "Cell")
     cell = make(4, input_dim=3, dtype=DTYPE)
     if cells > 1:
@@ -24,7 +24,7 @@ def _request(time_steps, cells=1, batch=3, kind="SimpleRNN", upper=None):
                                                for _ in range(cells - 1)])
     inputs = tf.zeros([batch, time_steps, 3], DTYPE) if time_steps is not None else \
         tf.TensorSpec([batch, None, 3], DTYPE)
-    return Request(cell, inputs, None)
+    return Request(cell, inputs, None, called_eagerly=eager)
 
 
 # (situation, request, the documented choice)
@@ -45,6 +45,9 @@ SITUATIONS = [
     ("long LSTM stack", lambda: _request(registry.UNROLLED_MAX_CELL_STEPS // 2 + 1, cells=2,
                                          kind="LSTM"), "fast"),
     ("length unknown, an LSTM", lambda: _request(None, kind="LSTM"), "fast"),
+    ("called eagerly, short", lambda: _request(10, eager=True), "fast"),
+    ("called eagerly, a short LSTM stack", lambda: _request(10, cells=2, kind="LSTM",
+                                                             eager=True), "fast"),
 ]
 
 
@@ -115,3 +118,21 @@ def test_named_loops_keep_their_meaning():
         assert registry.serving(name, request) == name
     with pytest.raises(ValueError, match="implementation='unrolled' cannot run this layer"):
         registry.serving("unrolled", _request(None))
+
+
+@pytest.mark.parametrize("kind", ["LSTM", "GRU"])
+def test_a_layer_called_eagerly_runs_fast_and_inside_a_function_unrolled(kind, monkeypatch):
+    """The layer tells the registry how it was called: the loop each call ran is recorded
+    where the registry hands the request to it, and both calls compute the same."""
+    ran = []
+    for name in ("fast", "unrolled"):
+        loop = registry.LOOPS[name]
+        monkeypatch.setattr(loop, "run", lambda request, run=loop.run, name=name:
+                            ran.append(name) or run(request))
+    model, layers = _layers(kind, "auto")
+    x = tf.constant(np.random.default_rng(2).normal(size=[3, 6, 3]), DTYPE)
+    eager = model(x)
+    assert ran == ["fast"]
+    compiled = tf.function(lambda v: model(v))(x)
+    assert ran == ["fast", "unrolled"]
+    assert_close(eager, compiled, DTYPE, f"{kind} called eagerly against inside a function")

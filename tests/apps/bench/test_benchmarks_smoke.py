@@ -143,17 +143,24 @@ def _script(name):
     return module
 
 
-@pytest.mark.parametrize("grappler", [False, True], ids=["lowlevel-compiled", "tf-function"])
-def test_loop_choice_times_loops_that_compute_what_keras_computes(grappler):
-    """``benchmarks/loop_choice.py``: every loop it times, compiled as lowlevel compiles
-    or (``--grappler``) by plain ``tf.function``, starts from Keras's first loss."""
+@pytest.mark.parametrize("compilation", ["lowlevel", "grappler", "eager"],
+                         ids=["lowlevel-compiled", "tf-function", "eager"])
+def test_loop_choice_times_loops_that_compute_what_keras_computes(compilation):
+    """``benchmarks/loop_choice.py``: every loop it times, compiled as lowlevel compiles,
+    by plain ``tf.function`` (``--grappler``) or not at all (``--eager``), starts from
+    Keras's first loss."""
     loop_choice = _script("loop_choice")
     losses = {}
     for loop in ("keras", *loop_choice.LOOPS):
-        forward, train_step, x, target = loop_choice.build("lstm", loop, SIZE, "sgd",
-                                                           grappler=grappler)
-        if loop != "keras":
-            assert isinstance(train_step, lowlevel.compiled.Function) is not grappler
+        forward, train_step, x, target = loop_choice.build(
+            "lstm", loop, SIZE, "sgd", grappler=compilation == "grappler",
+            eager=compilation == "eager")
+        by_lowlevel = compilation == "lowlevel" and loop != "keras"
+        by_tf_function = compilation == "grappler" or (compilation == "lowlevel"
+                                                       and loop == "keras")
+        assert isinstance(train_step, lowlevel.compiled.Function) is by_lowlevel
+        assert isinstance(train_step, tf.types.experimental.PolymorphicFunction) is \
+            by_tf_function
         losses[loop] = train_step(x, target).numpy()
     for loop in loop_choice.LOOPS:
         assert_close(losses[loop], losses["keras"], tf.float32, f"{loop} first loss")
