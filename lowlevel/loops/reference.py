@@ -9,12 +9,24 @@ eagerly, step by step, for debugging).
 
 from __future__ import annotations
 
+import functools
+
 import tensorflow as tf
 
 from lowlevel import _checks
 from lowlevel.loops.time_major import masked_update, time_major
 
 
+def _graph_loop(fn):
+    """``fn`` with its ``for t in tf.range(...)`` made a graph loop by AutoGraph, whoever
+    calls it: a layer is traced into its caller's function, and a caller AutoGraph does
+    not convert (``tf.function(autograph=False)``, ``lowlevel.Sequential``'s call)
+    would otherwise leave the loop a Python one over a symbolic tensor. Only ``fn``'s
+    own code is converted; the steps it calls run as written."""
+    return functools.wraps(fn)(tf.autograph.to_graph(fn, recursive=False))
+
+
+@_graph_loop
 def unroll(step, inputs, initial_states, mask=None, go_backwards=False,
            return_sequences=False, zero_output_for_mask=False):
     """Run ``step`` over time.

@@ -305,3 +305,31 @@ def test_bptt_with_an_activation_without_known_derivative_is_an_error_and_auto_s
     expected = _run(layers["reference"], x, [], None, "function", False)
     got = _run(auto, x, [], None, "function", False)
     assert max(scaled_error(a, b) for a, b in zip(got[1], expected[1])) <= tolerance("float64")
+
+
+@pytest.mark.parametrize("implementation", (*IMPLEMENTATIONS, "auto"))
+@pytest.mark.parametrize("kind", ["LSTM", "GRU"])
+def test_every_loop_runs_where_autograph_converts_nothing(kind, implementation):
+    """A layer is traced into its caller's function; where AutoGraph converts nothing
+    (``tf.function(..., autograph=False)``, or ``lowlevel.Sequential``'s call inside a
+    user's step) every loop still runs, with its eager outputs and gradients (float64)."""
+    layer = getattr(lowlevel, kind)(4, input_dim=3, return_sequences=True, dtype=tf.float64,
+                                    implementation=implementation)
+    model = lowlevel.Sequential([layer])
+    x = tf.constant(np.random.default_rng(3).normal(size=(2, 7, 3)))
+
+    def output_and_gradients(x, call):
+        with tf.GradientTape() as tape:
+            y = call(x)
+            loss = tf.reduce_sum(tf.sin(y))
+        return y, tape.gradient(loss, layer.trainable_variables)
+
+    expected_y, expected_gradients = output_and_gradients(x, layer)
+    for where, compiled in [
+            ("autograph=False", tf.function(lambda x: output_and_gradients(x, layer),
+                                            autograph=False)),
+            ("Sequential", tf.function(lambda x: output_and_gradients(x, model)))]:
+        y, gradients = compiled(x)
+        assert_close(y, expected_y, tf.float64, f"{implementation} output, {where}")
+        for i, (g, e) in enumerate(zip(gradients, expected_gradients)):
+            assert_close(g, e, tf.float64, f"{implementation} gradient {i}, {where}")
