@@ -47,18 +47,12 @@ def test_stacked_cells_per_step_equal_stacked_layers_outputs_and_gradients(kind,
     step_vars = list(per_step.trainable_variables)
     layer_vars = [v for layer in per_layer for v in layer.trainable_variables]
 
-    with tf.GradientTape(persistent=True) as tape:
-        tape.watch(x)
-        by_step = _hand_loop(per_step, x)
-        by_compiled_step = lowlevel.RNN(per_step)(x)
-        by_layer = per_layer[1](per_layer[0](x))
-        losses = [tf.reduce_sum(tf.sin(y)) for y in (by_step, by_compiled_step, by_layer)]
-
-    assert_close(by_step, by_layer, dtype, "hand-stepped stack vs layer stack")
-    assert_close(by_compiled_step, by_layer, dtype, "RNN(StackedCells) vs layer stack")
-    g_layer = tape.gradient(losses[2], [x] + layer_vars)
-    for loss, name in ((losses[0], "hand-stepped"), (losses[1], "RNN(StackedCells)")):
-        g_step = tape.gradient(loss, [x] + step_vars)
+    by_layer, g_layer = _output_and_gradients(lambda: per_layer[1](per_layer[0](x)),
+                                              [x] + layer_vars)
+    for call, name in ((lambda: _hand_loop(per_step, x), "hand-stepped"),
+                       (lambda: lowlevel.RNN(per_step)(x), "RNN(StackedCells)")):
+        by_step, g_step = _output_and_gradients(call, [x] + step_vars)
+        assert_close(by_step, by_layer, dtype, f"{name} stack vs layer stack")
         for a, b in zip(g_step, g_layer):
             assert_close(a, b, dtype, f"{name} gradient")
 
@@ -95,14 +89,24 @@ def test_stack_layers_equals_calling_the_layers_in_turn_outputs_masks_and_gradie
     variables = [v for layer in layers for v in layer.trainable_variables]
     # The stack shares the layers' variables: nothing to copy.
     assert [v.ref() for v in stacked.trainable_variables] == [v.ref() for v in variables]
-    with tf.GradientTape(persistent=True) as tape:
-        in_turn = layers[1](layers[0](x, mask=mask), mask=mask)
-        at_once = stacked(x, mask=mask)
-        loss_in_turn = tf.reduce_sum(tf.sin(in_turn))
-        loss_at_once = tf.reduce_sum(tf.sin(at_once))
+    in_turn, g_in_turn = _output_and_gradients(
+        lambda: layers[1](layers[0](x, mask=mask), mask=mask), variables)
+    at_once, g_at_once = _output_and_gradients(lambda: stacked(x, mask=mask), variables)
     assert_close(at_once, in_turn, tf.float64, "stack_layers output")
-    for a, e in zip(tape.gradient(loss_at_once, variables), tape.gradient(loss_in_turn, variables)):
+    for a, e in zip(g_at_once, g_in_turn):
         assert_close(a, e, tf.float64, "stack_layers gradient")
+
+
+def _output_and_gradients(call, sources):
+    """``call()`` and the gradients of ``sum(sin(call()))`` with respect to ``sources``
+    (variables or tensors), under a tape of their own: one persistent tape over several
+    compiled calls has TensorFlow build each one's higher-order gradient functions too
+    (seconds per call)."""
+    with tf.GradientTape() as tape:
+        tape.watch(sources)
+        y = call()
+        loss = tf.reduce_sum(tf.sin(y))
+    return y, tape.gradient(loss, sources)
 
 
 @pytest.mark.parametrize("second, message", [

@@ -47,14 +47,15 @@ def _batches(n, batch=6, time_steps=10, seed=1):
 def test_twin_models_give_equal_logits_and_gradients(cell, style, device):
     ours, theirs = _twins(cell, style)
     ids, labels = _batches(1)[0]
-    with tf.GradientTape(persistent=True) as tape:
+    with tf.GradientTape() as tape:  # a tape per model (see the dropout test below)
         our_logits = ours(ids, training=True)
-        their_logits = theirs(ids, training=True, return_logits=True)
         our_loss = binary_cross_entropy(our_logits, labels)
-        their_loss = binary_cross_entropy(their_logits, labels)
-    assert_close(our_logits, their_logits, tf.float32, "logits")
     our_grads = tape.gradient(our_loss, ours.trainable_variables)
+    with tf.GradientTape() as tape:
+        their_logits = theirs(ids, training=True, return_logits=True)
+        their_loss = binary_cross_entropy(their_logits, labels)
     their_grads = tape.gradient(their_loss, theirs.trainable_weights)
+    assert_close(our_logits, their_logits, tf.float32, "logits")
     assert len(our_grads) == len(their_grads) == len(ours.weights)
     for a, b, w in zip(our_grads, their_grads, ours.weights):
         assert_close(tf.convert_to_tensor(a), tf.convert_to_tensor(b), tf.float32, w.name)
@@ -142,15 +143,19 @@ def test_stacked_layer_style_equals_its_layers_called_in_turn_with_dropout(cell)
     stacked, in_turn = model(), model()
     in_turn.set_weights(stacked.get_weights())
     ids, _ = _batches(1)[0]
-    with tf.GradientTape(persistent=True) as tape:
+    # A tape per model: one persistent tape over eager layer calls has TensorFlow build
+    # each call's higher-order gradient functions too (seconds per call).
+    with tf.GradientTape() as tape:
         ours = stacked.encode(ids, training=True)
+    stacked_gradients = tape.gradient(ours, stacked.trainable_variables[1:7])
+    with tf.GradientTape() as tape:
         x = in_turn.embedding(ids)
         for layer in in_turn.rnn:
             x = layer(x, training=True)
+    in_turn_gradients = tape.gradient(x, in_turn.trainable_variables[1:7])
     assert_close(ours, x, tf.float32, "stacked vs in turn, dropout on")
     assert not np.allclose(ours, stacked.encode(ids, training=False))  # dropout acted
-    for a, b in zip(tape.gradient(ours, stacked.trainable_variables[1:7]),
-                    tape.gradient(x, in_turn.trainable_variables[1:7])):
+    for a, b in zip(stacked_gradients, in_turn_gradients):
         assert_close(a, b, tf.float32, "recurrent weight gradient")
 
 
