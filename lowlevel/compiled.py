@@ -12,7 +12,9 @@ settings. TensorFlow's own placement and pruning still run.
 The training steps (:func:`lowlevel.train.make_train_step`,
 :func:`lowlevel.distribute.make_distributed_train_step`) compile through it; a user's
 own step gets the same first call by decorating with ``@lowlevel.compiled.function``
-instead of ``@tf.function``. Inference (a layer called eagerly, the evaluation steps)
+instead of ``@tf.function``. ``implementation='auto'`` asks :func:`grappler_is_off`
+when it traces a training call: the unrolled loop only where Grappler will not run
+(:func:`lowlevel.loops.registry.choose`). Inference (a layer called eagerly, the evaluation steps)
 keeps ``tf.function``: the forward pass measured faster under Grappler in all three
 pairs, by 3–15% (docs/speed.md, table G; the ops it ran were the same kinds and
 counts, and why it is faster was not found), and its graph is half a training step's.
@@ -29,6 +31,13 @@ import tensorflow as tf
 _GRAPPLER_OFF = "disable_meta_optimizer"
 
 
+def grappler_is_off() -> bool:
+    """Whether a function called now would be optimised without Grappler's passes:
+    inside :func:`grappler_off` (a :class:`Function`'s call, its tracing included), or
+    with the user's own setting."""
+    return bool(tf.config.optimizer.get_experimental_options().get(_GRAPPLER_OFF, False))
+
+
 @contextlib.contextmanager
 def grappler_off():
     """Functions first called inside are optimised without Grappler's passes.
@@ -38,7 +47,7 @@ def grappler_off():
     the process: another thread first calling a function during the call would see them
     too (Grappler off costs a step nothing measured here, docs/speed.md).
     """
-    previous = tf.config.optimizer.get_experimental_options().get(_GRAPPLER_OFF, False)
+    previous = grappler_is_off()
     if previous:  # the user turned Grappler off already: nothing to scope
         yield
         return

@@ -304,7 +304,8 @@ class RNN(KerasOrderedWeights, Describable, tf.Module):
         # A loop that cannot serve this call says so here, before any tracing.
         eager = tf.executing_eagerly()
         registry.serving(self.implementation,
-                         Request(self.cell, inputs, initial_state, called_eagerly=eager))
+                         Request(self.cell, inputs, initial_state, called_eagerly=eager,
+                                 training=bool(training)))
         # Inside a tf.function already (a training step): traced into it directly. A
         # nested tf.function would be a second function boundary whose forward and
         # backward TensorFlow builds apart, capturing every intermediate across it.
@@ -332,7 +333,8 @@ class RNN(KerasOrderedWeights, Describable, tf.Module):
 
         request = Request(self.cell, inputs, initial_state, mask, self.go_backwards,
                           self.return_sequences, self.zero_output_for_mask, masks,
-                          self.compute_dtype if self._mixed else None, called_eagerly)
+                          self.compute_dtype if self._mixed else None, called_eagerly,
+                          training)
         return registry.run(self.implementation, request)
 
     def _check_initial_state(self, initial_state, batch):

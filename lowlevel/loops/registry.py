@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
+from lowlevel import compiled
 from lowlevel.loops import bptt, fast, reference, unrolled
 
 LOOPS = {"reference": reference, "fast": fast, "bptt": bptt, "unrolled": unrolled}
@@ -56,23 +57,30 @@ def choose(request) -> str:
        tape around an eager call builds the backward of the layer's own compiled
        forward with Grappler's passes, out of lowlevel's reach: written out, the LSTM's
        and the GRU's first eager training step took 5–7 times the loop's, past the
-       budget (table H); a compiled step gets the unrolled loop (rule 3);
+       budget (table H); a compiled step gets the unrolled loop (rule 4);
     2. the number of time steps unknown (``inputs.shape[1] is None``): ``'fast'``
        (``'unrolled'`` cannot serve it; ``'reference'`` is slower to trace and to step);
-    3. at most :data:`UNROLLED_MAX_CELL_STEPS` cell steps (time steps times the cells
+    3. ``training=True`` in a function Grappler will rewrite (a plain ``tf.function``,
+       not :func:`lowlevel.compiled.function`): ``'fast'``. Grappler's passes over the
+       written-out training step made its first call several times the loop's, past
+       the budget (table I); a forward pass alone stays within it, and runs faster
+       under Grappler (table G);
+    4. at most :data:`UNROLLED_MAX_CELL_STEPS` cell steps (time steps times the cells
        of a stack): ``'unrolled'``, whose training step is faster there and whose
        first call, compiled as lowlevel compiles (:mod:`lowlevel.compiled`), stays
        within the default path's budget;
-    4. otherwise ``'fast'``: ``'unrolled'`` may step faster, but its first call grows
+    5. otherwise ``'fast'``: ``'unrolled'`` may step faster, but its first call grows
        with every step.
 
-    Cell kind, batch, training or inference and dtype move no choice. Compiled, no
-    measured margin on them exceeded the spread; eager, the SimpleRNN alone kept the
-    written-out first call within budget, and one rule for every kind was kept (table
-    H). A request does not say whether it trains.
+    Cell kind, batch and dtype move no choice. Compiled as lowlevel compiles, no
+    measured margin on them exceeded the spread; eager or training under a plain
+    ``tf.function``, the SimpleRNN alone kept the written-out first call within
+    budget, and one rule for every kind was kept (tables H and I).
     """
     time_steps = request.inputs.shape[1]
-    short = (not request.called_eagerly and time_steps is not None
+    rewritten_training = request.training and not compiled.grappler_is_off()
+    short = (not request.called_eagerly and not rewritten_training
+             and time_steps is not None
              and time_steps * len(_cells(request.cell)) <= UNROLLED_MAX_CELL_STEPS)
     preferred = "unrolled" if short else "fast"
     return preferred if cannot(preferred, request) is None else "fast"

@@ -16,7 +16,9 @@ class Request:
     ``compute_dtype`` is set only when it differs from the variables' dtype (mixed
     precision: the weights are cast, see :meth:`step`). ``called_eagerly``: the layer
     was called outside any ``tf.function`` (it then compiles its own forward, and a
-    gradient tape around the call builds the backward; ``'auto'`` weighs that). Its methods are not converted by
+    gradient tape around the call builds the backward; ``'auto'`` weighs that);
+    ``training``: the call's ``training`` argument (Keras's contract: ``True`` in a
+    training step). Its methods are not converted by
     AutoGraph (Python control flow only; :mod:`lowlevel.loops.registry` says why).
     """
 
@@ -30,6 +32,7 @@ class Request:
     dropout_masks: object = None
     compute_dtype: object = None   # tf.DType or None
     called_eagerly: bool = False   # the layer was called outside any tf.function
+    training: bool = False         # the layer's call was told training=True
 
     @tf.autograph.experimental.do_not_convert
     def loop_options(self) -> dict:

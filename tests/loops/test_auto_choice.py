@@ -15,7 +15,8 @@ DTYPE = tf.float64
 LONG = registry.UNROLLED_MAX_CELL_STEPS + 1
 
 
-def _request(time_steps, cells=1, batch=3, kind="SimpleRNN", upper=None, eager=False):
+def _request(time_steps, cells=1, batch=3, kind="SimpleRNN", upper=None, eager=False,
+             training=False):
     make = getattr(lowlevel, kind + "Cell")
     cell = make(4, input_dim=3, dtype=DTYPE)
     if cells > 1:
@@ -24,7 +25,7 @@ def _request(time_steps, cells=1, batch=3, kind="SimpleRNN", upper=None, eager=F
                                                for _ in range(cells - 1)])
     inputs = tf.zeros([batch, time_steps, 3], DTYPE) if time_steps is not None else \
         tf.TensorSpec([batch, None, 3], DTYPE)
-    return Request(cell, inputs, None, called_eagerly=eager)
+    return Request(cell, inputs, None, called_eagerly=eager, training=training)
 
 
 # (situation, request, the documented choice)
@@ -120,10 +121,20 @@ def test_named_loops_keep_their_meaning():
         registry.serving("unrolled", _request(None))
 
 
+def test_a_training_call_unrolls_only_where_grappler_is_off():
+    """Rule 3: read when the call is traced, from TensorFlow's optimizer options."""
+    training = _request(10, kind="LSTM", training=True)
+    assert registry.choose(training) == "fast"  # as a plain tf.function traces it
+    with lowlevel.compiled.grappler_off():      # as lowlevel.compiled.function does
+        assert registry.choose(training) == "unrolled"
+    assert registry.choose(_request(10, kind="LSTM")) == "unrolled"  # inference
+
+
 @pytest.mark.parametrize("kind", ["LSTM", "GRU"])
-def test_a_layer_called_eagerly_runs_fast_and_inside_a_function_unrolled(kind, monkeypatch):
-    """The layer tells the registry how it was called: the loop each call ran is recorded
-    where the registry hands the request to it, and both calls compute the same."""
+def test_the_loop_follows_how_the_layer_is_called(kind, monkeypatch):
+    """The layer tells the registry how it was called (eagerly; training, and under which
+    compilation): the loop each call ran is recorded where the registry hands the
+    request to it, and every call computes the same."""
     ran = []
     for name in ("fast", "unrolled"):
         loop = registry.LOOPS[name]
@@ -131,8 +142,18 @@ def test_a_layer_called_eagerly_runs_fast_and_inside_a_function_unrolled(kind, m
                             ran.append(name) or run(request))
     model, layers = _layers(kind, "auto")
     x = tf.constant(np.random.default_rng(2).normal(size=[3, 6, 3]), DTYPE)
-    eager = model(x)
-    assert ran == ["fast"]
-    compiled = tf.function(lambda v: model(v))(x)
-    assert ran == ["fast", "unrolled"]
-    assert_close(eager, compiled, DTYPE, f"{kind} called eagerly against inside a function")
+    expected = {"called eagerly": "fast", "inference in tf.function": "unrolled",
+                "training in tf.function": "fast",
+                "training in lowlevel.compiled.function": "unrolled"}
+    calls = {"called eagerly": model,
+             "inference in tf.function": tf.function(lambda v: model(v)),
+             "training in tf.function": tf.function(lambda v: model(v, training=True)),
+             "training in lowlevel.compiled.function":
+                 lowlevel.compiled.function(lambda v: model(v, training=True))}
+    outputs = {}
+    for how, call in calls.items():
+        ran.clear()
+        outputs[how] = call(x)
+        assert ran == [expected[how]], how
+    for how, y in outputs.items():
+        assert_close(y, outputs["called eagerly"], DTYPE, f"{kind}, {how}")
