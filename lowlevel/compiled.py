@@ -14,10 +14,11 @@ The training steps (:func:`lowlevel.train.make_train_step`,
 own step gets the same first call by decorating with ``@lowlevel.compiled.function``
 instead of ``@tf.function``. ``implementation='auto'`` asks :func:`grappler_is_off`
 when it traces a training call: the unrolled loop only where Grappler will not run
-(:func:`lowlevel.loops.registry.choose`). Inference (a layer called eagerly, the evaluation steps)
-keeps ``tf.function``: the forward pass measured faster under Grappler in all three
-pairs, by 3–15% (docs/speed.md, table G; the ops it ran were the same kinds and
-counts, and why it is faster was not found), and its graph is half a training step's.
+(:func:`lowlevel.loops.registry.choose`). Inference (a layer called eagerly, the
+evaluation steps) keeps ``tf.function``: the forward pass measured faster under
+Grappler in all three pairs, by 3–15% (docs/speed.md, table G; the ops it ran were
+the same kinds and counts, and why it is faster was not found), and its graph is half
+a training step's.
 """
 
 from __future__ import annotations

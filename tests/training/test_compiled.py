@@ -36,6 +36,20 @@ def test_calls_run_without_grappler_and_other_functions_keep_it():
     assert _multiplications_run(tf.function(_scaled_by_a_constant_product)) == 1  # folded
 
 
+def test_grappler_is_off_while_a_call_traces_and_runs_and_on_elsewhere():
+    """What ``implementation='auto'`` reads when it traces a training call."""
+    seen = []
+
+    def records(x):
+        seen.append(compiled.grappler_is_off())  # at trace time
+        return x + 1.0
+
+    compiled.function(records)(tf.constant(1.0))
+    tf.function(records)(tf.constant(1.0))
+    assert seen == [True, False]
+    assert not compiled.grappler_is_off()
+
+
 def test_the_options_are_put_back_when_the_call_raises():
     before = tf.config.optimizer.get_experimental_options()
 
