@@ -302,15 +302,15 @@ class RNN(KerasOrderedWeights, Describable, tf.Module):
                 raise TypeError(f"`mask` must be a bool tensor; received dtype {mask.dtype.name}.")
             _checks.shape_matches(mask, [batch, inputs.shape[1]], "mask")
         # A loop that cannot serve this call says so here, before any tracing.
-        eager = tf.executing_eagerly()
+        eager, training = tf.executing_eagerly(), bool(training)
         registry.serving(self.implementation,
                          Request(self.cell, inputs, initial_state, called_eagerly=eager,
-                                 training=bool(training)))
+                                 training=training))
         # Inside a tf.function already (a training step): traced into it directly. A
         # nested tf.function would be a second function boundary whose forward and
         # backward TensorFlow builds apart, capturing every intermediate across it.
         forward = self._compiled_forward if eager else self._forward
-        last, sequence, states = forward(inputs, initial_state, mask, bool(training), eager)
+        last, sequence, states = forward(inputs, initial_state, mask, training, eager)
         if self.stateful:
             _stateful.assign(self.states, states)
         output = sequence if self.return_sequences else last

@@ -78,11 +78,13 @@ def choose(request) -> str:
     budget, and one rule for every kind was kept (tables H and I).
     """
     time_steps = request.inputs.shape[1]
-    rewritten_training = request.training and not compiled.grappler_is_off()
-    short = (not request.called_eagerly and not rewritten_training
-             and time_steps is not None
+    # Rules 1 and 3: the backward built, or the training step rewritten, by TensorFlow's
+    # default graph optimisation, out of lowlevel's reach.
+    optimised_elsewhere = request.called_eagerly or (request.training
+                                                     and not compiled.grappler_is_off())
+    short = (time_steps is not None
              and time_steps * len(_cells(request.cell)) <= UNROLLED_MAX_CELL_STEPS)
-    preferred = "unrolled" if short else "fast"
+    preferred = "unrolled" if short and not optimised_elsewhere else "fast"
     return preferred if cannot(preferred, request) is None else "fast"
 
 
