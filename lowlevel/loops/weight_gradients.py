@@ -11,10 +11,14 @@ gradient is one matmul over the chunk::
     dW = [a_1; a_2; ...; a_k]ᵀ @ [dy_1; dy_2; ...; dy_k]      # [in, k*batch] @ [k*batch, out]
 
 The chunk hands its steps a ``matmul`` argument (the cells' ``forward(..., matmul)``):
-it computes ``a @ stop_gradient(w)`` and records ``(a, w, y)``, so autodiff forms no
-per-step weight gradient, and the chunk adds ``dW`` itself. Anything else a weight
-feeds (a bias, or the weight before a slice or a cast to the compute dtype) keeps
-autodiff's gradient. Equal to autodiff's gradients: ``tests/loops/test_weight_gradients.py``.
+it computes ``a @ w`` with no gradient to ``w`` and records ``(a, w, y)``, so autodiff
+forms no per-step weight gradient, and the chunk adds ``dW`` itself. Anything else a
+weight feeds (a bias, or the weight before a slice or a cast to the compute dtype) keeps
+autodiff's gradient. The product's gradient with respect to ``a``, ``da = dy @ wᵀ``,
+multiplies by a ``wᵀ`` transposed once per chunk: autodiff's ``MatMul(dy, w,
+transpose_b=True)`` ran 2.3x slower at the large bench size's ``[64, 1024] @ [1024,
+256]`` (``docs/speed.md``, "The backward chain against a transposed weight"). Equal to
+autodiff's gradients: ``tests/loops/test_weight_gradients.py``.
 """
 
 from __future__ import annotations
@@ -22,12 +26,27 @@ from __future__ import annotations
 import tensorflow as tf
 
 
+@tf.custom_gradient
+def _product(a, w, w_t):
+    """``y = a @ w``; its gradient: ``da = dy @ w_t`` (``w_t = wᵀ``), none to ``w`` or ``w_t``."""
+
+    def grad(dy):
+        return tf.matmul(dy, w_t), None, None
+
+    return tf.matmul(a, w), grad
+
+
 def _recorder():
-    """``(matmul, matmuls)``: a ``matmul(a, w)`` that records ``(a, w, y)`` in ``matmuls``."""
-    matmuls = []
+    """``(matmul, matmuls)``: a ``matmul(a, w)`` that records ``(a, w, y)`` in ``matmuls``.
+
+    Each distinct ``w`` is transposed once, the first time it is multiplied.
+    """
+    matmuls, transposed = [], {}
 
     def matmul(a, w):
-        y = tf.matmul(a, tf.stop_gradient(w))
+        if w.ref() not in transposed:
+            transposed[w.ref()] = tf.transpose(w)
+        y = _product(a, w, transposed[w.ref()])
         matmuls.append((a, w, y))
         return y
 

@@ -120,11 +120,10 @@ def test_weight_gradient_per_chunk_in_bfloat16_compute_matches_per_step():
                          f"bfloat16 per_chunk={per_chunk}, gradient {i}")
 
 
-def _weight_gradient_matmuls(per_chunk):
-    """MatMul nodes with ``transpose_a`` in a one-layer LSTM's training graph: the
-    weight-gradient matmuls (``aᵀ @ dy``); the input gradients are ``dy @ wᵀ``."""
+def _training_graph_nodes(per_chunk, chunk_size=CHUNK):
+    """The nodes of a one-layer LSTM's training graph (two chunks), its functions' included."""
     stack = lowlevel.StackedCells([lowlevel.LSTMCell(3, input_dim=2)])
-    x = tf.zeros([2, 2 * CHUNK, 2])
+    x = tf.zeros([2, 2 * chunk_size, 2])
 
     @tf.function
     def gradients(x):
@@ -133,13 +132,18 @@ def _weight_gradient_matmuls(per_chunk):
             last, _, _ = chunked_unroll(lambda x_t, s, w, matmul: stack.step(
                                             x_t, s, weights=w, matmul=matmul), x,
                                         stack.get_initial_state(2), weights=weights,
-                                        output_size=3, chunk_size=CHUNK,
+                                        output_size=3, chunk_size=chunk_size,
                                         weight_gradients_per_chunk=per_chunk)
         return tape.gradient(last, stack.trainable_variables)
 
     graph = gradients.get_concrete_function(x).graph.as_graph_def()
-    nodes = list(graph.node) + [n for f in graph.library.function for n in f.node_def]
-    return sum(1 for n in nodes if n.op == "MatMul" and n.attr["transpose_a"].b)
+    return list(graph.node) + [n for f in graph.library.function for n in f.node_def]
+
+
+def _weight_gradient_matmuls(per_chunk):
+    """MatMul nodes with ``transpose_a``: the weight-gradient matmuls (``aᵀ @ dy``)."""
+    return sum(1 for n in _training_graph_nodes(per_chunk)
+               if n.op == "MatMul" and n.attr["transpose_a"].b)
 
 
 def test_backward_pass_forms_one_weight_gradient_matmul_per_weight_per_chunk():
@@ -147,6 +151,22 @@ def test_backward_pass_forms_one_weight_gradient_matmul_per_weight_per_chunk():
     kernel) in each of its CHUNK steps; per chunk 2 in all."""
     assert _weight_gradient_matmuls(per_chunk=False) == 2 * CHUNK
     assert _weight_gradient_matmuls(per_chunk=True) == 2
+
+
+def test_input_gradients_multiply_by_each_weight_transposed_once_per_chunk():
+    """``da = dy @ wᵀ`` against a ``wᵀ`` formed once per chunk: no MatMul with
+    ``transpose_b`` is left in the per-chunk form (autodiff's per-step form has one per
+    product), and the Transpose nodes do not grow with the steps in a chunk."""
+    def count(nodes, op, **attrs):
+        return sum(1 for n in nodes if n.op == op
+                   and all(n.attr[k].b == v for k, v in attrs.items()))
+
+    per_step, per_chunk = _training_graph_nodes(False), _training_graph_nodes(True)
+    assert count(per_step, "MatMul", transpose_b=True) > 0
+    assert count(per_chunk, "MatMul", transpose_b=True) == 0
+    longer_chunks = _training_graph_nodes(True, chunk_size=2 * CHUNK)
+    assert count(per_chunk, "Transpose") > count(per_step, "Transpose")
+    assert count(longer_chunks, "Transpose") == count(per_chunk, "Transpose")
 
 
 def test_steps_outside_a_deferring_chunk_get_the_plain_matmul_with_its_gradient():
