@@ -18,6 +18,7 @@ Two stacked layers of one cell kind run as one loop (``lowlevel.stack_layers``, 
     python benchmarks/loop_choice.py first --grappler   # lowlevel's under plain tf.function
     python benchmarks/loop_choice.py steady --grappler-twins   # + each loop so compiled
     python benchmarks/loop_choice.py first --eager --loops fast,unrolled,auto   # no tf.function
+    python benchmarks/loop_choice.py steady --intra-op-threads 1   # one thread per op
 
 Writes one JSON line per measurement to stdout (``--json FILE`` appends them there too).
 """
@@ -116,6 +117,8 @@ def steady(args, emit):
     from lowlevel.apps.bench import speed  # noqa: PLC0415
 
     speed.tf.config.experimental.enable_tensor_float_32_execution(False)
+    if args.intra_op_threads:  # before TensorFlow runs anything: a setting of the process
+        speed.tf.config.threading.set_intra_op_parallelism_threads(args.intra_op_threads)
     candidates = ("keras", *args.loops)
     for kind in args.cells:
         cases = {loop: build(kind, loop, args.size, args.optimizer, args.time, args.grappler,
@@ -150,7 +153,8 @@ def steady(args, emit):
                           phase=phase, loop=loop,
                           grappler=args.grappler or loop.endswith("_grappler"),
                           eager=args.eager, persistent_tape=args.persistent_tape,
-                          optimizer=args.optimizer, median=median[loop],
+                          optimizer=args.optimizer, intra_op_threads=args.intra_op_threads,
+                          median=median[loop],
                           spread=float((q3 - q1) / median[loop]),
                           vs_fast=median["fast"] / median[loop] if "fast" in median else None,
                           vs_keras=median["keras"] / median[loop],
@@ -210,6 +214,9 @@ def main(argv=None):
                              "without tf.function does")
     parser.add_argument("--persistent-tape", action="store_true",
                         help="the training step's tape persistent")
+    parser.add_argument("--intra-op-threads", type=int,
+                        help="steady: TensorFlow's intra-op thread pool size for the whole "
+                             "process (tf.config.threading; default: TensorFlow's, one per core)")
     parser.add_argument("--isolated", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--json", help="append the measurements to this file")
     args = parser.parse_args(argv)

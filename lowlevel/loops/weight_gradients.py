@@ -26,14 +26,18 @@ from __future__ import annotations
 import tensorflow as tf
 
 
-@tf.custom_gradient
 def _product(a, w, w_t):
-    """``y = a @ w``; its gradient: ``da = dy @ w_t`` (``w_t = wᵀ``), none to ``w`` or ``w_t``."""
+    """``y = a @ w``; its gradient: ``da = dy @ w_t`` (``w_t = wᵀ``), none to ``w``.
 
-    def grad(dy):
-        return tf.matmul(dy, w_t), None, None
+    ``w`` and ``w_t`` are captured, not arguments: a ``None`` gradient for an argument
+    becomes a tensor of zeros the size of the weight, filled at every step.
+    """
 
-    return tf.matmul(a, w), grad
+    @tf.custom_gradient
+    def product(a):
+        return tf.matmul(a, w), lambda dy: tf.matmul(dy, w_t)
+
+    return product(a)
 
 
 def _recorder():

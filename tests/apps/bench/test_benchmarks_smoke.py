@@ -187,3 +187,14 @@ def test_profile_step_groups_ops_by_kind():
     assert profile_step._is_op("while/MatMul:MatMul")
     assert not profile_step._is_op("ExecutorState::Process")
     assert not profile_step._is_op("Run: __inference_train_step_1")
+
+
+def test_transposed_matmul_chains_compute_the_same_product_as_numpy():
+    """``benchmarks/transposed_matmul.py`` times two forms of one computation."""
+    transposed_matmul = _script("transposed_matmul")
+    transpose_b, pretransposed, dz, u = transposed_matmul.chains(batch=3, units=2, steps=3)
+    expected = np.zeros([3, 2], np.float32)
+    for _ in range(3):
+        expected = (dz.numpy() + expected[:, :1]) @ u.numpy().T
+    for form in (transpose_b, pretransposed):
+        assert_close(form(dz, u).numpy(), expected, tf.float32, form.__name__)
