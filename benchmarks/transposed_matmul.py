@@ -30,6 +30,7 @@ def chains(batch, units, steps):
 
     dz = tf.random.stateless_normal([batch, 4 * units], seed=[1, 2])
     u = tf.random.stateless_normal([units, 4 * units], seed=[3, 4])
+    u_transposed = tf.transpose(u)
 
     @tf.function
     def transpose_b(dz, u):
@@ -40,7 +41,10 @@ def chains(batch, units, steps):
 
     @tf.function
     def pretransposed(dz, u):
-        u_t = tf.transpose(u)
+        # Uᵀ formed outside: a Transpose inside this function, Grappler's arithmetic
+        # optimizer folds back into MatMul(transpose_b=True) (lowlevel's training steps
+        # run without Grappler, lowlevel.compiled).
+        u_t = u_transposed
         d_h = tf.zeros([batch, units])
         for _ in range(steps):
             d_h = tf.matmul(dz + d_h[:, :1], u_t)

@@ -16,9 +16,10 @@ forms no per-step weight gradient, and the chunk adds ``dW`` itself. Anything el
 weight feeds (a bias, or the weight before a slice or a cast to the compute dtype) keeps
 autodiff's gradient. The product's gradient with respect to ``a``, ``da = dy @ wᵀ``,
 multiplies by a ``wᵀ`` transposed once per chunk: autodiff's ``MatMul(dy, w,
-transpose_b=True)`` ran 2.3x slower at the large bench size's ``[64, 1024] @ [1024,
-256]`` (``docs/speed.md``, "The backward chain against a transposed weight"). Equal to
-autodiff's gradients: ``tests/loops/test_weight_gradients.py``.
+transpose_b=True)`` runs far slower at the large bench size's ``[64, 1024] @ [1024,
+256]`` (``docs/speed.md``, "The backward chain against a transposed weight"; under
+Grappler, which lowlevel's training steps skip, the transpose would be folded back into
+the matmul). Equal to autodiff's gradients: ``tests/loops/test_weight_gradients.py``.
 """
 
 from __future__ import annotations
