@@ -8,6 +8,7 @@ alternating, at the bench sizes' shapes (``dz [batch, 4 units]``, ``U [units, 4 
 the LSTM's):
 
     python benchmarks/transposed_matmul.py --repeats 15
+    python benchmarks/transposed_matmul.py --shapes 128x256,32x256   # BATCHxUNITS
 
 Writes one JSON line per shape and form: the median seconds of one chain, its spread
 ``(q3 - q1) / median`` and the form's GFLOP/s.
@@ -59,10 +60,11 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--steps", type=int, default=200)
     parser.add_argument("--repeats", type=int, default=15)
-    parser.add_argument("--shapes", type=lambda s: s.split(","), default=list(SHAPES))
+    parser.add_argument("--shapes", type=lambda s: s.split(","), default=list(SHAPES),
+                        help="bench size names or BATCHxUNITS, comma-separated")
     args = parser.parse_args(argv)
     for shape in args.shapes:
-        batch, units = SHAPES[shape]
+        batch, units = SHAPES.get(shape) or map(int, shape.split("x"))
         transpose_b, pretransposed, dz, u = chains(batch, units, args.steps)
         forms = {"transpose_b": transpose_b, "pretransposed": pretransposed}
         for fn in forms.values():
