@@ -15,7 +15,7 @@ import tensorflow as tf
 import lowlevel
 import lowlevel.layers.rnn
 from lowlevel.tolerances import assert_close
-from lowlevel.loops.unrolled import PER_CHUNK_MAX_BATCH, chunked_unroll
+from lowlevel.loops.unrolled import PER_CHUNK_MAX_BATCH, PER_CHUNK_MIN_COLUMNS, chunked_unroll
 from lowlevel.loops.weight_gradients import defer_weight_gradients
 
 CELLS = [("SimpleRNNCell", {}), ("LSTMCell", {}), ("GRUCell", {}),
@@ -209,14 +209,21 @@ def test_per_chunk_without_weights_is_an_error_naming_the_argument():
                        output_size=1, weight_gradients_per_chunk=True)
 
 
-@pytest.mark.parametrize("batch,expected", [(PER_CHUNK_MAX_BATCH, True),
-                                            (PER_CHUNK_MAX_BATCH + 1, False)])
-def test_unrolled_layer_forms_weight_gradients_per_chunk_at_small_batches_only(batch, expected):
+@pytest.mark.parametrize("kind,batch,units,expected", [
+    ("LSTM", PER_CHUNK_MAX_BATCH, 2, True), ("LSTM", PER_CHUNK_MAX_BATCH + 1, 2, False),
+    ("LSTM", PER_CHUNK_MAX_BATCH + 1, PER_CHUNK_MIN_COLUMNS // 4, True),
+    ("LSTM", PER_CHUNK_MAX_BATCH + 1, PER_CHUNK_MIN_COLUMNS // 4 - 1, False),
+    ("SimpleRNN", PER_CHUNK_MAX_BATCH + 1, PER_CHUNK_MIN_COLUMNS // 2, False),
+    ("SimpleRNN", PER_CHUNK_MAX_BATCH + 1, PER_CHUNK_MIN_COLUMNS, True)])
+def test_unrolled_layer_forms_weight_gradients_per_chunk_at_small_batches_or_wide_weights(
+        kind, batch, units, expected):
     """The measured rule: per chunk where the batch (every per-step weight-gradient
-    matmul's inner dimension) is at most PER_CHUNK_MAX_BATCH. Three steps, one chunk:
-    per chunk 2 weight-gradient matmuls (kernel, recurrent kernel), per step 2 x 3."""
-    layer = lowlevel.LSTM(2, input_dim=3, implementation="unrolled")
-    reference = lowlevel.LSTM(2, input_dim=3, implementation="reference")
+    matmul's inner dimension) is at most PER_CHUNK_MAX_BATCH, or every weight matrix has
+    at least PER_CHUNK_MIN_COLUMNS columns (gates x units: an LSTM's are 4 x units).
+    Three steps, one chunk: per chunk 2 weight-gradient matmuls (kernel, recurrent
+    kernel), per step 2 x 3."""
+    layer = getattr(lowlevel, kind)(units, input_dim=3, implementation="unrolled")
+    reference = getattr(lowlevel, kind)(units, input_dim=3, implementation="reference")
     reference.set_weights(layer.get_weights())
     x = tf.constant(np.random.default_rng(4).normal(size=(batch, 3, 3)), tf.float32)
 
