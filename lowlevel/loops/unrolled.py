@@ -6,7 +6,7 @@ of ``chunk_size`` steps, each chunk is its steps one after the other in a
 ``tf.function``, and TensorFlow inlines the chunk calls, so the executor sees every
 step of every layer as plain ops (no loop frame per step, no stack of saved
 activations, the stacked layers' wavefront unhindered). The weights are read once per
-call; at small batches or wide weights each weight's gradient is one matmul per chunk
+call; at small batches or wide layers each weight's gradient is one matmul per chunk
 (:mod:`lowlevel.loops.weight_gradients`, :func:`per_chunk_pays`). The price is the
 first call, growing with the number of steps: TensorFlow places and prepares every op,
 and under a plain ``tf.function`` Grappler rewrites the whole inlined graph first, which
@@ -27,25 +27,24 @@ from lowlevel.loops.weight_gradients import defer_weight_gradients
 CHUNK_SIZE = 10
 
 # Weight gradients per chunk (each weight transposed once per chunk) paid at batches up to
-# 64, and at batches of 128 and 256 where every weight matrix has at least 128 columns
-# (gates x units: a SimpleRNN of 128 units, an LSTM of 64); a SimpleRNN of 64 units at
-# batch 128 lost (docs/speed.md, "The backward chain against a transposed weight").
+# 64, and at batches of 128 and 256 for layers of 128 units and more; at 64 units and
+# batch 128 they gained a few percent for the LSTM and the GRU, lost for the SimpleRNN,
+# and lengthened the first call (docs/speed.md, "The backward chain against a transposed
+# weight").
 PER_CHUNK_MAX_BATCH = 64
-PER_CHUNK_MIN_COLUMNS = 128
+PER_CHUNK_MIN_UNITS = 128
 
 
-def per_chunk_pays(batch, columns) -> bool:
+def per_chunk_pays(batch, units) -> bool:
     """Whether to form the weight gradients per chunk, for this (static) batch size and
-    ``columns``, the fewest columns of any weight matrix (:func:`fewest_columns`)."""
-    return columns >= PER_CHUNK_MIN_COLUMNS or (batch is not None
-                                                and batch <= PER_CHUNK_MAX_BATCH)
+    the units of the narrowest layer (:func:`narrowest_units`)."""
+    return units >= PER_CHUNK_MIN_UNITS or (batch is not None
+                                            and batch <= PER_CHUNK_MAX_BATCH)
 
 
-def fewest_columns(weights) -> int:
-    """The fewest columns among the matrices of ``weights`` (a nest; ``None`` and vectors
-    skipped): ``gates x units`` of the narrowest layer."""
-    return min((w.shape[-1] for w in tf.nest.flatten(weights)
-                if w is not None and w.shape.rank == 2), default=0)
+def narrowest_units(cell) -> int:
+    """The fewest units of any layer of ``cell`` (a stack's cells, or the cell itself)."""
+    return min(c.output_size for c in getattr(cell, "cells", [cell]))
 
 
 # Not converted by AutoGraph (inside a user's tf.function): its control flow is on Python
@@ -123,7 +122,7 @@ def run(request):
     """Read the variables once per call, hand them to every step."""
     weights = request.read_variables()
     per_chunk = weights is not None and per_chunk_pays(request.inputs.shape[0],
-                                                       fewest_columns(weights))
+                                                       narrowest_units(request.cell))
     return chunked_unroll(request.step, request.inputs, request.initial_states,
                           weights=weights, output_size=request.cell.output_size,
                           weight_gradients_per_chunk=per_chunk, **request.loop_options())

@@ -15,7 +15,7 @@ import tensorflow as tf
 import lowlevel
 import lowlevel.layers.rnn
 from lowlevel.tolerances import assert_close
-from lowlevel.loops.unrolled import PER_CHUNK_MAX_BATCH, PER_CHUNK_MIN_COLUMNS, chunked_unroll
+from lowlevel.loops.unrolled import PER_CHUNK_MAX_BATCH, PER_CHUNK_MIN_UNITS, chunked_unroll
 from lowlevel.loops.weight_gradients import defer_weight_gradients
 
 CELLS = [("SimpleRNNCell", {}), ("LSTMCell", {}), ("GRUCell", {}),
@@ -211,17 +211,15 @@ def test_per_chunk_without_weights_is_an_error_naming_the_argument():
 
 @pytest.mark.parametrize("kind,batch,units,expected", [
     ("LSTM", PER_CHUNK_MAX_BATCH, 2, True), ("LSTM", PER_CHUNK_MAX_BATCH + 1, 2, False),
-    ("LSTM", PER_CHUNK_MAX_BATCH + 1, PER_CHUNK_MIN_COLUMNS // 4, True),
-    ("LSTM", PER_CHUNK_MAX_BATCH + 1, PER_CHUNK_MIN_COLUMNS // 4 - 1, False),
-    ("SimpleRNN", PER_CHUNK_MAX_BATCH + 1, PER_CHUNK_MIN_COLUMNS // 2, False),
-    ("SimpleRNN", PER_CHUNK_MAX_BATCH + 1, PER_CHUNK_MIN_COLUMNS, True)])
-def test_unrolled_layer_forms_weight_gradients_per_chunk_at_small_batches_or_wide_weights(
+    ("LSTM", PER_CHUNK_MAX_BATCH + 1, PER_CHUNK_MIN_UNITS - 1, False),
+    ("LSTM", PER_CHUNK_MAX_BATCH + 1, PER_CHUNK_MIN_UNITS, True),
+    ("SimpleRNN", PER_CHUNK_MAX_BATCH + 1, PER_CHUNK_MIN_UNITS, True)])
+def test_unrolled_layer_forms_weight_gradients_per_chunk_at_small_batches_or_wide_layers(
         kind, batch, units, expected):
     """The measured rule: per chunk where the batch (every per-step weight-gradient
-    matmul's inner dimension) is at most PER_CHUNK_MAX_BATCH, or every weight matrix has
-    at least PER_CHUNK_MIN_COLUMNS columns (gates x units: an LSTM's are 4 x units).
-    Three steps, one chunk: per chunk 2 weight-gradient matmuls (kernel, recurrent
-    kernel), per step 2 x 3."""
+    matmul's inner dimension) is at most PER_CHUNK_MAX_BATCH, or the layer has at least
+    PER_CHUNK_MIN_UNITS units. Three steps, one chunk: per chunk 2 weight-gradient
+    matmuls (kernel, recurrent kernel), per step 2 x 3."""
     layer = getattr(lowlevel, kind)(units, input_dim=3, implementation="unrolled")
     reference = getattr(lowlevel, kind)(units, input_dim=3, implementation="reference")
     reference.set_weights(layer.get_weights())
