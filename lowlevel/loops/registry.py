@@ -56,7 +56,7 @@ def choose(request) -> str:
     1. the layer called eagerly (outside any ``tf.function``): ``'fast'``. A gradient
        tape around an eager call builds the backward of the layer's own compiled
        forward with Grappler's passes, out of lowlevel's reach: written out, the LSTM's
-       and the GRU's first eager training step took 5.2–7.5 times the loop's, past
+       and the GRU's first eager training step took several times the loop's, past
        the budget (table H); a compiled step gets the unrolled loop (rule 4);
     2. the number of time steps unknown (``inputs.shape[1] is None``): ``'fast'``
        (``'unrolled'`` cannot serve it; ``'reference'`` is slower to trace and to step);
