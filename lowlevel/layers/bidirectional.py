@@ -165,6 +165,7 @@ class Bidirectional(KerasOrderedWeights, Describable, tf.Module):
                 layer.build(part[0].shape[0])
         assign_weights(self.weights, weights, owner=self.name)
 
+    @tf.autograph.experimental.do_not_convert  # Python control flow only, as RNN.__call__
     def __call__(self, inputs: tf.Tensor, initial_state: list | None = None,
                  mask: tf.Tensor | None = None,
                  training: bool = False) -> tf.Tensor | tuple:

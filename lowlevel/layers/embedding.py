@@ -102,6 +102,7 @@ class Embedding(KerasOrderedWeights, Describable, tf.Module):
         """``(None, None, output_dim)``: ``[batch, time, output_dim]``."""
         return (None, None, self.output_dim)
 
+    @tf.autograph.experimental.do_not_convert  # Python control flow only, as RNN.__call__
     def __call__(self, ids: tf.Tensor) -> tf.Tensor:
         """``ids [batch, time]`` -> ``[batch, time, output_dim]`` (out-of-range ids raise)."""
         ids = self._check_ids(ids)

@@ -1,0 +1,29 @@
+"""A layer called inside a user's ``tf.function`` is traced as written, not converted by
+AutoGraph: its control flow is on Python values only, and converting it (and all it
+calls) lengthened the first training step (docs/speed.md, "The default path's first
+call"). The loops' own entry points are marked the same way (``lowlevel.loops``)."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import lowlevel
+
+# Every function tf.autograph.experimental.do_not_convert returns shares one code object.
+_NOT_CONVERTED = tf.autograph.experimental.do_not_convert(lambda: None).__code__
+
+
+@pytest.mark.parametrize("call", [lowlevel.RNN.__call__,
+                                  lowlevel.Bidirectional.__call__,
+                                  lowlevel.Embedding.__call__],
+                         ids=["RNN", "Bidirectional", "Embedding"])
+def test_layer_calls_are_marked_not_to_be_converted(call):
+    assert call.__code__ is _NOT_CONVERTED
+
+
+def test_an_unconverted_layer_call_traces_to_its_eager_result():
+    """The same layer, eager and inside a tf.function that AutoGraph converts (float64)."""
+    layer = lowlevel.Bidirectional(lowlevel.GRU(3, return_sequences=True, dtype=tf.float64))
+    x = tf.constant(np.random.default_rng(5).normal(size=(2, 4, 3)))
+    np.testing.assert_allclose(tf.function(lambda v: layer(v, training=True))(x),
+                               layer(x, training=True), rtol=0, atol=1e-12)
