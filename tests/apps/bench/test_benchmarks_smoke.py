@@ -198,3 +198,14 @@ def test_transposed_matmul_chains_compute_the_same_product_as_numpy():
         expected = (dz.numpy() + expected[:, :1]) @ u.numpy().T
     for form in (transpose_b, pretransposed):
         assert_close(form(dz, u).numpy(), expected, tf.float32, form.__name__)
+
+
+def test_half_batch_chains_compute_the_same_steps_as_numpy():
+    """``benchmarks/half_batches.py`` times two forms of one computation."""
+    half_batches = _script("half_batches")
+    one_batch, two_halves, h, u = half_batches.chains(batch=4, units=2, steps=3)
+    expected = h.numpy()
+    for _ in range(3):
+        expected = np.tanh(expected @ u.numpy())[:, :2]
+    for form in (one_batch, two_halves):
+        assert_close(form(h, u).numpy(), expected, tf.float32, form.__name__)
