@@ -16,7 +16,7 @@ instead of ``@tf.function``. ``implementation='auto'`` asks :func:`grappler_is_o
 when it traces a training call: the unrolled loop only where Grappler will not run
 (:func:`lowlevel.loops.registry.choose`). Inference (a layer called eagerly, the
 evaluation steps) keeps ``tf.function``: the forward pass measured faster under
-Grappler in all three pairs, by 3–15% (docs/speed.md, table G; the ops it ran were
+Grappler in all three pairs (docs/speed.md, table G; the ops it ran were
 the same kinds and counts, and why it is faster was not found), and its graph is half
 a training step's.
 """

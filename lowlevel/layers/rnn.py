@@ -273,8 +273,8 @@ class RNN(KerasOrderedWeights, Describable, tf.Module):
     # ------------------------------------------------------------------ call
     # Not converted by AutoGraph inside a user's tf.function: its control flow is on
     # Python values only (shapes, None, flags), and converting it and everything it calls
-    # took most of a second of the first training step (docs/speed.md, "The default
-    # path's first call").
+    # lengthened the first training step (docs/speed.md, "The default path's first
+    # call").
     @tf.autograph.experimental.do_not_convert
     def __call__(self, inputs: tf.Tensor, initial_state: list | None = None,
                  mask: tf.Tensor | None = None,
