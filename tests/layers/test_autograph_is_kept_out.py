@@ -8,6 +8,7 @@ import pytest
 import tensorflow as tf
 
 import lowlevel
+from lowlevel.tolerances import assert_close
 
 # Every function tf.autograph.experimental.do_not_convert returns shares one code object.
 _NOT_CONVERTED = tf.autograph.experimental.do_not_convert(lambda: None).__code__
@@ -25,5 +26,5 @@ def test_an_unconverted_layer_call_traces_to_its_eager_result():
     """The same layer, eager and inside a tf.function that AutoGraph converts (float64)."""
     layer = lowlevel.Bidirectional(lowlevel.GRU(3, return_sequences=True, dtype=tf.float64))
     x = tf.constant(np.random.default_rng(5).normal(size=(2, 4, 3)))
-    np.testing.assert_allclose(tf.function(lambda v: layer(v, training=True))(x),
-                               layer(x, training=True), rtol=0, atol=1e-12)
+    assert_close(tf.function(lambda v: layer(v, training=True))(x), layer(x, training=True),
+                 tf.float64, "Bidirectional(GRU) in a converted tf.function")
