@@ -303,6 +303,17 @@ class RecurrentCell(StepContract, DropoutCell, KerasOrderedWeights, Describable,
         return cls(**config)
 
 
+def with_recurrent_kernel_transposed(weights: tuple) -> tuple:
+    """``(W, U, b)`` -> ``(W, Uᵀ, b)``: the built-in cells' :meth:`backward_operands`.
+
+    The backward chain multiplies by ``Uᵀ`` at every step; transposed once per sequence,
+    not by ``tf.matmul(..., transpose_b=True)`` at every step (docs/speed.md, "The
+    backward chain against a transposed weight").
+    """
+    kernel, recurrent_kernel, bias = weights
+    return kernel, tf.transpose(recurrent_kernel), bias
+
+
 def _initial_value(initializer, shape, dtype, argument):
     if callable(initializer) and not isinstance(initializer, keras.initializers.Initializer):
         return tf.cast(initializer(shape, dtype=dtype), dtype)

@@ -8,9 +8,11 @@ contract, :class:`StepContract`:
   step's equations. ``weights`` is the nest :meth:`~StepContract.step_weights` returns
   (a loop may hand it reads or casts of the variables); ``matmul(a, w)`` forms every
   product with a weight (``tf.matmul`` unless the loop records them);
-- ``backward(saved, d_output, d_states, weights, masks) -> (d_pre, d_prev_states)``: the
-  same step differentiated by hand, beside ``forward`` in the cell's module, for the
-  hand-written backpropagation through time (:mod:`lowlevel.loops.bptt`);
+- ``backward(saved, d_output, d_states, operands, masks) -> (d_pre, d_prev_states)``:
+  the same step differentiated by hand, beside ``forward`` in the cell's module, for the
+  hand-written backpropagation through time (:mod:`lowlevel.loops.bptt`); ``operands``
+  is ``backward_operands(weights)``, formed once per sequence (by default the weights
+  themselves);
 - ``weight_gradients(xs, saved, d_pre, weights, masks) -> (d_xs, d_weights)``: every
   weight's gradient as one matmul over all steps, from the steps' ``d_pre``;
 - ``gate_values(saved) -> {name: [batch, units]}``: the gates of a step, for
@@ -71,14 +73,25 @@ class StepContract:
         """
         raise NotImplementedError
 
+    def backward_operands(self, weights: tuple) -> tuple:
+        """What :meth:`backward` multiplies by, from :meth:`step_weights`' nest (or its
+        reads): formed once per sequence, before the reverse loop. By default ``weights``
+        itself; the built-in cells hand their recurrent kernel transposed, ``(W, Uᵀ,
+        b)``, because a product against a weight transposed beforehand ran faster than
+        ``tf.matmul(..., transpose_b=True)`` (docs/speed.md, "The backward chain against
+        a transposed weight").
+        """
+        return weights
+
     def backward(self, saved: tuple, d_output: tf.Tensor, d_states: list[tf.Tensor],
-                 weights: tuple, masks: tuple = (None, None)) -> tuple:
+                 operands: tuple, masks: tuple = (None, None)) -> tuple:
         """One step back: ``(d_pre [batch, P], d_prev_states)``.
 
         ``d_output``, ``d_states``: ``∂L/∂`` the step's output and new states (all of
         the loss that reaches them); ``d_prev_states``: ``∂L/∂states_{t-1}`` through
         this step; ``d_pre``: ``∂L/∂`` the step's pre-activations, all that
-        :meth:`weight_gradients` needs besides the saved values.
+        :meth:`weight_gradients` needs besides the saved values. ``operands``:
+        :meth:`backward_operands` of the step's weights.
         """
         raise NotImplementedError(f"{type(self).__name__} has no backward step.")
 

@@ -16,7 +16,8 @@ import tensorflow as tf
 
 from lowlevel import activations
 from lowlevel.cells.base import (Activation, DTypeLike, Initializer, RecurrentCell, dropped,
-                                 flat, input_and_weight_gradients, sum_over_steps)
+                                 flat, input_and_weight_gradients, sum_over_steps,
+                                 with_recurrent_kernel_transposed)
 
 
 def gru_step(x_t: tf.Tensor, h_prev: tf.Tensor, h_prev_for_gates: tf.Tensor,
@@ -214,8 +215,13 @@ class GRUCell(RecurrentCell):
         z, r, h_hat = saved[:3]
         return {"update": z, "reset": r, "candidate": h_hat}
 
+    def backward_operands(self, weights: tuple) -> tuple:
+        """``(W, Uᵀ, b)``: :meth:`backward` multiplies by ``Uᵀ`` (or its rows ``U_zrᵀ``,
+        ``U_hᵀ``) at every step."""
+        return with_recurrent_kernel_transposed(weights)
+
     def backward(self, saved: tuple, d_output: tf.Tensor, d_states: list[tf.Tensor],
-                 weights: tuple, masks: tuple = (None, None)) -> tuple:
+                 operands: tuple, masks: tuple = (None, None)) -> tuple:
         """With ``h' = h_prev ⊙ m_h`` and ``σ'``, ``φ'`` through the saved values::
 
             δh    = δoutput + δstate
@@ -228,7 +234,7 @@ class GRUCell(RecurrentCell):
             d_pre = [δa_z, δa_r, δa_h]
         """
         z, r, h_hat, h_prev = saved[0], saved[1], saved[2], saved[-1]
-        _, recurrent_kernel, _ = weights
+        _, recurrent_kernel_t, _ = operands  # Uᵀ [3 units, units]
         d_act = activations.derivative(self.activation)
         d_rec = activations.derivative(self.recurrent_activation)
         d_h = d_output + d_states[0]
@@ -236,14 +242,13 @@ class GRUCell(RecurrentCell):
         d_ah = d_act(h_hat, d_h * (1.0 - z))
         if self.reset_after:
             d_ar = d_rec(r, d_ah * saved[3])
-            d_h_gates = tf.matmul(tf.concat([d_az, d_ar, d_ah * r], axis=-1), recurrent_kernel,
-                                  transpose_b=True)
+            d_h_gates = tf.matmul(tf.concat([d_az, d_ar, d_ah * r], axis=-1), recurrent_kernel_t)
         else:
             u = self.units
-            d_rh = tf.matmul(d_ah, recurrent_kernel[:, 2 * u:], transpose_b=True)
+            d_rh = tf.matmul(d_ah, recurrent_kernel_t[2 * u:])  # U_hᵀ
             d_ar = d_rec(r, d_rh * dropped(h_prev, masks[1]))
-            d_h_gates = tf.matmul(tf.concat([d_az, d_ar], axis=-1), recurrent_kernel[:, :2 * u],
-                                  transpose_b=True) + d_rh * r
+            d_h_gates = tf.matmul(tf.concat([d_az, d_ar], axis=-1),
+                                  recurrent_kernel_t[:2 * u]) + d_rh * r  # U_zrᵀ
         d_h_prev = dropped(d_h_gates, masks[1]) + d_h * z
         return tf.concat([d_az, d_ar, d_ah], axis=-1), [d_h_prev]
 

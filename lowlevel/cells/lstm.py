@@ -10,7 +10,8 @@ import tensorflow as tf
 
 from lowlevel import activations
 from lowlevel.cells.base import (Activation, DTypeLike, Initializer, RecurrentCell,
-                                 _initial_value, dropped, input_and_weight_gradients)
+                                 _initial_value, dropped, input_and_weight_gradients,
+                                 with_recurrent_kernel_transposed)
 
 
 def lstm_step(x_t: tf.Tensor, h_prev: tf.Tensor, c_prev: tf.Tensor, kernel: tf.Tensor,
@@ -192,8 +193,12 @@ class LSTMCell(RecurrentCell):
         i, f, g, o = saved[:4]
         return {"input": i, "forget": f, "candidate": g, "output": o}
 
+    def backward_operands(self, weights: tuple) -> tuple:
+        """``(W, Uᵀ, b)``: :meth:`backward` multiplies by ``Uᵀ`` at every step."""
+        return with_recurrent_kernel_transposed(weights)
+
     def backward(self, saved: tuple, d_output: tf.Tensor, d_states: list[tf.Tensor],
-                 weights: tuple, masks: tuple = (None, None)) -> tuple:
+                 operands: tuple, masks: tuple = (None, None)) -> tuple:
         """With ``σ'`` and ``φ'`` written through the saved values (``i, f, g, o, φ(c)``)::
 
             δh       = δoutput + δh_state
@@ -204,14 +209,14 @@ class LSTMCell(RecurrentCell):
             δc_prev  = δc ⊙ f
         """
         i, f, g, o, phi_c, _, c_prev = saved
-        _, recurrent_kernel, _ = weights
+        _, recurrent_kernel_t, _ = operands  # Uᵀ
         d_act = activations.derivative(self.activation)
         d_rec = activations.derivative(self.recurrent_activation)
         d_h = d_output + d_states[0]
         d_c = d_states[1] + d_act(phi_c, d_h * o)
         d_a = tf.concat([d_rec(i, d_c * g), d_rec(f, d_c * c_prev), d_act(g, d_c * i),
                          d_rec(o, d_h * phi_c)], axis=-1)  # [batch, 4 * units]
-        d_h_prev = dropped(tf.matmul(d_a, recurrent_kernel, transpose_b=True), masks[1])
+        d_h_prev = dropped(tf.matmul(d_a, recurrent_kernel_t), masks[1])
         return d_a, [d_h_prev, d_c * f]
 
     def weight_gradients(self, xs: tf.Tensor, saved: tuple, d_pre: tf.Tensor, weights: tuple,

@@ -8,7 +8,8 @@ from typing import Callable
 import tensorflow as tf
 
 from lowlevel import activations
-from lowlevel.cells.base import RecurrentCell, dropped, input_and_weight_gradients
+from lowlevel.cells.base import (RecurrentCell, dropped, input_and_weight_gradients,
+                                 with_recurrent_kernel_transposed)
 
 
 def simple_rnn_step(x_t: tf.Tensor, h_prev: tf.Tensor, kernel: tf.Tensor,
@@ -112,8 +113,12 @@ class SimpleRNNCell(RecurrentCell):
         """``{'candidate': h}`` of a step's ``saved``: the output is the activation itself."""
         return {"candidate": saved[0]}
 
+    def backward_operands(self, weights: tuple) -> tuple:
+        """``(W, Uᵀ, b)``: :meth:`backward` multiplies by ``Uᵀ`` at every step."""
+        return with_recurrent_kernel_transposed(weights)
+
     def backward(self, saved: tuple, d_output: tf.Tensor, d_states: list[tf.Tensor],
-                 weights: tuple, masks: tuple = (None, None)) -> tuple:
+                 operands: tuple, masks: tuple = (None, None)) -> tuple:
         """With ``a = x' W + b + h' U`` the pre-activation (``'`` after dropout)::
 
             δh       = δoutput + δstate                ∂L/∂h, both ways out of the step
@@ -121,10 +126,10 @@ class SimpleRNNCell(RecurrentCell):
             δh_prev  = (δa Uᵀ) ⊙ m_h
         """
         h, _ = saved
-        _, recurrent_kernel, _ = weights
+        _, recurrent_kernel_t, _ = operands  # Uᵀ
         d_h = d_output + d_states[0]
         d_a = activations.derivative(self.activation)(h, d_h)
-        d_h_prev = dropped(tf.matmul(d_a, recurrent_kernel, transpose_b=True), masks[1])
+        d_h_prev = dropped(tf.matmul(d_a, recurrent_kernel_t), masks[1])
         return d_a, [d_h_prev]
 
     def weight_gradients(self, xs: tf.Tensor, saved: tuple, d_pre: tf.Tensor, weights: tuple,

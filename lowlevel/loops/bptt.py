@@ -176,13 +176,17 @@ def _backward(cell, xs, masks, saved, weights, dropout_masks, zero_output_for_ma
     """``(∂L/∂xs, ∂L/∂initial_states, ∂L/∂weights, δh̃ [time, batch, units])``."""
     time_steps = tf.shape(xs)[0]
     dtype = d_ys.dtype
+    # What the steps multiply by (the built-in cells: Uᵀ), formed once per sequence; a
+    # cell without the hook multiplies by its weights.
+    backward_operands = getattr(cell, "backward_operands", None)
+    operands = weights if backward_operands is None else backward_operands(weights)
 
     def body(t, d_states, d_carry, d_pre_ta, delta_ta):
         m_t = None if masks is None else masks[t]
         d_output, d_step_states, d_skip, d_carry = masked_update_backward(
             m_t, d_ys[t] + d_carry, d_states, zero_output_for_mask)
-        d_pre, d_prev = cell.backward([s[t] for s in saved], d_output, d_step_states, weights,
-                                      dropout_masks)
+        d_pre, d_prev = cell.backward([s[t] for s in saved], d_output, d_step_states,
+                                      operands, dropout_masks)
         if d_skip is not None:
             d_prev = [a + b for a, b in zip(d_prev, d_skip)]
         delta = d_output + d_step_states[0]  # ∂L/∂h_t, h_t the output and first state

@@ -97,3 +97,29 @@ def test_supports_only_single_cells_with_known_activation_derivatives():
     assert bptt.supports(lowlevel.GRUCell(2, reset_after=False, activation="relu"))
     assert not bptt.supports(lowlevel.SimpleRNNCell(2, activation="softsign"))
     assert not bptt.supports(lowlevel.StackedCells([lowlevel.LSTMCell(2)]))
+
+
+def _transposing_matmuls_in_loop_bodies(layer):
+    """How many ``MatMul(transpose_b=True)`` the while loops of ``layer``'s traced
+    training graph (forward and hand-written backward) run, per step of each loop."""
+    x = tf.zeros([2, 5, 3], layer.dtype)
+
+    @tf.function
+    def gradients(x):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_sum(layer(x, training=True))
+        return tape.gradient(loss, layer.trainable_variables)
+
+    library = gradients.get_concrete_function(x).graph.as_graph_def().library
+    return sum(1 for f in library.function if "body" in f.signature.name
+               for n in f.node_def if n.op == "MatMul" and n.attr["transpose_b"].b)
+
+
+@pytest.mark.parametrize("kind,extra", CELLS, ids=[f"{k}{e}" for k, e in CELLS])
+def test_the_backward_chain_multiplies_by_the_recurrent_kernel_transposed_once(kind, extra):
+    """``δh_prev = (δa Uᵀ) ⊙ m_h`` against a ``Uᵀ`` formed before the reverse loop
+    (``backward_operands``), not ``tf.matmul(δa, U, transpose_b=True)`` at every step.
+    The control: autodiff of the reference loop multiplies with ``transpose_b``."""
+    reference, ours = _pair(kind, extra, tf.float64)
+    assert _transposing_matmuls_in_loop_bodies(reference) > 0
+    assert _transposing_matmuls_in_loop_bodies(ours) == 0
