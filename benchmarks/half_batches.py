@@ -16,16 +16,13 @@ batches".
 
 from __future__ import annotations
 
-import argparse
-import json
-import time
-
 SHAPES = {"tutorial": (128, 64), "large": (64, 256)}  # (batch, units)
 
 
 def chains(batch, units, steps):
-    """``(one_batch, two_halves, h, u)``: two compiled chains of ``steps`` steps over the
-    same batch, and their arguments (``u`` the LSTM's four gates' width)."""
+    """``({'one_batch': ..., 'two_halves': ...}, (h, u))``: two compiled chains of
+    ``steps`` steps over the same batch, and their arguments (``u`` the LSTM's four
+    gates' width)."""
     import tensorflow as tf  # noqa: PLC0415
 
     h = tf.random.stateless_normal([batch, units], seed=[1, 2])
@@ -45,36 +42,14 @@ def chains(batch, units, steps):
         half = batch // 2
         return tf.concat([run(h[:half], u), run(h[half:], u)], 0)
 
-    return one_batch, two_halves, h, u
+    return {"one_batch": one_batch, "two_halves": two_halves}, (h, u)
 
 
 def main(argv=None):
-    import numpy as np  # noqa: PLC0415
+    from lowlevel.apps.bench import measure  # noqa: PLC0415 (imports TensorFlow)
 
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--steps", type=int, default=80)
-    parser.add_argument("--repeats", type=int, default=21)
-    parser.add_argument("--shapes", type=lambda s: s.split(","), default=list(SHAPES),
-                        help="bench size names or BATCHxUNITS, comma-separated")
-    args = parser.parse_args(argv)
-    for shape in args.shapes:
-        batch, units = SHAPES.get(shape) or map(int, shape.split("x"))
-        one_batch, two_halves, h, u = chains(batch, units, args.steps)
-        forms = {"one_batch": one_batch, "two_halves": two_halves}
-        for fn in forms.values():
-            fn(h, u).numpy()  # trace and warm up
-        seconds = {name: [] for name in forms}
-        for r in range(args.repeats):
-            for name in (list(forms) if r % 2 == 0 else list(forms)[::-1]):
-                start = time.perf_counter()
-                forms[name](h, u).numpy()
-                seconds[name].append(time.perf_counter() - start)
-        for name, s in seconds.items():
-            median = float(np.median(s))
-            q1, q3 = np.percentile(s, [25, 75])
-            print(json.dumps(dict(shape=shape, batch=batch, units=units, steps=args.steps,
-                                  form=name, median=median, spread=float((q3 - q1) / median))),
-                  flush=True)
+    measure.compare_forms(argv, __doc__.split("\n\n")[0], chains, SHAPES, steps=80,
+                          repeats=21)
 
 
 if __name__ == "__main__":

@@ -16,15 +16,11 @@ Writes one JSON line per shape and form: the median seconds of one chain, its sp
 
 from __future__ import annotations
 
-import argparse
-import json
-import time
-
 SHAPES = {"tutorial": (128, 64), "large": (64, 256)}  # (batch, units)
 
 
 def chains(batch, units, steps):
-    """``(transpose_b, pretransposed, dz, u)``: two compiled chains of ``steps`` products
+    """``({'transpose_b': ..., 'pretransposed': ...}, (dz, u))``: two compiled chains of ``steps`` products
     ``d_h <- (dz + d_h[:, :1]) @ Uᵀ`` (the added column keeps each product waiting for the
     one before) and their arguments."""
     import tensorflow as tf  # noqa: PLC0415
@@ -51,37 +47,15 @@ def chains(batch, units, steps):
             d_h = tf.matmul(dz + d_h[:, :1], u_t)
         return d_h
 
-    return transpose_b, pretransposed, dz, u
+    return {"transpose_b": transpose_b, "pretransposed": pretransposed}, (dz, u)
 
 
 def main(argv=None):
-    import numpy as np  # noqa: PLC0415
+    from lowlevel.apps.bench import measure  # noqa: PLC0415 (imports TensorFlow)
 
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--steps", type=int, default=200)
-    parser.add_argument("--repeats", type=int, default=15)
-    parser.add_argument("--shapes", type=lambda s: s.split(","), default=list(SHAPES),
-                        help="bench size names or BATCHxUNITS, comma-separated")
-    args = parser.parse_args(argv)
-    for shape in args.shapes:
-        batch, units = SHAPES.get(shape) or map(int, shape.split("x"))
-        transpose_b, pretransposed, dz, u = chains(batch, units, args.steps)
-        forms = {"transpose_b": transpose_b, "pretransposed": pretransposed}
-        for fn in forms.values():
-            fn(dz, u).numpy()  # trace and warm up
-        seconds = {name: [] for name in forms}
-        for r in range(args.repeats):
-            for name in (list(forms) if r % 2 == 0 else list(forms)[::-1]):
-                start = time.perf_counter()
-                forms[name](dz, u).numpy()
-                seconds[name].append(time.perf_counter() - start)
-        flops = 2 * batch * 4 * units * units * args.steps
-        for name, s in seconds.items():
-            median = float(np.median(s))
-            q1, q3 = np.percentile(s, [25, 75])
-            print(json.dumps(dict(shape=shape, batch=batch, units=units, form=name,
-                                  median=median, spread=float((q3 - q1) / median),
-                                  gflops=flops / median / 1e9)), flush=True)
+    measure.compare_forms(argv, __doc__.split("\n\n")[0], chains, SHAPES, steps=200,
+                          repeats=15, flops=lambda batch, units, steps:
+                          2 * batch * 4 * units * units * steps)
 
 
 if __name__ == "__main__":

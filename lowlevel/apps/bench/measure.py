@@ -25,6 +25,7 @@ a shared machine fall on all of them alike. Reported per row:
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 import time
@@ -52,6 +53,62 @@ def spread(seconds) -> float:
     """``(q3 - q1) / median`` of the per-call seconds."""
     q1, median, q3 = np.percentile(seconds, [25, 50, 75])
     return float((q3 - q1) / median)
+
+
+def rotating_rounds(calls: dict, repeats: int) -> dict:
+    """``{name: [seconds per call]}``: every zero-argument ``calls[name]`` timed once a
+    round for ``repeats`` rounds, the first of them rotating from round to round (so
+    slow drifts of a shared machine fall on all of them alike)."""
+    names = list(calls)
+    seconds = {name: [] for name in names}
+    for r in range(repeats):
+        for name in names[r % len(names):] + names[:r % len(names)]:
+            start = time.perf_counter()
+            calls[name]()
+            seconds[name].append(time.perf_counter() - start)
+    return seconds
+
+
+def time_forms(forms: dict, arguments: tuple, repeats: int) -> dict:
+    """``{name: (median seconds, spread)}`` of compiled ``forms[name](*arguments)``,
+    each called once first (trace and warm-up), then in :func:`rotating_rounds`; for the
+    scripts in ``benchmarks/`` that compare forms of one computation."""
+    calls = {name: functools.partial(lambda fn: fn(*arguments).numpy(), fn)
+             for name, fn in forms.items()}
+    for call in calls.values():
+        call()
+    return {name: (float(np.median(s)), spread(s))
+            for name, s in rotating_rounds(calls, repeats).items()}
+
+
+def compare_forms(argv, description: str, forms_at, shapes: dict, steps: int, repeats: int,
+                  flops=None) -> None:
+    """The command line of the ``benchmarks/`` scripts that time forms of one computation.
+
+    ``--steps``, ``--repeats`` and ``--shapes`` (names of ``shapes``, a dict of ``(batch,
+    units)``, or ``BATCHxUNITS``, comma-separated); at each shape ``forms_at(batch,
+    units, steps) -> ({name: compiled form}, arguments)`` is timed by :func:`time_forms`
+    and printed as one JSON line per form (with GFLOP/s when ``flops(batch, units,
+    steps)`` gives one call's).
+    """
+    import argparse  # noqa: PLC0415
+    import json  # noqa: PLC0415
+
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--steps", type=int, default=steps)
+    parser.add_argument("--repeats", type=int, default=repeats)
+    parser.add_argument("--shapes", type=lambda s: s.split(","), default=list(shapes),
+                        help="bench size names or BATCHxUNITS, comma-separated")
+    args = parser.parse_args(argv)
+    for shape in args.shapes:
+        batch, units = shapes.get(shape) or map(int, shape.split("x"))
+        forms, arguments = forms_at(batch, units, args.steps)
+        for name, (median, row_spread) in time_forms(forms, arguments, args.repeats).items():
+            line = dict(shape=shape, batch=batch, units=units, steps=args.steps, form=name,
+                        median=median, spread=row_spread)
+            if flops is not None:
+                line["gflops"] = flops(batch, units, args.steps) / median / 1e9
+            print(json.dumps(line), flush=True)
 
 
 def load_average() -> list[float] | None:
@@ -130,10 +187,8 @@ def measure_group(size_name, size, kind, phases, implementations, repeats, log,
                 cases[impl] = speed.build_case(kind, impl, size, optimizer=optimizer)
             first_call[impl], first_result[impl] = _timed(cases[impl], phase)
             _timed(cases[impl], phase)  # warm-up: a second trace can hide in the first runs
-        seconds = {impl: [] for impl in chosen}
-        for r in range(repeats):
-            for impl in chosen[r % len(chosen):] + chosen[:r % len(chosen)]:
-                seconds[impl].append(_timed(cases[impl], phase)[0])
+        seconds = rotating_rounds({impl: functools.partial(cases[impl].run, phase)
+                                   for impl in chosen}, repeats)
         phase_rows = [_row(size_name, size, kind, phase, impl, seconds, first_call,
                            first_result) for impl in chosen]
         for row in phase_rows:
