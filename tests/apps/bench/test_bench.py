@@ -274,3 +274,13 @@ def test_bench_cases_train_with_the_optimizer_named_and_agree_with_keras(optimiz
     assert losses["keras_layer"][1] != losses["keras_layer"][0]
     with pytest.raises(ValueError, match="`optimizer` must be one of"):
         speed.build_case("gru", "keras_layer", "quick", optimizer="adam")
+
+
+def test_rotating_rounds_call_each_once_a_round_and_rotate_the_first():
+    from lowlevel.apps.bench import measure  # noqa: PLC0415
+
+    order = []
+    seconds = measure.rotating_rounds({name: (lambda name=name: order.append(name))
+                                       for name in "abc"}, repeats=4)
+    assert order == list("abc" "bca" "cab" "abc")
+    assert {name: len(s) for name, s in seconds.items()} == {"a": 4, "b": 4, "c": 4}
