@@ -277,8 +277,6 @@ def test_bench_cases_train_with_the_optimizer_named_and_agree_with_keras(optimiz
 
 
 def test_rotating_rounds_call_each_once_a_round_and_rotate_the_first():
-    from lowlevel.apps.bench import measure  # noqa: PLC0415
-
     order = []
     seconds = measure.rotating_rounds({name: (lambda name=name: order.append(name))
                                        for name in "abc"}, repeats=4)
