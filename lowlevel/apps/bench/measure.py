@@ -25,7 +25,9 @@ a shared machine fall on all of them alike. Reported per row:
 
 from __future__ import annotations
 
+import argparse
 import functools
+import json
 import os
 import sys
 import time
@@ -91,9 +93,6 @@ def compare_forms(argv, description: str, forms_at, shapes: dict, steps: int, re
     and printed as one JSON line per form (with GFLOP/s when ``flops(batch, units,
     steps)`` gives one call's).
     """
-    import argparse  # noqa: PLC0415
-    import json  # noqa: PLC0415
-
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--steps", type=int, default=steps)
     parser.add_argument("--repeats", type=int, default=repeats)
