@@ -180,6 +180,10 @@ class SentimentClassifier(KerasOrderedWeights, Describable, tf.Module):
         return None if self._run_stack is None else self._run_stack.layer
 
     # ------------------------------------------------------------------ call
+    # Not converted by AutoGraph inside a training step: the control flow here is on
+    # Python values only, and converting it (and the layers it calls) lengthened the first
+    # step (docs/speed.md, "The default path's first call").
+    @tf.autograph.experimental.do_not_convert
     def encode(self, ids, training=False):
         """``ids [batch, time]`` -> last hidden state of the top layer ``[batch, units]``."""
         x = self.embedding(ids)  # [batch, time, embedding_dim]
@@ -198,8 +202,10 @@ class SentimentClassifier(KerasOrderedWeights, Describable, tf.Module):
             out, states = self.rnn.step(word, states, masks)
         return out
 
+    @tf.autograph.experimental.do_not_convert  # as encode
     def __call__(self, ids, training=False):
         """``ids [batch, time]`` -> ``logits [batch, 1]``."""
+        training = bool(training)  # a Python bool, as the sequence layers take it
         h = self.encode(_checks.has_time_steps(ids, "ids"), training=training)
         a = self.head(h)  # [batch, head_units]
         if training and self.head_dropout:

@@ -224,3 +224,11 @@ def test_clip_parse_reads_mode_and_threshold_and_rejects_nonsense():
         Clip.parse("sideways:1")
     with pytest.raises(ValueError, match="threshold"):
         Clip("norm", -1.0)
+
+
+@pytest.mark.parametrize("method", ["__call__", "encode"])
+def test_the_classifiers_calls_are_marked_not_to_be_converted_by_autograph(method):
+    """As the layers' calls (tests/layers/test_autograph_is_kept_out.py): their control
+    flow is on Python values only."""
+    not_converted = tf.autograph.experimental.do_not_convert(lambda: None).__code__
+    assert getattr(SentimentClassifier, method).__code__ is not_converted
