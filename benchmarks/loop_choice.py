@@ -19,6 +19,7 @@ Two stacked layers of one cell kind run as one loop (``lowlevel.stack_layers``, 
     python benchmarks/loop_choice.py steady --grappler-twins   # + each loop so compiled
     python benchmarks/loop_choice.py first --eager --loops fast,unrolled,auto   # no tf.function
     python benchmarks/loop_choice.py steady --intra-op-threads 1   # one thread per op
+    python benchmarks/loop_choice.py first --grappler --loops cells   # cells step by step
 
 Writes one JSON line per measurement to stdout (``--json FILE`` appends them there too).
 """
@@ -42,8 +43,8 @@ def _load():
 
 def build(kind, loop, size_name, optimizer="rmsprop", time_steps=None, grappler=False,
           eager=False, persistent=False):
-    """``(forward, train_step, x, target)`` for ``loop`` (a loop name, ``'auto'`` or
-    ``'keras'``); ``time_steps`` overrides the size's; ``grappler``: compile lowlevel's
+    """``(forward, train_step, x, target)`` for ``loop`` (a loop name, ``'auto'``,
+    ``'keras'`` or ``'cells'``: the cells called step by step); ``time_steps`` overrides the size's; ``grappler``: compile lowlevel's
     case with plain ``tf.function`` (Grappler's passes on), as a user's own step would;
     ``eager``: compile neither, as the hand-written ``GradientTape`` loop of the
     tutorial runs (``persistent``: its tape persistent)."""
@@ -72,11 +73,13 @@ def build(kind, loop, size_name, optimizer="rmsprop", time_steps=None, grappler=
         for i, w in enumerate(weights):
             layer = speed._LOWLEVEL_LAYER[kind](size["units"], input_dim=features,
                                                 return_sequences=i < size["layers"] - 1,
-                                                implementation=loop)
+                                                implementation="auto" if loop == "cells"
+                                                else loop)
             layer.set_weights(w)
             layers.append(layer)
             features = size["units"]
-        apply = lowlevel.stack_layers(layers)
+        apply = (_cell_loop([layer.cell for layer in layers]) if loop == "cells"
+                 else lowlevel.stack_layers(layers))
         variables = [v for layer in layers for v in layer.trainable_variables]
         opt = (lowlevel.optimizers.SGD(speed.LEARNING_RATE) if optimizer == "sgd"
                else lowlevel.optimizers.RMSprop(speed.LEARNING_RATE))
@@ -94,6 +97,20 @@ def build(kind, loop, size_name, optimizer="rmsprop", time_steps=None, grappler=
     # training steps (the forward, inference, as both compile it).
     compile_step = tf.function if loop == "keras" or grappler else lowlevel.compiled.function
     return tf.function(lambda v: apply(v)), compile_step(train_step), x, target
+
+
+def _cell_loop(cells):
+    """The tutorial's cell style: ``apply(x)`` stepping ``cells`` in a Python loop over
+    time, each cell called at each step (``training=True``); the last cell's last output."""
+    def apply(x):
+        states = [cell.get_initial_state(x.shape[0]) for cell in cells]
+        for t in range(x.shape[1]):
+            h = x[:, t]
+            for i, cell in enumerate(cells):
+                h, states[i] = cell(h, states[i], training=True)
+        return h
+
+    return apply
 
 
 def _jit_compiled(case):
@@ -196,7 +213,8 @@ def main(argv=None):
     parser.add_argument("--cells", type=lambda s: s.split(","), default=list(KIND_NAMES))
     parser.add_argument("--phases", type=lambda s: s.split(","), default=["forward", "train_step"])
     parser.add_argument("--loops", type=lambda s: s.split(","), default=list(LOOPS),
-                        help="the loops to time (first: also 'auto' or 'keras'; steady always "
+                        help="the loops to time (also 'auto', and 'cells': the cells called step by "
+                             "step in the step; first: also 'keras'; steady always "
                              "times Keras beside them)")
     parser.add_argument("--optimizer", choices=("rmsprop", "sgd"), default="rmsprop")
     parser.add_argument("--time", type=int, help="override the size's number of steps")

@@ -232,6 +232,10 @@ class RecurrentCell(StepContract, DropoutCell, KerasOrderedWeights, Describable,
         """
         return self.kernel, self.recurrent_kernel, self.bias
 
+    # Python control flow only: AutoGraph, inside a user's tf.function, would convert this
+    # and every call below it at every step of the user's loop (docs/speed.md, "The
+    # default path's first call").
+    @tf.autograph.experimental.do_not_convert
     def __call__(self, x_t: tf.Tensor, states: list[tf.Tensor] | tf.Tensor,
                  training: bool = False) -> tuple[tf.Tensor, list[tf.Tensor]]:
         """``output, new_states = cell(x_t, states, training=False)``, checked.
@@ -241,8 +245,8 @@ class RecurrentCell(StepContract, DropoutCell, KerasOrderedWeights, Describable,
                 cell for its width).
             states: a list of ``[batch, units]`` tensors (one for SimpleRNN and GRU,
                 ``[h, c]`` for LSTM), or one tensor.
-            training: bool. Applies dropout (masks cached per sequence batch,
-                :meth:`reset_dropout_mask`).
+            training: a Python bool. Applies dropout (masks cached per sequence batch,
+                :meth:`reset_dropout_mask`); read only when the cell has dropout.
 
         Returns:
             ``(output [batch, units], new_states)``, ``new_states`` a list as ``states``.
@@ -254,7 +258,9 @@ class RecurrentCell(StepContract, DropoutCell, KerasOrderedWeights, Describable,
         _checks.shape_matches(x_t, [None, self.input_dim], "inputs")
         states = self._check_states(states, x_t.shape[0])
         masks = (None, None)
-        if training and (self.dropout or self.recurrent_dropout):
+        # `training` is read only when there is dropout, so that without it a symbolic
+        # `training` works too (with it, `training` must be a Python bool, as for Keras).
+        if (self.dropout or self.recurrent_dropout) and training:
             masks = self.cached_dropout_masks(x_t)
         return self.step(x_t, states, masks)
 

@@ -137,6 +137,7 @@ class StackedCells(KerasOrderedWeights, Describable, tf.Module):
             new_states.append(cell_states)
         return x_t, new_states
 
+    @tf.autograph.experimental.do_not_convert  # Python control flow only, as a cell's call
     def __call__(self, x_t, states, training=False):
         """``output, new_states = stack(x_t, states, training=False)``."""
         if not self.built:

@@ -151,7 +151,7 @@ def test_loop_choice_times_loops_that_compute_what_keras_computes(compilation):
     Keras's first loss."""
     loop_choice = _script("loop_choice")
     losses = {}
-    for loop in ("keras", *loop_choice.LOOPS):
+    for loop in ("keras", *loop_choice.LOOPS, "cells"):
         forward, train_step, x, target = loop_choice.build(
             "lstm", loop, SIZE, "sgd", grappler=compilation == "grappler",
             eager=compilation == "eager")
@@ -162,7 +162,7 @@ def test_loop_choice_times_loops_that_compute_what_keras_computes(compilation):
         assert isinstance(train_step, tf.types.experimental.PolymorphicFunction) is \
             by_tf_function
         losses[loop] = train_step(x, target).numpy()
-    for loop in loop_choice.LOOPS:
+    for loop in (*loop_choice.LOOPS, "cells"):
         assert_close(losses[loop], losses["keras"], tf.float32, f"{loop} first loss")
 
 
