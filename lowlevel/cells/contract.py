@@ -39,6 +39,10 @@ class StepContract:
     """One time step, as the loops of :mod:`lowlevel.loops` call it (they know no cell
     class): :meth:`step_weights`, :meth:`forward`, and for ``'bptt'`` :meth:`backward`
     and :meth:`weight_gradients`; :meth:`step` and :meth:`cast_weights` follow from them.
+
+    The loops and a cell's call are traced as written, not converted by AutoGraph: a
+    step's Python control flow is on Python values (a condition on a tensor is a
+    ``tf.where`` or ``tf.cond``).
     """
 
     def step_weights(self) -> tuple:
