@@ -8,6 +8,7 @@ The comparisons run ``lowlevel.apps.experiment.run.train`` end to end in subproc
 (each replica draws its own dropout stream, so dropout-on runs are not comparable), and
 global-norm clipping that acts at most steps, so that clipping each replica's partial
 gradient instead of the all-reduced one would show. Weights agree to the float32 bar.
+Every run records its gradients (``--record-gradients 2``), and the records agree too.
 """
 
 import dataclasses
@@ -25,6 +26,7 @@ import tensorflow as tf
 
 from lowlevel import distribute, optimizers
 from lowlevel.apps.experiment import cli as cli_experiment
+from lowlevel.apps.experiment import recording
 from lowlevel.apps.experiment import run as experiment
 from lowlevel.apps.experiment.config import ExperimentConfig
 from lowlevel.models import SentimentClassifier
@@ -93,16 +95,20 @@ def _finish(processes):
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
-    """``{name: (weights, metrics)}`` for single, mirrored and the two multiworker workers."""
+    """``{name: (weights, metrics, gradient record)}`` for single, mirrored and the two
+    multiworker workers, each recording its gradients every other step
+    (``--record-gradients 2``)."""
     root = tmp_path_factory.mktemp("distribute")
     out = {name: str(root / name) for name in ("single", "mirrored", "worker0", "worker1")}
     ports = [_free_port(), _free_port()]
     cluster = {"worker": [f"127.0.0.1:{port}" for port in ports]}
-    processes = [_start([dict(TINY, out=out["single"]),
-                         dict(TINY, strategy="mirrored", out=out["mirrored"])],
+    recorded = dict(TINY, record_gradients=2)
+    processes = [_start([dict(recorded, out=out["single"]),
+                         dict(recorded, strategy="mirrored", out=out["mirrored"])],
                         2, root / "local.log")]
     for i in range(2):
-        processes.append(_start([dict(TINY, strategy="multiworker", out=out[f"worker{i}"])], 1,
+        processes.append(_start([dict(recorded, strategy="multiworker", out=out[f"worker{i}"])],
+                                1,
                                 root / f"worker{i}.log",
                                 {"cluster": cluster, "task": {"type": "worker", "index": i}}))
     _finish(processes)
@@ -111,7 +117,10 @@ def runs(tmp_path_factory):
         with np.load(os.path.join(path, "weights.npz")) as f:
             weights = [f[k] for k in f.files]
         with open(os.path.join(path, "metrics.json")) as f:
-            result[name] = (weights, json.load(f))
+            metrics = json.load(f)
+        with np.load(os.path.join(path, recording.FILE), allow_pickle=False) as f:
+            record = {key: f[key] for key in f.files}
+        result[name] = (weights, metrics, record)
     return result
 
 
@@ -152,6 +161,22 @@ def test_distributed_metrics_are_the_global_batch_ones_clipped_on_the_global_nor
     for key in ("loss", "accuracy", "global_norm_mean"):
         assert actual[key] == pytest.approx(expected[key], rel=1e-5), key
     assert runs[name][1]["test_loss"] == pytest.approx(runs["single"][1]["test_loss"], rel=1e-5)
+
+
+@pytest.mark.parametrize("name", ["mirrored", "worker0", "worker1"])
+def test_distributed_runs_record_what_a_single_device_run_records(runs, name):
+    """The gradient record (per layer, every other step) of each replica's process equals
+    the single device's. Not-applicable entries are NaN in both."""
+    expected, actual = runs["single"][2], runs[name][2]
+    assert sorted(actual) == sorted(expected)
+    for key, want in expected.items():
+        if want.dtype.kind != "f":
+            np.testing.assert_array_equal(actual[key], want, err_msg=f"{name} {key}")
+            continue
+        np.testing.assert_array_equal(np.isnan(actual[key]), np.isnan(want),
+                                      err_msg=f"{name} {key}")
+        assert_close(np.nan_to_num(actual[key]), np.nan_to_num(want), tf.float32,
+                     f"{name} {key}")
 
 
 # -------------------------------------------------------------------- in process

@@ -1,9 +1,9 @@
 """``lowlevel train --record-gradients N``: ``gradients_record.npz`` holds, per recurrent
 layer, ``[checkpoint, time]`` and ``[checkpoint, unit]`` arrays at step 0 and every N
 steps, for both styles and the three cells; a resumed run keeps the earlier rows once;
-a mirrored run records what a single-device run records; a bad value is one line naming
-the flag. (The recorder's numbers are checked against a
-tape in tests/test_gradient_record.py.)"""
+a bad value is one line naming the flag. (The recorder's numbers are checked against
+a tape in tests/gradients/test_gradient_record.py; mirrored and multiworker runs record
+what a single-device run records in tests/training/test_distribute.py.)"""
 
 import dataclasses
 import io
@@ -100,23 +100,6 @@ def test_a_resumed_run_keeps_the_earlier_rows_once_and_ends_as_an_uninterrupted_
     assert sorted(expected) == sorted(resumed)
     for key in expected:
         np.testing.assert_array_equal(resumed[key], expected[key], err_msg=key)
-
-
-def test_a_mirrored_run_records_what_a_single_device_run_records(tmp_path):
-    """``--strategy mirrored --record-gradients``: the same rows as the default strategy's
-    run. Dropout off: each replica draws its own dropout stream, so dropout-on runs are
-    not comparable (tests/training/test_distribute.py)."""
-    common = dict(cell="lstm", style="layer", record_gradients=1, dropout=0.0)
-    single = _saved(_train(tmp_path, "single", **common))
-    mirrored = _saved(_train(tmp_path, "mirrored", strategy="mirrored", **common))
-    assert sorted(mirrored) == sorted(single)
-    for key, expected in single.items():
-        if expected.dtype.kind != "f":
-            np.testing.assert_array_equal(mirrored[key], expected, err_msg=key)
-            continue
-        # Not-applicable entries are NaN in both (an LSTM has no update gate).
-        np.testing.assert_array_equal(np.isnan(mirrored[key]), np.isnan(expected), err_msg=key)
-        assert_close(np.nan_to_num(mirrored[key]), np.nan_to_num(expected), tf.float32, key)
 
 
 def test_the_probe_loss_is_the_classifiers_own(tmp_path):
