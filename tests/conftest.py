@@ -1,4 +1,5 @@
-"""Shared fixtures: the devices every parity test runs on, with TF32 off."""
+"""Shared fixtures: the devices every parity test runs on, with TF32 off; whether a
+function is kept out of AutoGraph."""
 
 import pytest
 import tensorflow as tf
@@ -27,3 +28,12 @@ def device(request):
     """Runs the test body under ``tf.device`` for the CPU and, when present, the GPU."""
     with tf.device(request.param):
         yield request.param
+
+
+@pytest.fixture
+def kept_out_of_autograph():
+    """``is_kept_out(fn)``: whether ``fn`` is marked
+    ``tf.autograph.experimental.do_not_convert`` (traced as written inside a user's
+    ``tf.function``). Every function that decorator returns shares one code object."""
+    marked = tf.autograph.experimental.do_not_convert(lambda: None).__code__
+    return lambda fn: fn.__code__ is marked

@@ -279,6 +279,15 @@ def test_clipping_inside_tf_function_matches_eager(dtype):
     assert compiled[0][1] is None and isinstance(compiled[0][0], tf.IndexedSlices)
 
 
+@pytest.mark.parametrize("name", ["clip_by_value", "clip_by_norm", "global_norm",
+                                  "clip_by_global_norm"])
+def test_the_clipping_functions_are_traced_as_written_not_converted_by_autograph(
+        name, kept_out_of_autograph):
+    """Their branches are on Python values only; the test above runs them inside a
+    converted ``tf.function``."""
+    assert kept_out_of_autograph(getattr(clipping, name))
+
+
 @pytest.mark.parametrize("clip_norm, message", [
     (0.0, "`clip_norm` must be > 0; received 0.0"),
     (-1.0, "`clip_norm` must be > 0; received -1.0"),

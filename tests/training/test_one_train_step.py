@@ -13,6 +13,7 @@ from lowlevel.apps.data.tasks import adding_problem
 from lowlevel.apps.lab.regression import SequenceRegressor, mean_squared_error
 from lowlevel.apps.lab.training import make_regression_step
 from lowlevel.tolerances import assert_close
+from lowlevel import train
 from lowlevel.train import Clip, make_train_step
 
 LEARNING_RATE = 0.125  # exact in binary: the optimiser keeps it as a float32
@@ -81,3 +82,32 @@ def test_the_lean_step_reports_the_loss_only():
     report = step(x, y)
     assert set(report) == {"loss"}
     assert_close(report["loss"], expected, tf.float32, "loss")
+
+
+@pytest.mark.parametrize("name", ["clip_gradients", "variable_norms", "apply_if_finite",
+                                  "binary_cross_entropy", "accuracy"])
+def test_the_steps_own_parts_are_traced_as_written_not_converted_by_autograph(
+        name, kept_out_of_autograph):
+    """They branch on Python values only (the clip mode, ``None``); the step itself stays
+    convertible, for a model or loss of the user's that needs AutoGraph."""
+    assert kept_out_of_autograph(getattr(train, name))
+
+
+def test_a_model_that_needs_autograph_still_trains_in_the_step():
+    """A model looping with ``for t in tf.range(...)`` (AutoGraph's loop) inside the step."""
+    w = tf.Variable([[0.5]])
+
+    def model(x, training=False):
+        h = tf.zeros([2, 1])
+        for t in tf.range(tf.shape(x)[1]):
+            h = tf.tanh(x[:, t] @ w + h)
+        return h
+
+    step = make_train_step(model, optimizers.SGD(LEARNING_RATE), variables=[w],
+                           loss_fn=lambda p, y: tf.reduce_mean((p - y) ** 2), metrics={})
+    x, y = tf.ones([2, 3, 1]), tf.zeros([2, 1])
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_mean((model(x) - y) ** 2)
+    expected = w.numpy() - LEARNING_RATE * tape.gradient(loss, w).numpy()
+    step(x, y)
+    assert_close(w, expected, tf.float32, "w after one SGD step")

@@ -166,6 +166,29 @@ def test_loop_choice_times_loops_that_compute_what_keras_computes(compilation):
         assert_close(losses[loop], losses["keras"], tf.float32, f"{loop} first loss")
 
 
+def test_first_step_times_the_experiments_step_on_a_batch_of_the_model():
+    """``benchmarks/first_step.py``: the step it times is the experiment's, on the
+    seeded model: its loss is that model's loss on the batch (dropout off)."""
+    import keras  # noqa: PLC0415
+
+    from lowlevel.apps.experiment import run as experiment  # noqa: PLC0415
+    from lowlevel.apps.experiment.config import ExperimentConfig  # noqa: PLC0415
+    from lowlevel.train import binary_cross_entropy  # noqa: PLC0415
+
+    changes = dict(num_words=50, maxlen=5, batch_size=8, units=4, embedding_dim=4,
+                   dropout=0.0)
+    result = _script("first_step").measure("gru", "cell", **changes)
+    assert result["seconds"] > 0
+    config = ExperimentConfig(cell="gru", style="cell", out="unused", **changes)
+    keras.utils.set_random_seed(config.seed)
+    model = experiment.build_model(config)
+    rng = np.random.default_rng(config.seed)
+    ids = rng.integers(1, 50, (8, 5)).astype(np.int32)
+    labels = rng.integers(0, 2, 8).astype(np.int32)
+    expected = binary_cross_entropy(model(ids), labels)
+    assert_close(result["loss"], expected, tf.float32, "the timed step's loss")
+
+
 def test_loop_choice_xla_twins_compute_what_their_uncompiled_cases_compute():
     """``loop_choice.py --xla``: a case compiled whole by XLA gives its own first loss."""
     loop_choice = _script("loop_choice")
