@@ -22,8 +22,19 @@ def _graph_loop(fn):
     calls it: a layer is traced into its caller's function, and a caller AutoGraph does
     not convert (``tf.function(autograph=False)``, ``lowlevel.Sequential``'s call)
     would otherwise leave the loop a Python one over a symbolic tensor. Only ``fn``'s
-    own code is converted; the steps it calls run as written."""
-    return functools.wraps(fn)(tf.autograph.to_graph(fn, recursive=False))
+    own code is converted, at the first call rather than at import (most programs never
+    run this loop; docs/speed.md, "The default path's first call"); the steps it calls
+    run as written."""
+    converted = []
+
+    @tf.autograph.experimental.do_not_convert  # converted here, once, not by a caller
+    @functools.wraps(fn)
+    def graph_loop(*args, **kwargs):
+        if not converted:
+            converted.append(tf.autograph.to_graph(fn, recursive=False))
+        return converted[0](*args, **kwargs)
+
+    return graph_loop
 
 
 @_graph_loop

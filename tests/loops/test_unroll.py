@@ -230,3 +230,31 @@ def test_layer_gives_the_same_results_compiled_and_run_eagerly(
 
     for i, (got, want) in enumerate(zip(eager, compiled)):
         assert_close(got, want, F64, f"result {i} run eagerly vs compiled")
+
+
+# ---------------------------------------------------------------- when it is converted
+
+_COUNT_CONVERSIONS = """
+import tensorflow as tf
+calls = []
+to_graph = tf.autograph.to_graph
+tf.autograph.to_graph = lambda fn, **options: calls.append(fn.__name__) or to_graph(fn, **options)
+import lowlevel.loops.registry
+from lowlevel.loops.reference import unroll
+at_import = list(calls)
+compiled = tf.function(lambda x: unroll(lambda x_t, s: (x_t + s, x_t + s), x, tf.zeros([1, 1])))
+compiled(tf.ones([1, 3, 1]))
+compiled(tf.ones([1, 4, 1]))
+print(at_import, calls)
+"""
+
+
+def test_the_loop_is_converted_by_autograph_at_its_first_call_not_at_import():
+    """Most programs never run the readable loop; converting it at import cost them all.
+    Converted once, whatever calls it later."""
+    import subprocess  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+
+    out = subprocess.run([sys.executable, "-c", _COUNT_CONVERSIONS], capture_output=True,
+                         text=True, check=True)
+    assert out.stdout.split("\n")[-2] == "[] ['unroll']"
