@@ -44,10 +44,11 @@ def _load():
 def build(kind, loop, size_name, optimizer="rmsprop", time_steps=None, grappler=False,
           eager=False, persistent=False):
     """``(forward, train_step, x, target)`` for ``loop`` (a loop name, ``'auto'``,
-    ``'keras'`` or ``'cells'``: the cells called step by step); ``time_steps`` overrides the size's; ``grappler``: compile lowlevel's
-    case with plain ``tf.function`` (Grappler's passes on), as a user's own step would;
-    ``eager``: compile neither, as the hand-written ``GradientTape`` loop of the
-    tutorial runs (``persistent``: its tape persistent)."""
+    ``'keras'`` or ``'cells'``: the cells called step by step); ``time_steps`` overrides
+    the size's; ``grappler``: compile lowlevel's case with plain ``tf.function``
+    (Grappler's passes on), as a user's own step would; ``eager``: compile neither, as
+    the hand-written ``GradientTape`` loop of the tutorial runs (``persistent``: its tape
+    persistent)."""
     import tensorflow as tf  # noqa: PLC0415
 
     import lowlevel  # noqa: PLC0415
@@ -213,8 +214,8 @@ def main(argv=None):
     parser.add_argument("--cells", type=lambda s: s.split(","), default=list(KIND_NAMES))
     parser.add_argument("--phases", type=lambda s: s.split(","), default=["forward", "train_step"])
     parser.add_argument("--loops", type=lambda s: s.split(","), default=list(LOOPS),
-                        help="the loops to time (also 'auto', and 'cells': the cells called step by "
-                             "step in the step; first: also 'keras'; steady always "
+                        help="the loops to time (also 'auto', and 'cells': the cells called "
+                             "step by step in the step; first: also 'keras'; steady always "
                              "times Keras beside them)")
     parser.add_argument("--optimizer", choices=("rmsprop", "sgd"), default="rmsprop")
     parser.add_argument("--time", type=int, help="override the size's number of steps")

@@ -31,11 +31,10 @@ import numpy as np
 import tensorflow as tf
 
 
-# Every function here branches on Python values only (types, None, values known now), so
-# inside a user's tf.function it is traced as written: AutoGraph converting it, and what
-# it calls, at each call lengthened a training step's first call (docs/speed.md, "The
-# default path's first call").
-_traced_as_written = tf.autograph.experimental.do_not_convert
+# The public functions branch on Python values only (types, None, values known now), so
+# they are marked do_not_convert: inside a user's tf.function they are traced as
+# written, where AutoGraph converting them, and what they call, at each call lengthened a
+# training step's first call (docs/speed.md, "The default path's first call").
 
 
 # ---------------------------------------------------------------------------------
@@ -106,7 +105,7 @@ def _check_t_list(t_list) -> list:
 # ---------------------------------------------------------------------------------
 
 
-@_traced_as_written
+@tf.autograph.experimental.do_not_convert
 def clip_by_value(t, clip_value_min, clip_value_max):
     """Clip every element of ``t`` into ``[clip_value_min, clip_value_max]``::
 
@@ -161,7 +160,7 @@ def _l2_norm(values: tf.Tensor) -> tf.Tensor:
     return tf.where(positive, tf.sqrt(safe_squared_sum), squared_sum)
 
 
-@_traced_as_written
+@tf.autograph.experimental.do_not_convert
 def clip_by_norm(t, clip_norm):
     """Rescale ``t`` so that its L2 norm is at most ``clip_norm`` (Pascanu et al. 2013)::
 
@@ -188,7 +187,7 @@ def clip_by_norm(t, clip_norm):
     return _like(t, values * clip_norm / tf.maximum(norm, clip_norm))
 
 
-@_traced_as_written
+@tf.autograph.experimental.do_not_convert
 def global_norm(t_list) -> tf.Tensor:
     """The L2 norm of all elements of all tensors, as if concatenated::
 
@@ -221,7 +220,7 @@ def global_norm(t_list) -> tf.Tensor:
     return tf.sqrt(tf.add_n(squared_sums))
 
 
-@_traced_as_written
+@tf.autograph.experimental.do_not_convert
 def clip_by_global_norm(t_list, clip_norm, use_norm=None):
     """Rescale all tensors by one factor so that their global norm is at most
     ``clip_norm`` (Pascanu et al. 2013; ``tf.clip_by_global_norm``)::

@@ -30,9 +30,9 @@ from lowlevel.compiled import function as compiled_function
 CLIP_MODES = ("none", "value", "norm", "global_norm")
 
 # The step's own parts branch on Python values only (the clip mode, None), so they are
-# traced as written, not converted by AutoGraph (docs/speed.md, "The default path's
-# first call"). The step itself stays convertible: it calls the user's model and loss.
-_traced_as_written = tf.autograph.experimental.do_not_convert
+# marked do_not_convert: traced as written, not converted by AutoGraph (docs/speed.md,
+# "The default path's first call"). The step itself stays convertible: it calls the
+# user's model and loss.
 
 
 @dataclasses.dataclass(frozen=True)
@@ -71,7 +71,7 @@ class Clip:
         return cls(mode, value)
 
 
-@_traced_as_written
+@tf.autograph.experimental.do_not_convert
 def clip_gradients(grads, clip: Clip):
     """Clip ``grads`` as ``clip`` says; returns ``(clipped, global_norm, acted)``.
 
@@ -94,7 +94,7 @@ def clip_gradients(grads, clip: Clip):
     return clipped, norm, norm > t
 
 
-@_traced_as_written
+@tf.autograph.experimental.do_not_convert
 def variable_norms(grads):
     """``[‖g_i‖₂ for each gradient]`` as one tensor ``[len(grads)]`` (0 for ``None``);
     an ``IndexedSlices`` is measured by its slices, as the global norm measures it."""
@@ -106,7 +106,7 @@ def _values(g):
     return g.values if isinstance(g, tf.IndexedSlices) else g
 
 
-@_traced_as_written
+@tf.autograph.experimental.do_not_convert
 def binary_cross_entropies(logits, labels):
     """``-y log σ(z) - (1 - y) log(1 - σ(z))`` per example ``[batch]``, computed stably
     from logits ``z [batch, 1]`` and labels ``y [batch]``."""
@@ -115,13 +115,13 @@ def binary_cross_entropies(logits, labels):
     return tf.nn.sigmoid_cross_entropy_with_logits(labels=labels, logits=logits)
 
 
-@_traced_as_written
+@tf.autograph.experimental.do_not_convert
 def binary_cross_entropy(logits, labels):
     """The mean of :func:`binary_cross_entropies`: the training loss."""
     return tf.reduce_mean(binary_cross_entropies(logits, labels))
 
 
-@_traced_as_written
+@tf.autograph.experimental.do_not_convert
 def correct(logits, labels):
     """``1.0`` where ``σ(z) > 0.5``, i.e. ``z > 0``, equals the label, else ``0.0``:
     ``[batch]`` float32."""
@@ -129,7 +129,7 @@ def correct(logits, labels):
     return tf.cast(tf.equal(predicted, tf.cast(labels, tf.int64)), tf.float32)
 
 
-@_traced_as_written
+@tf.autograph.experimental.do_not_convert
 def accuracy(logits, labels):
     """The mean of :func:`correct`: the fraction of examples classified right."""
     return tf.reduce_mean(correct(logits, labels))
@@ -138,7 +138,7 @@ def accuracy(logits, labels):
 ACCURACY = types.MappingProxyType({"accuracy": accuracy})  # the default metrics, read-only
 
 
-@_traced_as_written
+@tf.autograph.experimental.do_not_convert
 def apply_if_finite(optimizer, grads, variables, loss=None):
     """``optimizer.apply_gradients`` only if every gradient in ``grads`` (and ``loss``,
     when given) is finite.
