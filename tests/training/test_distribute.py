@@ -107,9 +107,8 @@ def runs(tmp_path_factory):
                          dict(recorded, strategy="mirrored", out=out["mirrored"])],
                         2, root / "local.log")]
     for i in range(2):
-        processes.append(_start([dict(recorded, strategy="multiworker", out=out[f"worker{i}"])],
-                                1,
-                                root / f"worker{i}.log",
+        worker = dict(recorded, strategy="multiworker", out=out[f"worker{i}"])
+        processes.append(_start([worker], 1, root / f"worker{i}.log",
                                 {"cluster": cluster, "task": {"type": "worker", "index": i}}))
     _finish(processes)
     result = {}
@@ -165,8 +164,8 @@ def test_distributed_metrics_are_the_global_batch_ones_clipped_on_the_global_nor
 
 @pytest.mark.parametrize("name", ["mirrored", "worker0", "worker1"])
 def test_distributed_runs_record_what_a_single_device_run_records(runs, name):
-    """The gradient record (per layer, every other step) of each replica's process equals
-    the single device's. Not-applicable entries are NaN in both."""
+    """Each distributed run's gradient record (per layer, every other step) equals the
+    single device's. Not-applicable entries are NaN in both."""
     expected, actual = runs["single"][2], runs[name][2]
     assert sorted(actual) == sorted(expected)
     for key, want in expected.items():
