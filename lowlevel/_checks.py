@@ -25,6 +25,21 @@ def rate(value, argument: str) -> float:
     return float(value)
 
 
+def python_bool(value, argument: str = "training") -> bool:
+    """``value`` as a Python bool: a bool, a NumPy bool, or a tensor whose value is known
+    when tracing (eager, or a constant). A tensor known only when the function runs
+    cannot choose Python control flow (which steps apply dropout)."""
+    if tf.is_tensor(value):
+        known = tf.get_static_value(value)
+        if known is None:
+            raise TypeError(
+                f"`{argument}` must be a Python bool; received a tensor whose value is "
+                f"known only when the function runs ({value!r}). Pass True or False, "
+                "e.g. as a Python argument of the tf.function (traced once per value).")
+        value = known
+    return bool(value)
+
+
 def float_dtype(value, argument: str = "dtype") -> tf.DType:
     try:
         dtype = tf.as_dtype(value)

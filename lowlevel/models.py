@@ -205,7 +205,7 @@ class SentimentClassifier(KerasOrderedWeights, Describable, tf.Module):
     @tf.autograph.experimental.do_not_convert  # as encode
     def __call__(self, ids, training=False):
         """``ids [batch, time]`` -> ``logits [batch, 1]``."""
-        training = bool(training)  # a Python bool, as the sequence layers take it
+        training = _checks.python_bool(training)  # as the sequence layers take it
         h = self.encode(_checks.has_time_steps(ids, "ids"), training=training)
         a = self.head(h)  # [batch, head_units]
         if training and self.head_dropout:

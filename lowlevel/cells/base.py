@@ -259,8 +259,8 @@ class RecurrentCell(StepContract, DropoutCell, KerasOrderedWeights, Describable,
         states = self._check_states(states, x_t.shape[0])
         masks = (None, None)
         # `training` is read only when there is dropout, so that without it a symbolic
-        # `training` works too (with it, `training` must be a Python bool, as for Keras).
-        if (self.dropout or self.recurrent_dropout) and training:
+        # `training` works too (with it, it must be a Python bool: it decides the masks).
+        if (self.dropout or self.recurrent_dropout) and _checks.python_bool(training):
             masks = self.cached_dropout_masks(x_t)
         return self.step(x_t, states, masks)
 

@@ -307,7 +307,7 @@ class RNN(KerasOrderedWeights, Describable, tf.Module):
                 raise TypeError(f"`mask` must be a bool tensor; received dtype {mask.dtype.name}.")
             _checks.shape_matches(mask, [batch, inputs.shape[1]], "mask")
         # A loop that cannot serve this call says so here, before any tracing.
-        eager, training = tf.executing_eagerly(), bool(training)
+        eager, training = tf.executing_eagerly(), _checks.python_bool(training)
         registry.serving(self.implementation,
                          Request(self.cell, inputs, initial_state, called_eagerly=eager,
                                  training=training))

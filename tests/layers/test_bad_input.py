@@ -231,6 +231,29 @@ def test_mask_that_is_not_boolean_is_rejected_with_a_type_error():
         lowlevel.LSTM(UNITS)(x_seq(), mask=np.ones((BATCH, TIME), np.int64))
 
 
+# ------------------------------------------------------------------ training
+
+SYMBOLIC_TRAINING = "`training` must be a Python bool; received a tensor whose value is known"
+
+
+@pytest.mark.parametrize("call", [
+    lambda x, t: lowlevel.LSTM(UNITS)(x, training=t),
+    lambda x, t: lowlevel.GRUCell(UNITS, dropout=0.5)(x[:, 0], [tf.zeros([BATCH, UNITS])],
+                                                      training=t),
+], ids=["layer", "cell with dropout"])
+def test_training_known_only_when_the_function_runs_is_rejected_naming_it(call):
+    """It would decide Python control flow (which steps draw dropout masks)."""
+    with pytest.raises(TypeError, match=expect(SYMBOLIC_TRAINING)):
+        tf.function(call)(tf.constant(x_seq()), tf.constant(True))
+
+
+def test_training_as_a_tensor_known_when_tracing_is_read():
+    layer = lowlevel.GRU(UNITS, dropout=0.5, seed=1)
+    x = tf.constant(x_seq())
+    np.testing.assert_array_equal(layer(x, training=tf.constant(False)), layer(x))
+    assert not np.array_equal(layer(x, training=tf.constant(True)), layer(x))
+
+
 # ----------------------------------------------------------- Bidirectional
 
 @pytest.mark.parametrize("merge_mode", ["avg", "CONCAT", ""])

@@ -182,6 +182,11 @@ def test_training_dropout_in_the_compute_dtype_tracks_its_float64_twin_with_the_
     options = dict(dropout=0.3, recurrent_dropout=0.4, seed=7, input_dim=FEATURES,
                    return_sequences=True, implementation=implementation)
     ours = getattr(lowlevel, kind)(UNITS, compute_dtype="bfloat16", **options)
+    # Seeded weights, as below: with the unseeded default initialisers about one draw in
+    # thirty took the LSTM's 'bptt' gradient past the bfloat16 bound (1.3x).
+    rng = np.random.default_rng(0)
+    ours.set_weights([rng.uniform(-0.5, 0.5, w.shape).astype("float32")
+                      for w in ours.get_weights()])
     exact = getattr(lowlevel, kind)(UNITS, dtype="float64", **options)
     exact.set_weights([w.astype("float64") for w in ours.get_weights()])
     got, grads = _call(ours, ours.trainable_variables, X, training=True)
