@@ -19,6 +19,7 @@ import lowlevel
 import lowlevel.loops.unrolled
 from lowlevel.loops.fast import fast_unroll
 from lowlevel.tolerances import assert_close, scaled_error
+from traced_graphs import nodes
 
 BATCH, TIME, FEATURES, UNITS = 3, 5, 4, 3
 KINDS = [("SimpleRNN", {}), ("LSTM", {}), ("GRU", {}), ("GRU", {"reset_after": False})]
@@ -249,12 +250,11 @@ def test_outputs_and_states_are_in_the_compute_dtype_and_variables_stay_float32(
 
 def _casts(layer):
     """``(float-to-float Cast ops of the compiled forward, and of its loop bodies)``."""
-    graph = layer._compiled_forward.get_concrete_function(
-        tf.constant(X), layer.cell.get_initial_state(BATCH), None, False).graph
-    outer = [op for op in graph.get_operations()
+    concrete = layer._compiled_forward.get_concrete_function(
+        tf.constant(X), layer.cell.get_initial_state(BATCH), None, False)
+    outer = [op for op in concrete.graph.get_operations()
              if op.type == "Cast" and op.get_attr("SrcT").is_floating]
-    inner = [node for function in graph.as_graph_def().library.function
-             for node in function.node_def
+    inner = [node for node in nodes(concrete, in_functions=lambda name: True)
              if node.op == "Cast" and tf.as_dtype(node.attr["SrcT"].type).is_floating]
     return outer, inner
 

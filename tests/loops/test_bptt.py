@@ -15,6 +15,7 @@ import lowlevel
 from lowlevel import gradients
 from lowlevel.loops import bptt
 from lowlevel.tolerances import assert_close
+from traced_graphs import count, nodes
 
 CELLS = [("SimpleRNN", {}), ("SimpleRNN", {"activation": "relu", "use_bias": False}),
          ("LSTM", {}), ("LSTM", {"recurrent_activation": "hard_sigmoid", "use_bias": False}),
@@ -110,9 +111,8 @@ def _transposing_matmuls_in_loop_bodies(layer):
             loss = tf.reduce_sum(layer(x, training=True))
         return tape.gradient(loss, layer.trainable_variables)
 
-    library = gradients.get_concrete_function(x).graph.as_graph_def().library
-    return sum(1 for f in library.function if "body" in f.signature.name
-               for n in f.node_def if n.op == "MatMul" and n.attr["transpose_b"].b)
+    bodies = nodes(gradients.get_concrete_function(x), in_functions=lambda name: "body" in name)
+    return count(bodies, "MatMul", transpose_b=True)
 
 
 @pytest.mark.parametrize("kind,extra", CELLS, ids=[f"{k}{e}" for k, e in CELLS])

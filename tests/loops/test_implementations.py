@@ -21,6 +21,7 @@ from lowlevel.loops.fast import fast_unroll
 from lowlevel.tolerances import assert_close, scaled_error, tolerance
 from lowlevel.loops.reference import unroll
 from lowlevel.loops.unrolled import CHUNK_SIZE, chunked_unroll
+from traced_graphs import nodes
 
 IMPLEMENTATIONS = tuple(registry.LOOPS)  # every loop; 'auto' runs one of them
 # tests/parity/test_parity.py runs the whole matrix on the default ('auto'), which
@@ -244,9 +245,7 @@ def test_unrolled_input_gradient_is_one_concat_of_chunks_not_a_zero_tensor_per_c
             y = layer(x)
         return tape.gradient(y, x)
 
-    graph = input_gradient.get_concrete_function(x).graph.as_graph_def()
-    ops = [node.op for node in graph.node] + [
-        node.op for f in graph.library.function for node in f.node_def]
+    ops = [node.op for node in nodes(input_gradient.get_concrete_function(x))]
     assert "StridedSliceGrad" not in ops
     assert ops.count("ConcatV2") >= 1
 
@@ -263,9 +262,7 @@ def test_unrolled_without_a_known_number_of_steps_is_an_error_and_auto_runs_the_
     reference.set_weights(auto.get_weights())
     call = tf.function(lambda x: auto(x),
                        input_signature=[tf.TensorSpec([None, None, 4], tf.float32)])
-    graph = call.get_concrete_function().graph.as_graph_def()
-    ops = [node.op for node in graph.node] + [
-        node.op for f in graph.library.function for node in f.node_def]
+    ops = [node.op for node in nodes(call.get_concrete_function())]
     assert "While" in ops or "StatelessWhile" in ops
     x = tf.constant(np.random.default_rng(1).normal(size=(2, 7, 4)), tf.float32)
     assert_close(call(x), reference(x), tf.float32, "auto, time unknown when traced")

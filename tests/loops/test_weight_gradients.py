@@ -17,6 +17,7 @@ import lowlevel.layers.rnn
 from lowlevel.tolerances import assert_close
 from lowlevel.loops.unrolled import PER_CHUNK_MAX_BATCH, PER_CHUNK_MIN_UNITS, chunked_unroll
 from lowlevel.loops.weight_gradients import defer_weight_gradients
+from traced_graphs import count, nodes
 
 CELLS = [("SimpleRNNCell", {}), ("LSTMCell", {}), ("GRUCell", {}),
          ("GRUCell", {"reset_after": False})]
@@ -120,18 +121,6 @@ def test_weight_gradient_per_chunk_in_bfloat16_compute_matches_per_step():
                          f"bfloat16 per_chunk={per_chunk}, gradient {i}")
 
 
-def _nodes(concrete_function):
-    """Every node of a traced function's graph, its functions' included."""
-    graph = concrete_function.graph.as_graph_def()
-    return list(graph.node) + [n for f in graph.library.function for n in f.node_def]
-
-
-def _count(nodes, op, **attrs):
-    """How many ``nodes`` run ``op`` with the given boolean attributes."""
-    return sum(1 for n in nodes if n.op == op
-               and all(n.attr[k].b == v for k, v in attrs.items()))
-
-
 def _training_graph_nodes(per_chunk, chunk_size=CHUNK):
     """The nodes of a one-layer LSTM's training graph (two chunks), its functions' included."""
     stack = lowlevel.StackedCells([lowlevel.LSTMCell(3, input_dim=2)])
@@ -148,12 +137,12 @@ def _training_graph_nodes(per_chunk, chunk_size=CHUNK):
                                         weight_gradients_per_chunk=per_chunk)
         return tape.gradient(last, stack.trainable_variables)
 
-    return _nodes(gradients.get_concrete_function(x))
+    return nodes(gradients.get_concrete_function(x))
 
 
 def _weight_gradient_matmuls(per_chunk):
     """MatMul nodes with ``transpose_a``: the weight-gradient matmuls (``aᵀ @ dy``)."""
-    return _count(_training_graph_nodes(per_chunk), "MatMul", transpose_a=True)
+    return count(_training_graph_nodes(per_chunk), "MatMul", transpose_a=True)
 
 
 def test_backward_pass_forms_one_weight_gradient_matmul_per_weight_per_chunk():
@@ -168,11 +157,11 @@ def test_input_gradients_multiply_by_each_weight_transposed_once_per_chunk():
     ``transpose_b`` is left in the per-chunk form (autodiff's per-step form has one per
     product), and the Transpose nodes do not grow with the steps in a chunk."""
     per_step, per_chunk = _training_graph_nodes(False), _training_graph_nodes(True)
-    assert _count(per_step, "MatMul", transpose_b=True) > 0
-    assert _count(per_chunk, "MatMul", transpose_b=True) == 0
+    assert count(per_step, "MatMul", transpose_b=True) > 0
+    assert count(per_chunk, "MatMul", transpose_b=True) == 0
     longer_chunks = _training_graph_nodes(True, chunk_size=2 * CHUNK)
-    assert _count(per_chunk, "Transpose") > _count(per_step, "Transpose")
-    assert _count(longer_chunks, "Transpose") == _count(per_chunk, "Transpose")
+    assert count(per_chunk, "Transpose") > count(per_step, "Transpose")
+    assert count(longer_chunks, "Transpose") == count(per_chunk, "Transpose")
 
 
 def test_steps_outside_a_deferring_chunk_get_the_plain_matmul_with_its_gradient():
@@ -237,7 +226,7 @@ def test_unrolled_layer_forms_weight_gradients_per_chunk_at_small_batches_or_wid
             y = layer(x)
         return y, tape.gradient(y, layer.trainable_variables)
 
-    matmuls = _count(_nodes(gradients.get_concrete_function(x)), "MatMul", transpose_a=True)
+    matmuls = count(nodes(gradients.get_concrete_function(x)), "MatMul", transpose_a=True)
     assert matmuls == (2 if expected else 2 * 3)
     with tf.GradientTape() as tape:
         expected_output = reference(x)
