@@ -56,7 +56,8 @@ def make_eval_fn(model, maxlen):
     """``fn(ids, labels) -> (summed loss, correct count)`` for any batch size, dropout off."""
 
     @tf.function(input_signature=[tf.TensorSpec([None, maxlen], tf.int32),
-                                  tf.TensorSpec([None], tf.int32)])
+                                  tf.TensorSpec([None], tf.int32)],
+                 autograph=False)  # no control flow on tensors: nothing to convert
     def fn(ids, labels):
         logits = model(ids, training=False)  # [batch, 1]
         n = tf.cast(tf.shape(ids)[0], tf.float32)
