@@ -79,8 +79,8 @@ def build(kind, loop, size_name, optimizer="rmsprop", time_steps=None, grappler=
             layer.set_weights(w)
             layers.append(layer)
             features = size["units"]
-        apply = (_cell_loop([layer.cell for layer in layers]) if loop == "cells"
-                 else lowlevel.stack_layers(layers))
+        apply = (speed.cell_loop([layer.cell for layer in layers], training=True)
+                 if loop == "cells" else lowlevel.stack_layers(layers))
         variables = [v for layer in layers for v in layer.trainable_variables]
         opt = (lowlevel.optimizers.SGD(speed.LEARNING_RATE) if optimizer == "sgd"
                else lowlevel.optimizers.RMSprop(speed.LEARNING_RATE))
@@ -98,20 +98,6 @@ def build(kind, loop, size_name, optimizer="rmsprop", time_steps=None, grappler=
     # training steps (the forward, inference, as both compile it).
     compile_step = tf.function if loop == "keras" or grappler else lowlevel.compiled.function
     return tf.function(lambda v: apply(v)), compile_step(train_step), x, target
-
-
-def _cell_loop(cells):
-    """The tutorial's cell style: ``apply(x)`` stepping ``cells`` in a Python loop over
-    time, each cell called at each step (``training=True``); the last cell's last output."""
-    def apply(x):
-        states = [cell.get_initial_state(x.shape[0]) for cell in cells]
-        for t in range(x.shape[1]):
-            h = x[:, t]
-            for i, cell in enumerate(cells):
-                h, states[i] = cell(h, states[i], training=True)
-        return h
-
-    return apply
 
 
 def _jit_compiled(case):

@@ -262,8 +262,24 @@ def _lowlevel(kind, size, weights, implementation=None, compute_dtype=None, stac
     return _compiled(apply), lowlevel.compiled.function(train_step)
 
 
+def cell_loop(cells, training=False):
+    """The tutorial's hand loop, ``apply(x)``: ``tf.unstack`` over time, every cell called
+    at every step, bottom to top (Keras's cells or lowlevel's); the top cell's last
+    output ``[batch, units]``."""
+
+    def apply(x):                                           # x [batch, time, input]
+        batch = tf.shape(x)[0]
+        states = [cell.get_initial_state(batch) for cell in cells]
+        for x_t in tf.unstack(x, axis=1):                   # x_t [batch, input]
+            for i, cell in enumerate(cells):
+                x_t, states[i] = cell(x_t, states[i], training=training)  # [batch, units]
+        return x_t                                          # [batch, units]
+
+    return apply
+
+
 def _keras_cell_loop(kind, size, weights, compiled: bool, optimizer=DEFAULT_OPTIMIZER):
-    """The tutorial's hand loop: ``tf.unstack`` over time, the Keras cells per step."""
+    """The tutorial's hand loop (:func:`cell_loop`) over the Keras cells."""
     cells, input_dim = [], size["input"]
     for w in weights:
         cell = _KERAS_CELL[kind](size["units"])
@@ -272,15 +288,7 @@ def _keras_cell_loop(kind, size, weights, compiled: bool, optimizer=DEFAULT_OPTI
         cells.append(cell)
         input_dim = size["units"]
     variables = [v for cell in cells for v in cell.trainable_variables]
-
-    def apply(x):                                           # x [batch, time, input]
-        batch = tf.shape(x)[0]
-        states = [cell.get_initial_state(batch) for cell in cells]
-        for x_t in tf.unstack(x, axis=1):                   # x_t [batch, input]
-            for i, cell in enumerate(cells):
-                x_t, states[i] = cell(x_t, states[i])       # x_t [batch, units]
-        return x_t                                          # [batch, units]
-
+    apply = cell_loop(cells)
     train_step = _train_step(apply, variables, make_optimizer("keras", optimizer))
     if compiled:
         return _compiled(apply), _compiled(train_step)
