@@ -1,21 +1,25 @@
-"""Where one training step's time goes, by kind of op, from a ``tf.profiler`` trace.
+"""Where one training step's time goes, by part of the step and kind of op, from a
+``tf.profiler`` trace.
 
-The default path at the tutorial size (``lowlevel.Sequential`` of two default layers,
-batch 128, 80 steps, 100 -> 64 -> 64), mean-square loss, backward, one update; traced
-for ``--steps`` steps after warm-up, and the ops' own durations summed by group:
+Profiles the bench's training step (:func:`lowlevel.apps.bench.speed.build_case`: two
+stacked layers at the tutorial size, batch 128, 80 steps, 100 -> 64 -> 64, mean-square
+loss, one update), compiled as the bench compiles it, for each of ``--implementations``
+in turn (default: Keras's layers, then the default path, ``lowlevel.Sequential`` of
+default layers). After warm-up, ``--steps`` steps are traced and the ops' own durations
+summed:
 
-- ``matmul``: ``MatMul`` (forward products and both backward products);
-- ``gates``: the elementwise gate arithmetic and its derivatives (``Sigmoid``, ``Tanh``,
-  ``Mul``, ``AddV2``, ``*Grad``, ``BiasAdd``, ...);
-- ``loop``: the ``tf.while_loop``'s bookkeeping (``Enter``/``Exit``/``Merge``/``Switch``/
-  ``NextIteration``, ``TensorList*``/``TensorArray*`` pushes and pops, counters);
-- ``optimizer``: ops under the optimizer's name scope and ``ResourceApply*``/``Assign*``;
-- ``other``: the rest (transposes, loss, reads, ...).
+- by part of the step, from the name scopes of :func:`lowlevel.train.make_train_step`:
+  ``forward`` (the model and the loss), ``backward`` (the tape's gradient), ``update``
+  (the optimizer), ``other`` (what runs outside them);
+- by kind of op: ``matmul`` (``MatMul`` and oneDNN's ``_Mkl*MatMul*``), ``elementwise``
+  (the gate arithmetic, its derivatives, the split of the gates and its gradient, a
+  ``concat``), ``loop`` (a ``tf.while_loop``'s frames and its ``TensorList`` pushes and
+  pops), ``other`` (transposes, reductions, reads, ...).
 
-Shares are of the summed op time (both cores together), robust to a busy machine in a way
-wall-clock times are not.
+Shares are of the summed op time (both cores together), so they describe the work, not
+the critical path: an op that waits for a core may count the wait.
 
-    python benchmarks/profile_step.py --cell lstm --out runs/profile
+    python benchmarks/profile_step.py --cell lstm --out runs/profile --json runs/profile.jsonl
 """
 
 from __future__ import annotations
@@ -26,22 +30,32 @@ import glob
 import json
 import os
 
+PARTS = ("forward", "backward", "update")
 LOOP_OPS = {"Enter", "Exit", "Merge", "Switch", "NextIteration", "LoopCond", "Less",
             "LessEqual", "Identity", "StopGradient", "Maximum", "Range"}
-GATE_OPS = {"Sigmoid", "Tanh", "Mul", "AddV2", "Add", "Sub", "SigmoidGrad", "TanhGrad",
-            "BiasAdd", "BiasAddGrad", "Split", "SplitV", "ConcatV2", "Relu", "AddN",
-            "Neg", "Square", "OnesLike", "ZerosLike", "Fill", "Select", "SelectV2"}
+ELEMENTWISE_OPS = {"Sigmoid", "Tanh", "Mul", "AddV2", "Add", "Sub", "SigmoidGrad",
+                   "TanhGrad", "BiasAdd", "BiasAddGrad", "Split", "SplitV", "ConcatV2",
+                   "Relu", "AddN", "Neg", "Square", "OnesLike", "ZerosLike", "Fill",
+                   "Select", "SelectV2"}
 
 
-def group_of(name: str, op_type: str) -> str:
-    if op_type in ("MatMul", "BatchMatMulV2", "_FusedMatMul"):
+def part_of(name: str) -> str:
+    """The step's part an op belongs to, from its name's first scope. The gradient of a
+    ``tf.while_loop`` (Keras's layers, the ``'fast'`` loop) is built under the tape's own
+    ``gradient_tape`` scope, whatever scope the gradient was asked in."""
+    scope = name.split("/", 1)[0]
+    if scope == "gradient_tape":
+        return "backward"
+    return scope if scope in PARTS else "other"
+
+
+def kind_of(op_type: str) -> str:
+    if "MatMul" in op_type:  # MatMul, BatchMatMulV2, oneDNN's _MklMatMul, _MklFusedMatMul
         return "matmul"
-    if "ResourceApply" in op_type or "optimizer" in name.lower() or "Assign" in op_type:
-        return "optimizer"
     if op_type.startswith(("TensorList", "TensorArray")) or op_type in LOOP_OPS:
         return "loop"
-    if op_type in GATE_OPS:
-        return "gates"
+    if op_type in ELEMENTWISE_OPS:
+        return "elementwise"
     return "other"
 
 
@@ -72,66 +86,61 @@ def op_times(logdir: str) -> dict:
     return times
 
 
+def summarise(times: dict, steps: int) -> dict:
+    """Op seconds per step, and shares by part, by kind, by part and kind, and the top
+    op types."""
+    parts, kinds, both, types = (collections.Counter() for _ in range(4))
+    for (name, op_type), seconds in times.items():
+        part, kind = part_of(name), kind_of(op_type)
+        parts[part] += seconds
+        kinds[kind] += seconds
+        both[f"{part}/{kind}"] += seconds
+        types[op_type] += seconds
+    total = sum(parts.values())
+
+    def shares(counter, top=None):
+        return {key: round(seconds / total, 4) for key, seconds in counter.most_common(top)}
+
+    return dict(op_seconds_per_step=total / steps, parts=shares(parts), kinds=shares(kinds),
+                parts_and_kinds=shares(both), top_ops=shares(types, 12))
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--cell", default="lstm", choices=("simple", "lstm", "gru"))
-    parser.add_argument("--implementation", default=None,
-                        help="the layers' loop (default: their default, 'auto')")
+    parser.add_argument("--implementations", default="keras_layer,lowlevel_sequential",
+                        help="the bench's cases to profile, in turn (lowlevel bench "
+                             "--help lists them)")
     parser.add_argument("--optimizer", default="rmsprop", choices=("rmsprop", "sgd"))
     parser.add_argument("--steps", type=int, default=5)
-    parser.add_argument("--out", default="runs/profile", help="the trace goes here")
+    parser.add_argument("--out", default="runs/profile", help="the traces go here")
+    parser.add_argument("--json", help="append one line per implementation to this file")
     args = parser.parse_args(argv)
 
     import tensorflow as tf  # noqa: PLC0415
 
-    import lowlevel  # noqa: PLC0415
     from lowlevel.apps.bench import speed  # noqa: PLC0415
 
     tf.config.experimental.enable_tensor_float_32_execution(False)
-    size = speed.resolve_size("tutorial")
-    x, target = speed.make_data(size)
-    layers, features = [], size["input"]
-    for i, w in enumerate(speed.reference_weights(args.cell, size)):
-        layer = speed._LOWLEVEL_LAYER[args.cell](size["units"], input_dim=features,
-                                                 return_sequences=i < size["layers"] - 1,
-                                                 implementation=args.implementation)
-        layer.set_weights(w)
-        layers.append(layer)
-        features = size["units"]
-    model = lowlevel.Sequential(layers)
-    variables = list(model.trainable_variables)
-    optimizer = speed.make_optimizer("lowlevel", args.optimizer)
-    optimizer.build(variables)
-
-    @tf.function
-    def train_step(x, target):
-        with tf.GradientTape() as tape:
-            loss = speed.mse(model(x, training=True), target)
-        with tf.name_scope("optimizer"):
-            optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
-        return loss
-
-    for _ in range(3):
-        train_step(x, target).numpy()
-    os.makedirs(args.out, exist_ok=True)
-    tf.profiler.experimental.start(args.out)
-    for _ in range(args.steps):
-        train_step(x, target).numpy()
-    tf.profiler.experimental.stop()
-
-    times = op_times(args.out)
-    groups, types = collections.Counter(), collections.Counter()
-    for (name, op_type), seconds in times.items():
-        groups[group_of(name, op_type)] += seconds
-        types[op_type] += seconds
-    total = sum(groups.values())
-    result = dict(cell=args.cell, implementation=args.implementation or "auto",
-                  optimizer=args.optimizer, steps=args.steps, load=list(os.getloadavg()),
-                  op_seconds_per_step=total / args.steps,
-                  shares={g: s / total for g, s in groups.most_common()},
-                  top_ops={t: s / total for t, s in types.most_common(12)},
-                  runs=model.runs)
-    print(json.dumps(result, indent=1))
+    for implementation in args.implementations.split(","):
+        case = speed.build_case(args.cell, implementation, "tutorial",
+                                optimizer=args.optimizer)
+        for _ in range(3):
+            case.run("train_step")
+        logdir = os.path.join(args.out, implementation)
+        os.makedirs(logdir, exist_ok=True)
+        tf.profiler.experimental.start(logdir)
+        for _ in range(args.steps):
+            case.run("train_step")
+        tf.profiler.experimental.stop()
+        result = dict(cell=args.cell, implementation=implementation,
+                      optimizer=args.optimizer, steps=args.steps,
+                      load=[round(x, 2) for x in os.getloadavg()],
+                      **summarise(op_times(logdir), args.steps))
+        print(json.dumps(result))
+        if args.json:
+            with open(args.json, "a") as f:
+                f.write(json.dumps(result) + "\n")
 
 
 if __name__ == "__main__":

@@ -111,3 +111,21 @@ def test_a_model_that_needs_autograph_still_trains_in_the_step():
     expected = w.numpy() - LEARNING_RATE * tape.gradient(loss, w).numpy()
     step(x, y)
     assert_close(w, expected, tf.float32, "w after one SGD step")
+
+
+@pytest.mark.parametrize("diagnostics", [True, False], ids=["full", "lean"])
+def test_the_steps_forward_backward_and_update_are_named_scopes_of_its_graph(diagnostics):
+    """A graph view or a profile (``benchmarks/profile_step.py``) tells the parts apart by
+    name: the gradient is asked for outside the update's scope."""
+    model, (x, y) = regressor(tf.float32), batch(tf.float32)
+    step = make_train_step(model, optimizers.SGD(0.01), loss_fn=mean_squared_error,
+                           variables=model.variables_in_order, metrics={},
+                           diagnostics=diagnostics)
+    graph = step.get_concrete_function(x, y).graph
+    scopes = {op.name.split("/", 1)[0] for op in graph.get_operations()}
+    assert {"forward", "backward", "update"} <= scopes
+    for op in graph.get_operations():
+        if op.type == "AssignSubVariableOp" or op.type == "AssignVariableOp":
+            assert op.name.startswith("update/"), op.name
+        if "gradients" in op.name.split("/"):
+            assert op.name.startswith("backward/"), op.name

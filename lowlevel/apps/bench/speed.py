@@ -350,7 +350,10 @@ def environment() -> dict:
     info = {
         "tensorflow": tf.__version__, "keras": keras.__version__, "numpy": np.__version__,
         "python": platform.python_version(), "platform": platform.platform(),
-        "cpu": _cpu_model(), "cpu_count": os.cpu_count(),
+        "cpu": _cpu_model(), "cpu_count": os.cpu_count(), "cpu_features": _cpu_features(),
+        # TensorFlow's oneDNN kernels (its _Mkl* ops) are on by default on x86 Linux; this
+        # variable turns them off or on, and the two time differently.
+        "tf_enable_onednn_opts": os.environ.get("TF_ENABLE_ONEDNN_OPTS"),
         "gpus": [d.name for d in tf.config.list_physical_devices("GPU")],
         # 0 means TensorFlow's default: as many threads as cores.
         "inter_op_threads": tf.config.threading.get_inter_op_parallelism_threads(),
@@ -363,6 +366,24 @@ def environment() -> dict:
         import torch  # noqa: PLC0415 (optional)
         info.update(torch=torch.__version__, torch_threads=torch.get_num_threads())
     return info
+
+
+# The vector extensions the matmul and elementwise kernels choose between.
+_CPU_FEATURES = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile")
+
+
+def _cpu_features() -> list[str]:
+    """Which of :data:`_CPU_FEATURES` the CPU has (Linux's ``/proc/cpuinfo``; empty
+    elsewhere)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    flags = set(line.split(":", 1)[1].split())
+                    return [name for name in _CPU_FEATURES if name in flags]
+    except OSError:
+        pass
+    return []
 
 
 def _cpu_model() -> str:

@@ -65,8 +65,8 @@ def test_bench_first_results_agree_with_keras_within_float32_tolerance(quick_run
 def test_bench_writes_json_with_environment_and_a_png(quick_run):
     out, result = quick_run
     env = result["environment"]
-    for key in ("tensorflow", "keras", "numpy", "cpu", "cpu_count", "inter_op_threads",
-                "intra_op_threads"):
+    for key in ("tensorflow", "keras", "numpy", "cpu", "cpu_count", "cpu_features",
+                "tf_enable_onednn_opts", "inter_op_threads", "intra_op_threads"):
         assert key in env
     assert result["device"] in ("CPU", "GPU")
     assert (out / "bench.png").stat().st_size > 10_000

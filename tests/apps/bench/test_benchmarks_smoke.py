@@ -200,16 +200,35 @@ def test_loop_choice_xla_twins_compute_what_their_uncompiled_cases_compute():
                      f"{loop} under XLA, first loss")
 
 
-def test_profile_step_groups_ops_by_kind():
+def test_profile_step_groups_ops_by_part_of_the_step_and_kind():
     profile_step = _script("profile_step")
-    assert profile_step.group_of("stacked/while/MatMul", "MatMul") == "matmul"
-    assert profile_step.group_of("optimizer/sub", "Sub") == "optimizer"
-    assert profile_step.group_of("while/TensorListPushBack", "TensorListPushBack") == "loop"
-    assert profile_step.group_of("while/Sigmoid", "Sigmoid") == "gates"
-    assert profile_step.group_of("transpose", "Transpose") == "other"
+    assert profile_step.kind_of("MatMul") == "matmul"
+    assert profile_step.kind_of("_MklMatMul") == "matmul"  # oneDNN's, where it is on
+    assert profile_step.kind_of("TensorListPushBack") == "loop"
+    assert profile_step.kind_of("SigmoidGrad") == "elementwise"
+    assert profile_step.kind_of("Transpose") == "other"
+    assert profile_step.part_of("forward/PartitionedCall/MatMul") == "forward"
+    # The gradient is named by the scope it was asked in, not by the update's.
+    assert profile_step.part_of("backward/PartitionedCall_3/gradients/split_grad/concat") \
+        == "backward"
+    assert profile_step.part_of("gradient_tape/forward/lstm/while/while_grad/body/_1/mul") \
+        == "backward"
+    assert profile_step.part_of("update/rm_sprop/Sqrt") == "update"
+    assert profile_step.part_of("ReadVariableOp") == "other"
     assert profile_step._is_op("while/MatMul:MatMul")
     assert not profile_step._is_op("ExecutorState::Process")
     assert not profile_step._is_op("Run: __inference_train_step_1")
+
+
+def test_profile_step_shares_sum_to_one_by_part_and_by_kind():
+    profile_step = _script("profile_step")
+    times = {("forward/MatMul", "_MklMatMul"): 3.0, ("backward/concat", "ConcatV2"): 1.0,
+             ("update/sub", "Sub"): 0.5, ("ReadVariableOp", "ReadVariableOp"): 0.5}
+    summary = profile_step.summarise(times, steps=2)
+    assert summary["op_seconds_per_step"] == pytest.approx(2.5)
+    assert summary["parts"] == {"forward": 0.6, "backward": 0.2, "update": 0.1, "other": 0.1}
+    assert summary["kinds"] == {"matmul": 0.6, "elementwise": 0.3, "other": 0.1}
+    assert summary["parts_and_kinds"]["backward/elementwise"] == 0.2
 
 
 def test_transposed_matmul_chains_compute_the_same_product_as_numpy():
