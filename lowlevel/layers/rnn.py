@@ -195,8 +195,11 @@ class RNN(KerasOrderedWeights, Describable, tf.Module):
         # For calls made eagerly. A partial, not the bound method: TensorFlow counts
         # traces per code object, and six layers each traced once would read to it as
         # one function retraced. Plain tf.function, not lowlevel.compiled: a forward
-        # pass measured faster under Grappler (docs/speed.md, table G).
-        self._compiled_forward = tf.function(functools.partial(RNN._forward, self))
+        # pass measured faster under Grappler (docs/speed.md, table G). Without
+        # AutoGraph: _forward branches on Python values only, and the one loop that needs
+        # converting converts itself (loops/reference.py).
+        self._compiled_forward = tf.function(functools.partial(RNN._forward, self),
+                                             autograph=False)
 
     # --------------------------------------------------------------- weights
     @property

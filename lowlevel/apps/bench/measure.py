@@ -71,11 +71,16 @@ def rotating_rounds(calls: dict, repeats: int) -> dict:
     return seconds
 
 
+def _called_on_host(fn, arguments: tuple):
+    """``fn(*arguments)`` copied to the host: a timing waits for the result."""
+    return fn(*arguments).numpy()
+
+
 def time_forms(forms: dict, arguments: tuple, repeats: int) -> dict:
     """``{name: (median seconds, spread)}`` of compiled ``forms[name](*arguments)``,
     each called once first (trace and warm-up), then in :func:`rotating_rounds`; for the
     scripts in ``benchmarks/`` that compare forms of one computation."""
-    calls = {name: functools.partial(lambda fn: fn(*arguments).numpy(), fn)
+    calls = {name: functools.partial(_called_on_host, fn, arguments)
              for name, fn in forms.items()}
     for call in calls.values():
         call()
