@@ -351,8 +351,9 @@ def environment() -> dict:
         "tensorflow": tf.__version__, "keras": keras.__version__, "numpy": np.__version__,
         "python": platform.python_version(), "platform": platform.platform(),
         "cpu": _cpu_model(), "cpu_count": os.cpu_count(), "cpu_features": _cpu_features(),
-        # TensorFlow's oneDNN kernels (its _Mkl* ops) are on by default on x86 Linux; this
-        # variable turns them off or on, and the two time differently.
+        # TensorFlow's oneDNN kernels (its _Mkl* ops) are on by default on x86 Linux where
+        # the CPU has AVX512_VNNI, AVX512_BF16 or AMX; this variable turns them off or on,
+        # and the two time differently.
         "tf_enable_onednn_opts": os.environ.get("TF_ENABLE_ONEDNN_OPTS"),
         "gpus": [d.name for d in tf.config.list_physical_devices("GPU")],
         # 0 means TensorFlow's default: as many threads as cores.
