@@ -352,8 +352,8 @@ def environment() -> dict:
         "python": platform.python_version(), "platform": platform.platform(),
         "cpu": _cpu_model(), "cpu_count": os.cpu_count(), "cpu_features": _cpu_features(),
         # TensorFlow's oneDNN kernels (its _Mkl* ops) are on by default on x86 Linux where
-        # the CPU has AVX512_VNNI, AVX512_BF16 or AMX; this variable turns them off or on,
-        # and the two time differently.
+        # the CPU has AVX512_VNNI, AVX512_BF16, AVX_VNNI or AMX (its DefaultOneDnnPolicy);
+        # this variable turns them off or on, and the two time differently.
         "tf_enable_onednn_opts": os.environ.get("TF_ENABLE_ONEDNN_OPTS"),
         "gpus": [d.name for d in tf.config.list_physical_devices("GPU")],
         # 0 means TensorFlow's default: as many threads as cores.
@@ -370,7 +370,8 @@ def environment() -> dict:
 
 
 # The vector extensions the matmul and elementwise kernels choose between.
-_CPU_FEATURES = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile")
+_CPU_FEATURES = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "avx_vnni",
+                 "amx_tile")
 
 
 def _cpu_features() -> list[str]:
