@@ -7,8 +7,9 @@
     a      = relu(dropout(h @ W_1 + b_1))            # [batch, head_units]
     logits = a @ W_2 + b_2                           # [batch, 1]
 
-*Cell style* steps a :class:`~lowlevel.StackedCells` over time by hand, like the
-tutorial's ``MyRNN``; *layer style* stacks sequence layers (each non-last one with
+*Cell style* steps a :class:`~lowlevel.StackedCells` at every word, like the tutorial's
+``MyRNN`` (by the time loop ``'auto'`` chooses, :mod:`lowlevel.loops.registry`);
+*layer style* stacks sequence layers (each non-last one with
 ``return_sequences=True``) and runs them as one time loop (:func:`lowlevel.stack_layers`:
 the same function, layer ``l`` at step ``t`` beside layer ``l - 1`` at step ``t + 1``).
 Same weights, same function (``tests/models/test_models.py``).
@@ -27,6 +28,8 @@ from lowlevel._weights import KerasOrderedWeights
 from lowlevel.cells.base import _initial_value
 from lowlevel.layers.embedding import Embedding
 from lowlevel.layers.stacking import StackedCells, runs_as_one_loop, stack_layers
+from lowlevel.loops import registry
+from lowlevel.loops.request import Request
 
 CELLS = kinds.NAMES  # the `cell` argument's values: the cell kinds of lowlevel.kinds
 STYLES = ("cell", "layer")
@@ -68,8 +71,8 @@ def _check_style(style, implementation):
         raise ValueError(f"`style` must be one of {STYLES}; received {style!r}.")
     if style == "cell" and implementation is not None:
         raise ValueError("`implementation` chooses the time loop of style='layer'; the "
-                         f"cell style steps its cells by hand. Received {implementation!r} "
-                         "with style='cell'.")
+                         "cell style steps its cells with the loop 'auto' chooses. Received "
+                         f"{implementation!r} with style='cell'.")
 
 
 def _embedding(num_words, embedding_dim, embedding_matrix, trainable, dtype):
@@ -193,14 +196,18 @@ class SentimentClassifier(KerasOrderedWeights, Describable, tf.Module):
             for layer in self.rnn:
                 x = layer(x, training=training)
             return x
-        # Cell style, as the tutorial's MyRNN: step the whole stack at every word.
+        # Cell style, as the tutorial's MyRNN: the whole stack stepped at every word, by
+        # the time loop 'auto' chooses, as a layer's (lowlevel.loops.registry): in a
+        # compiled step the words written out ten per traced chunk, the chunk reused
+        # along the sequence. A Python loop over the words traced 80 words of two cells
+        # and their backward pass op by op in the first training step (docs/speed.md,
+        # "The default path's first call").
         batch = tf.shape(x)[0]
-        states = self.rnn.get_initial_state(batch)
         masks = self.rnn.draw_dropout_masks(batch) if training else None  # one per sequence
-        out = None
-        for word in tf.unstack(x, axis=1):  # [batch, embedding_dim] each
-            out, states = self.rnn.step(word, states, masks)
-        return out
+        request = Request(self.rnn, x, self.rnn.get_initial_state(batch), dropout_masks=masks,
+                          called_eagerly=tf.executing_eagerly(), training=training)
+        last, _, _ = registry.run("auto", request)
+        return last
 
     @tf.autograph.experimental.do_not_convert  # as encode
     def __call__(self, ids, training=False):

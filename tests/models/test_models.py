@@ -12,7 +12,8 @@ import pytest
 import tensorflow as tf
 
 import lowlevel_reference as reference
-from lowlevel import optimizers
+from lowlevel import compiled, optimizers
+from lowlevel.loops import registry
 from lowlevel.models import SentimentClassifier
 from lowlevel.tolerances import assert_close
 from lowlevel.train import Clip, binary_cross_entropy, make_train_step
@@ -100,6 +101,48 @@ def test_cell_style_and_layer_style_compute_the_same_function():
     layer_style.set_weights(cell_style.get_weights())
     ids, _ = _batches(1)[0]
     assert_close(cell_style(ids), layer_style(ids), tf.float32, "cell vs layer style")
+
+
+@pytest.mark.parametrize("called, loop", [("eagerly", "fast"),
+                                          ("in a compiled step", "unrolled")])
+@pytest.mark.parametrize("cell", CELLS)
+def test_cell_style_is_its_stack_stepped_at_every_word_by_a_python_loop(cell, called, loop,
+                                                                         monkeypatch):
+    """The cell style's loop (the one ``'auto'`` chooses) against the tutorial's ``MyRNN``
+    loop over the words: float64, dropout on (the same masks: each model's cells draw
+    from generators seeded alike), outputs and every recurrent weight's gradient."""
+    def model():
+        return SentimentClassifier(cell, "cell", dropout=0.4, seed=7, dtype=tf.float64,
+                                   **SIZES)
+    ours, by_hand = model(), model()
+    by_hand.set_weights(ours.get_weights())
+    ids, _ = _batches(1)[0]
+    served = []
+    serving = registry.serving
+    monkeypatch.setattr(registry, "serving",
+                        lambda *args: served.append(serving(*args)) or served[-1])
+
+    def our_forward_and_gradients(ids):
+        with tf.GradientTape() as tape:
+            h = ours.encode(ids, training=True)
+        return h, tape.gradient(h, ours.rnn.trainable_variables)
+
+    if called == "in a compiled step":
+        our_forward_and_gradients = compiled.function(our_forward_and_gradients)
+    h, our_gradients = our_forward_and_gradients(ids)
+    assert served == [loop]
+    with tf.GradientTape() as tape:
+        x = by_hand.embedding(ids)  # [batch, time, embedding_dim]
+        states = by_hand.rnn.get_initial_state(tf.shape(x)[0])
+        masks = by_hand.rnn.draw_dropout_masks(tf.shape(x)[0])
+        for word in tf.unstack(x, axis=1):
+            h_by_hand, states = by_hand.rnn.step(word, states, masks)
+    by_hand_gradients = tape.gradient(h_by_hand, by_hand.rnn.trainable_variables)
+    assert_close(h, h_by_hand, tf.float64, "cell style vs the loop over the words")
+    assert not np.allclose(h, ours.encode(ids, training=False))  # dropout acted
+    assert len(our_gradients) == len(ours.rnn.trainable_variables) > 0
+    for a, b in zip(our_gradients, by_hand_gradients):
+        assert_close(a, b, tf.float64, "recurrent weight gradient")
 
 
 @pytest.mark.parametrize("implementation", ["reference", "bptt", "unrolled"])

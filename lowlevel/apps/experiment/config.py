@@ -71,8 +71,8 @@ class ExperimentConfig:
                               )  # 2,500 IMDB reviews; the tutorial validated on the test set
     # Model.
     cell: str = _field("simple", "recurrent cell", kinds.NAMES)  # the tutorial's SimpleRNNCell
-    style: str = _field("cell", "'cell': stepped by hand (MyRNN); 'layer': sequence layers",
-                        STYLES)  # the tutorial's first script steps cells by hand
+    style: str = _field("cell", "'cell': a stack of cells stepped at every word (MyRNN); "
+                        "'layer': sequence layers", STYLES)  # the tutorial's first script
     implementation: str = _field(DEFAULT_IMPLEMENTATION,
                                  "time loop of --style layer's sequence layers (README, Speed)",
                                  IMPLEMENTATIONS)  # the layers' default
@@ -139,7 +139,8 @@ class ExperimentConfig:
                              "`--keep last`; received --val-split 0.")
         if self.style == "cell" and self.implementation != DEFAULT_IMPLEMENTATION:
             raise ValueError("`--implementation` chooses the time loop of `--style layer`; "
-                             "the cell style steps its cells by hand. Received "
+                             "the cell style steps its cells with the loop 'auto' "
+                             "chooses. Received "
                              f"--implementation {self.implementation} with --style cell.")
         if self.glove is not None and self.data != "imdb":
             raise ValueError("`--glove` needs `--data imdb` (it maps IMDB words to vectors); "
