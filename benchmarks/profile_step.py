@@ -133,9 +133,13 @@ def main(argv=None):
         for _ in range(args.steps):
             case.run("train_step")
         tf.profiler.experimental.stop()
+        environment = speed.environment()
         result = dict(cell=args.cell, implementation=implementation,
                       optimizer=args.optimizer, steps=args.steps,
                       load=[round(x, 2) for x in os.getloadavg()],
+                      # Which kernels ran: oneDNN's where TensorFlow turns them on.
+                      cpu_features=environment["cpu_features"],
+                      tf_enable_onednn_opts=environment["tf_enable_onednn_opts"],
                       **summarise(op_times(logdir), args.steps))
         print(json.dumps(result))
         if args.json:
