@@ -8,7 +8,7 @@
     logits = a @ W_2 + b_2                           # [batch, 1]
 
 *Cell style* steps a :class:`~lowlevel.StackedCells` at every word, like the tutorial's
-``MyRNN`` (by the time loop ``'auto'`` chooses, :mod:`lowlevel.loops.registry`);
+``MyRNN`` (on the time loop a layer would run, :mod:`lowlevel.loops.registry`);
 *layer style* stacks sequence layers (each non-last one with
 ``return_sequences=True``) and runs them as one time loop (:func:`lowlevel.stack_layers`:
 the same function, layer ``l`` at step ``t`` beside layer ``l - 1`` at step ``t + 1``).
@@ -28,7 +28,7 @@ from lowlevel._weights import KerasOrderedWeights
 from lowlevel.cells.base import _initial_value
 from lowlevel.layers.embedding import Embedding
 from lowlevel.layers.stacking import StackedCells, runs_as_one_loop, stack_layers
-from lowlevel.loops import registry
+from lowlevel.loops import DEFAULT_IMPLEMENTATION, registry
 from lowlevel.loops.request import Request
 
 CELLS = kinds.NAMES  # the `cell` argument's values: the cell kinds of lowlevel.kinds
@@ -66,13 +66,22 @@ class _StackedLoop:
         self.layer = stack_layers(layers)
 
 
-def _check_style(style, implementation):
+def _check_style(style):
     if style not in STYLES:
         raise ValueError(f"`style` must be one of {STYLES}; received {style!r}.")
-    if style == "cell" and implementation is not None:
-        raise ValueError("`implementation` chooses the time loop of style='layer'; the "
-                         "cell style steps its cells with the loop 'auto' chooses. Received "
-                         f"{implementation!r} with style='cell'.")
+
+
+def _stack_loop(implementation, stack):
+    """The cell style's time loop: ``implementation`` (``None``: the layers' default), if
+    it can run ``stack``; else a ``ValueError`` naming it and why not."""
+    implementation = registry.check(DEFAULT_IMPLEMENTATION if implementation is None
+                                    else implementation)
+    reason = registry.cannot_run(implementation, stack)
+    if reason is not None:
+        raise ValueError(f"implementation={implementation!r} cannot run style='cell' (a "
+                         f"stack of cells stepped together): {reason}. Use style='layer', "
+                         "whose layers it runs in turn, or another implementation.")
+    return implementation
 
 
 def _embedding(num_words, embedding_dim, embedding_matrix, trainable, dtype):
@@ -123,8 +132,9 @@ class SentimentClassifier(KerasOrderedWeights, Describable, tf.Module):
     layers of 64 units with cell dropout 0.5, head ``Dense(64)`` -> ``Dropout(0.5)``
     -> ReLU -> ``Dense(1)``. ``embedding_matrix [num_words, dim]`` initialises the
     embedding (e.g. GloVe); ``trainable_embedding=False`` freezes it.
-    ``implementation`` (layer style only): the sequence layers' time loop
-    (``lowlevel.layers.rnn.IMPLEMENTATIONS``; ``None``: their default).
+    ``implementation``: the time loop of the sequence layers, or of the cell style's
+    stack (``lowlevel.loops.IMPLEMENTATIONS``; ``None``: the layers' default, ``'auto'``;
+    ``'bptt'``, which differentiates one cell by hand, runs the layer style only).
 
     ``weights`` (and ``get_weights``) are ordered as the Keras twin's
     ``model.weights``: embedding, recurrent layers bottom-up (kernel,
@@ -137,7 +147,7 @@ class SentimentClassifier(KerasOrderedWeights, Describable, tf.Module):
                  implementation=None, dtype=tf.float32, name=None):
         super().__init__(name=name)
         kind = kinds.kind(cell, "cell")
-        _check_style(style, implementation)
+        _check_style(style)
         self.cell_kind, self.style = cell, style
         self.units = _checks.positive_int(units, "units")
         num_layers = _checks.positive_int(num_layers, "num_layers")
@@ -149,6 +159,7 @@ class SentimentClassifier(KerasOrderedWeights, Describable, tf.Module):
         options = dict(dropout=dropout, seed=seed, dtype=dtype)
         if style == "cell":
             self.rnn = StackedCells(_recurrent_cells(kind, sizes, **options))
+            self._stack_implementation = _stack_loop(implementation, self.rnn)
             self._run_stack = None
         else:
             self.rnn = _recurrent_layers(kind, sizes, implementation, **options)
@@ -197,16 +208,16 @@ class SentimentClassifier(KerasOrderedWeights, Describable, tf.Module):
                 x = layer(x, training=training)
             return x
         # Cell style, as the tutorial's MyRNN: the whole stack stepped at every word, by
-        # the time loop 'auto' chooses, as a layer's (lowlevel.loops.registry): in a
-        # compiled step the words written out ten per traced chunk, the chunk reused
-        # along the sequence. A Python loop over the words traced 80 words of two cells
+        # the time loop a layer's would be (lowlevel.loops.registry); by default 'auto',
+        # which in a compiled step writes the words out ten per traced chunk, the chunk
+        # reused along the sequence. A Python loop over the words traced 80 words of two cells
         # and their backward pass op by op in the first training step (docs/speed.md,
         # "The default path's first call").
         batch = tf.shape(x)[0]
         masks = self.rnn.draw_dropout_masks(batch) if training else None  # one per sequence
         request = Request(self.rnn, x, self.rnn.get_initial_state(batch), dropout_masks=masks,
                           called_eagerly=tf.executing_eagerly(), training=training)
-        last, _, _ = registry.run("auto", request)
+        last, _, _ = registry.run(self._stack_implementation, request)
         return last
 
     @tf.autograph.experimental.do_not_convert  # as encode

@@ -202,10 +202,28 @@ def test_stacked_layer_style_equals_its_layers_called_in_turn_with_dropout(cell)
         assert_close(a, b, tf.float32, "recurrent weight gradient")
 
 
-def test_implementation_is_rejected_for_the_cell_style():
-    with pytest.raises(ValueError, match="`implementation` chooses the time loop of "
-                                         "style='layer'.*'unrolled' with style='cell'"):
-        SentimentClassifier("lstm", "cell", implementation="unrolled", **SIZES)
+@pytest.mark.parametrize("implementation", ["fast", "unrolled", "reference"])
+def test_cell_style_runs_its_stack_on_the_implementation_asked_for(implementation,
+                                                                   monkeypatch):
+    default, asked = _twins("gru", "cell")[0], SentimentClassifier(
+        "gru", "cell", implementation=implementation, dropout=0.0, head_dropout=0.0,
+        head_units=SIZES["units"], **SIZES)
+    asked.set_weights(default.get_weights())
+    served = []
+    serving = registry.serving
+    monkeypatch.setattr(registry, "serving",
+                        lambda *args: served.append(serving(*args)) or served[-1])
+    ids, _ = _batches(1)[0]
+    assert_close(asked(ids), default(ids), tf.float32, f"cell style on {implementation}")
+    assert served == [implementation, "fast"]  # the default, called eagerly: rule 1
+
+
+def test_bptt_is_refused_for_the_cell_style_naming_why():
+    with pytest.raises(ValueError, match=r"implementation='bptt' cannot run style='cell' "
+                                         r"\(a stack of cells stepped together\): "
+                                         r"StackedCells has no `backward` step.*"
+                                         r"Use style='layer'"):
+        SentimentClassifier("lstm", "cell", implementation="bptt", **SIZES)
 
 
 def test_frozen_embedding_is_not_trained_and_fine_tuned_one_is():

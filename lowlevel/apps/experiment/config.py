@@ -74,7 +74,8 @@ class ExperimentConfig:
     style: str = _field("cell", "'cell': a stack of cells stepped at every word (MyRNN); "
                         "'layer': sequence layers", STYLES)  # the tutorial's first script
     implementation: str = _field(DEFAULT_IMPLEMENTATION,
-                                 "time loop of --style layer's sequence layers (README, Speed)",
+                                 "time loop of the recurrent layers, or of --style cell's "
+                                 "stack of cells (README, Speed)",
                                  IMPLEMENTATIONS)  # the layers' default
     units: int = _field(64, "units of each recurrent layer and of the head")  # tutorial's 64
     layers: int = _field(2, "stacked recurrent layers")  # tutorial's two cells
@@ -137,11 +138,11 @@ class ExperimentConfig:
         if self.keep == "best" and self.val_split == 0:
             raise ValueError("`--keep best` needs a validation set: `--val-split` > 0 or "
                              "`--keep last`; received --val-split 0.")
-        if self.style == "cell" and self.implementation != DEFAULT_IMPLEMENTATION:
-            raise ValueError("`--implementation` chooses the time loop of `--style layer`; "
-                             "the cell style steps its cells with the loop 'auto' "
-                             "chooses. Received "
-                             f"--implementation {self.implementation} with --style cell.")
+        if self.style == "cell" and self.implementation == "bptt":
+            raise ValueError("`--implementation bptt` differentiates one cell by hand and "
+                             "cannot run `--style cell`, whose cells are stepped together; "
+                             "use `--style layer` (its layers run in turn) or another "
+                             "implementation.")
         if self.glove is not None and self.data != "imdb":
             raise ValueError("`--glove` needs `--data imdb` (it maps IMDB words to vectors); "
                              f"received --data {self.data}.")

@@ -44,7 +44,7 @@ def build_model(config: ExperimentConfig, embedding_dim=None, embedding_matrix=N
         num_layers=config.layers, dropout=config.dropout, head_units=config.units,
         head_dropout=config.dropout, embedding_matrix=embedding_matrix,
         trainable_embedding=not config.freeze_embedding, seed=config.seed,
-        implementation=config.implementation if config.style == "layer" else None)
+        implementation=config.implementation)
 
 
 def dropout_generators(model) -> list:

@@ -235,8 +235,8 @@ def test_validation_split_is_carved_from_the_training_set(tmp_path):
     (dict(lr=float("nan")), r"`--lr` must be a finite number > 0"),
     (dict(glove="g.txt", data="synthetic"), r"`--glove` needs `--data imdb`"),
     (dict(implementation="cudnn"), r"`--implementation` must be one of \['reference', "),
-    (dict(implementation="unrolled"), r"`--implementation` chooses the time loop of "
-                                      r"`--style layer`.*--style cell"),
+    (dict(implementation="bptt"), r"`--implementation bptt` differentiates one cell by "
+                                  r"hand and cannot run `--style cell`.*`--style layer`"),
 ])
 def test_bad_settings_name_the_flag_and_the_value(changes, message):
     with pytest.raises(ValueError, match=message):
