@@ -103,11 +103,21 @@ def test_cell_style_and_layer_style_compute_the_same_function():
     assert_close(cell_style(ids), layer_style(ids), tf.float32, "cell vs layer style")
 
 
+@pytest.fixture
+def served(monkeypatch):
+    """The names of the loops the registry serves from now on, in call order."""
+    names = []
+    serving = registry.serving
+    monkeypatch.setattr(registry, "serving",
+                        lambda *args: names.append(serving(*args)) or names[-1])
+    return names
+
+
 @pytest.mark.parametrize("called, loop", [("eagerly", "fast"),
                                           ("in a compiled step", "unrolled")])
 @pytest.mark.parametrize("cell", CELLS)
 def test_cell_style_is_its_stack_stepped_at_every_word_by_a_python_loop(cell, called, loop,
-                                                                         monkeypatch):
+                                                                         served):
     """The cell style's loop (the one ``'auto'`` chooses) against the tutorial's ``MyRNN``
     loop over the words: float64, dropout on (the same masks: each model's cells draw
     from generators seeded alike), outputs and every recurrent weight's gradient."""
@@ -117,10 +127,6 @@ def test_cell_style_is_its_stack_stepped_at_every_word_by_a_python_loop(cell, ca
     ours, by_hand = model(), model()
     by_hand.set_weights(ours.get_weights())
     ids, _ = _batches(1)[0]
-    served = []
-    serving = registry.serving
-    monkeypatch.setattr(registry, "serving",
-                        lambda *args: served.append(serving(*args)) or served[-1])
 
     def our_forward_and_gradients(ids):
         with tf.GradientTape() as tape:
@@ -203,16 +209,11 @@ def test_stacked_layer_style_equals_its_layers_called_in_turn_with_dropout(cell)
 
 
 @pytest.mark.parametrize("implementation", ["fast", "unrolled", "reference"])
-def test_cell_style_runs_its_stack_on_the_implementation_asked_for(implementation,
-                                                                   monkeypatch):
+def test_cell_style_runs_its_stack_on_the_implementation_asked_for(implementation, served):
     default, asked = _twins("gru", "cell")[0], SentimentClassifier(
         "gru", "cell", implementation=implementation, dropout=0.0, head_dropout=0.0,
         head_units=SIZES["units"], **SIZES)
     asked.set_weights(default.get_weights())
-    served = []
-    serving = registry.serving
-    monkeypatch.setattr(registry, "serving",
-                        lambda *args: served.append(serving(*args)) or served[-1])
     ids, _ = _batches(1)[0]
     assert_close(asked(ids), default(ids), tf.float32, f"cell style on {implementation}")
     assert served == [implementation, "fast"]  # the default, called eagerly: rule 1
