@@ -20,6 +20,7 @@ Two stacked layers of one cell kind run as one loop (``lowlevel.stack_layers``, 
     python benchmarks/loop_choice.py first --eager --loops fast,unrolled,auto   # no tf.function
     python benchmarks/loop_choice.py steady --intra-op-threads 1   # one thread per op
     python benchmarks/loop_choice.py first --grappler --loops cells   # cells step by step
+    python benchmarks/loop_choice.py steady --loops auto --batch 8   # another batch size
 
 Writes one JSON line per measurement to stdout (``--json FILE`` appends them there too).
 """
@@ -42,10 +43,10 @@ def _load():
 
 
 def build(kind, loop, size_name, optimizer="rmsprop", time_steps=None, grappler=False,
-          eager=False, persistent=False):
+          eager=False, persistent=False, batch=None):
     """``(forward, train_step, x, target)`` for ``loop`` (a loop name, ``'auto'``,
-    ``'keras'`` or ``'cells'``: the cells called step by step); ``time_steps`` overrides
-    the size's; ``grappler``: compile lowlevel's case with plain ``tf.function``
+    ``'keras'`` or ``'cells'``: the cells called step by step); ``time_steps`` and
+    ``batch`` override the size's; ``grappler``: compile lowlevel's case with plain ``tf.function``
     (Grappler's passes on), as a user's own step would; ``eager``: compile neither, as
     the hand-written ``GradientTape`` loop of the tutorial runs (``persistent``: its tape
     persistent)."""
@@ -58,6 +59,7 @@ def build(kind, loop, size_name, optimizer="rmsprop", time_steps=None, grappler=
 
     size = speed.resolve_size(size_name)
     size["time"] = time_steps or size["time"]
+    size["batch"] = batch or size["batch"]
     x, target = speed.make_data(size)
     weights = speed.reference_weights(kind, size)
     if loop == "keras":
@@ -126,16 +128,17 @@ def steady(args, emit):
     candidates = ("keras", *args.loops)
     for kind in args.cells:
         cases = {loop: build(kind, loop, args.size, args.optimizer, args.time, args.grappler,
-                             args.eager, args.persistent_tape)
+                             args.eager, args.persistent_tape, args.batch)
                  for loop in candidates}
         if args.xla:  # each case's twin compiled whole by XLA (docs/speed.md, "XLA, tried"),
             # built afresh: a layer traced outside XLA first may not compile under it
             cases.update({f"{loop}_xla": _jit_compiled(build(kind, loop, args.size,
-                                                             args.optimizer, args.time))
+                                                             args.optimizer, args.time,
+                                                             batch=args.batch))
                           for loop in candidates})
         if args.grappler_twins:  # each loop's twin under plain tf.function, Grappler on
             cases.update({f"{loop}_grappler": build(kind, loop, args.size, args.optimizer,
-                                                    args.time, grappler=True)
+                                                    args.time, grappler=True, batch=args.batch)
                           for loop in args.loops})
         names = tuple(cases)
         for phase in args.phases:
@@ -153,8 +156,8 @@ def steady(args, emit):
             median = {loop: float(np.median(s)) for loop, s in seconds.items()}
             for loop in names:
                 q1, q3 = np.percentile(seconds[loop], [25, 75])
-                emit(dict(mode="steady", size=args.size, time=args.time, kind=kind,
-                          phase=phase, loop=loop,
+                emit(dict(mode="steady", size=args.size, time=args.time, batch=args.batch,
+                          kind=kind, phase=phase, loop=loop,
                           grappler=args.grappler or loop.endswith("_grappler"),
                           eager=args.eager, persistent_tape=args.persistent_tape,
                           optimizer=args.optimizer, intra_op_threads=args.intra_op_threads,
@@ -172,9 +175,11 @@ def first(args, emit):
         speed.tf.config.experimental.enable_tensor_float_32_execution(False)
         kind, loop, phase = args.cells[0], args.loops[0], args.phases[0]
         forward, train_step, x, target = build(kind, loop, args.size, args.optimizer, args.time,
-                                               args.grappler, args.eager, args.persistent_tape)
+                                               args.grappler, args.eager, args.persistent_tape,
+                                               args.batch)
         seconds = _call(forward, x) if phase == "forward" else _call(train_step, x, target)
-        emit(dict(mode="first", size=args.size, time=args.time, kind=kind, phase=phase, loop=loop,
+        emit(dict(mode="first", size=args.size, time=args.time, batch=args.batch, kind=kind,
+                  phase=phase, loop=loop,
                   grappler=args.grappler, eager=args.eager,
                   persistent_tape=args.persistent_tape, seconds=seconds, load=_load()))
         return
@@ -186,6 +191,8 @@ def first(args, emit):
                            "--optimizer", args.optimizer]
                 if args.time:
                     command += ["--time", str(args.time)]
+                if args.batch:
+                    command += ["--batch", str(args.batch)]
                 command += [f"--{flag}" for flag in ("grappler", "eager", "persistent-tape")
                             if getattr(args, flag.replace("-", "_"))]
                 out = subprocess.run(command, capture_output=True, text=True, check=True)
@@ -205,6 +212,7 @@ def main(argv=None):
                              "times Keras beside them)")
     parser.add_argument("--optimizer", choices=("rmsprop", "sgd"), default="rmsprop")
     parser.add_argument("--time", type=int, help="override the size's number of steps")
+    parser.add_argument("--batch", type=int, help="override the size's batch")
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--xla", action="store_true",
                         help="steady: also time each case compiled whole by XLA (jit_compile)")

@@ -253,3 +253,43 @@ def test_half_batch_chains_compute_the_same_steps_as_numpy():
     assert sorted(forms) == ["one_batch", "two_halves"]
     for name, form in forms.items():
         assert_close(form(h, u).numpy(), expected, tf.float32, name)
+
+
+def test_loop_choice_batch_overrides_the_sizes_batch():
+    """``loop_choice.py --batch``: the cases are built at that batch, the rest of the size
+    kept."""
+    loop_choice = _script("loop_choice")
+    for loop in ("keras", "auto"):
+        _, train_step, x, target = loop_choice.build("gru", loop, SIZE, "sgd", batch=3)
+        size = speed.SIZES[SIZE]
+        assert x.shape == (3, size["time"], size["input"]) and target.shape[0] == 3
+        assert np.isfinite(train_step(x, target).numpy())
+
+
+@pytest.mark.parametrize("kind", speed.KINDS)
+@pytest.mark.parametrize("size", ["quick", "tutorial", "large"])
+def test_matmul_floor_forms_the_flops_the_bench_counts_for_a_training_step(kind, size):
+    """``benchmarks/matmul_floor.py``: its products are three times the forward's work,
+    as ``speed.matmul_flops`` counts a training step, six per layer and time step."""
+    matmul_floor = _script("matmul_floor")
+    resolved = speed.resolve_size(size)
+    operands, listed = matmul_floor.products(kind, resolved)
+    assert len(listed) == 6 * resolved["layers"] * resolved["time"]
+    assert matmul_floor.flops(operands, listed) == pytest.approx(
+        speed.matmul_flops(kind, resolved, "train_step"), rel=1e-12)
+
+
+def test_matmul_floor_traces_every_product_apart():
+    """No two products on the same pair of operands (the runtime would merge them), none
+    left out of the traced function."""
+    from traced_graphs import count, nodes  # noqa: PLC0415
+
+    matmul_floor = _script("matmul_floor")
+    operands, listed = matmul_floor.products("lstm", speed.resolve_size(SIZE))
+    assert len(set(listed)) == len(listed)
+    fn, tensors = matmul_floor.floor_case(operands, listed)
+    assert fn(tensors).numpy() == 0.0
+    graph = nodes(fn.get_concrete_function(tensors))
+    weight_gradients = sum(t for _, _, t in listed)
+    assert count(graph, "MatMul", transpose_a=True) == weight_gradients
+    assert count(graph, "MatMul", transpose_a=False) == len(listed) - weight_gradients
