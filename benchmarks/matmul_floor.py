@@ -92,17 +92,14 @@ def main(argv=None):
     from lowlevel.apps.bench import measure, speed  # noqa: PLC0415 (imports TensorFlow)
 
     speed.tf.config.experimental.enable_tensor_float_32_execution(False)
-    size = speed.resolve_size(args.size)
-    x, target = speed.make_data(size)
     for kind in args.cells:
-        weights = speed.reference_weights(kind, size)
-        _, keras_step = speed._keras_layer(kind, size, weights, optimizer=args.optimizer)
-        _, default_step = speed._lowlevel(kind, size, weights, sequential=True,
-                                          optimizer=args.optimizer)
-        floor, tensors = floor_case(*products(kind, size))
-        forms = {"keras_layer": keras_step, "lowlevel_sequential": default_step,
+        keras, default = (speed.build_case(kind, implementation, args.size,
+                                           optimizer=args.optimizer)
+                          for implementation in ("keras_layer", "lowlevel_sequential"))
+        floor, tensors = floor_case(*products(kind, keras.size))
+        forms = {"keras_layer": keras.train_step, "lowlevel_sequential": default.train_step,
                  "matmuls_alone": lambda x, target: floor(tensors)}
-        times = measure.time_forms(forms, (x, target), args.repeats)
+        times = measure.time_forms(forms, (keras.x, keras.target), args.repeats)
         for case, (median, spread) in times.items():
             print(json.dumps(dict(size=args.size, kind=kind, optimizer=args.optimizer,
                                   case=case, median=median, spread=spread,
