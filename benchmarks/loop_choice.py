@@ -46,10 +46,10 @@ def build(kind, loop, size_name, optimizer="rmsprop", time_steps=None, grappler=
           eager=False, persistent=False, batch=None):
     """``(forward, train_step, x, target)`` for ``loop`` (a loop name, ``'auto'``,
     ``'keras'`` or ``'cells'``: the cells called step by step); ``time_steps`` and
-    ``batch`` override the size's; ``grappler``: compile lowlevel's case with plain ``tf.function``
-    (Grappler's passes on), as a user's own step would; ``eager``: compile neither, as
-    the hand-written ``GradientTape`` loop of the tutorial runs (``persistent``: its tape
-    persistent)."""
+    ``batch`` override the size's; ``grappler``: compile lowlevel's case with plain
+    ``tf.function`` (Grappler's passes on), as a user's own step would; ``eager``: compile
+    neither, as the hand-written ``GradientTape`` loop of the tutorial runs
+    (``persistent``: its tape persistent)."""
     import tensorflow as tf  # noqa: PLC0415
 
     import lowlevel  # noqa: PLC0415
